@@ -1,0 +1,20 @@
+//! Teler's media stream: typed messages, handlers and the bridge session.
+
+mod handler;
+mod message;
+mod session;
+
+pub use handler::{
+    HandlerError, HandlerResult, Message, Outbox, StreamHandler, StreamOp, Typed, relay, typed,
+};
+pub use message::{
+    AppMessage, AudioFrame, FrameError, MediaFormat, StartFrame, StartInfo, TelerMessage,
+    write_json_str,
+};
+pub use session::{
+    Bridge, BridgeConfig, BridgeConfigBuilder, CLOSE_FAILURE, CLOSE_NORMAL, CloseInfo, ConfigError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_MAX_FRAME_SIZE,
+    DEFAULT_PRE_CONNECT_BYTES, DEFAULT_PRE_CONNECT_FRAMES, DEFAULT_REMOTE_IDLE_TIMEOUT,
+    DirectionStats, EndReason, EndSummary, Event, Frame, FramePolicy, HandlerErrorPolicy, OutFrame,
+    Output, RejectReason, RemoteConnect, STOP_REASON, Side, Stats, StreamType, TimeoutKind,
+};

@@ -1,0 +1,1092 @@
+//! The bridge session: a sans-IO state machine that bridges Teler's media socket to a
+//! remote WebSocket (what the Python SDK's `StreamConnector.bridge_stream` does, and more).
+//!
+//! The driver (an adapter) feeds it what happens on the sockets through `handle_*` methods,
+//! passing the current time, and after every call drains [`Bridge::poll_output`] until it
+//! returns `None`, carrying out each [`Output`]. It sleeps until [`Bridge::poll_timeout`] and
+//! then calls [`Bridge::handle_timeout`]. The bridge never reads a clock and never does I/O.
+//!
+//! Peer behaviour never makes a `handle_*` call fail: what goes wrong on the wire comes out
+//! as [`Event`]s and, when fatal, as [`Event::Ended`] with an [`EndReason`].
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::handler::{Message, Outbox, StreamHandler, StreamOp};
+use super::message::{FrameError, StartInfo, TelerMessage};
+
+/// The Python SDK's stream types. Only bidirectional streams are implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StreamType {
+    /// Audio flows both ways.
+    #[default]
+    Bidirectional,
+    /// Audio flows from Teler only (not implemented by Teler's SDKs either).
+    Unidirectional,
+}
+
+/// A side of the bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Teler's media socket (the call).
+    Teler,
+    /// The remote WebSocket (usually a voice agent).
+    Remote,
+}
+
+impl Side {
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Teler => Side::Remote,
+            Side::Remote => Side::Teler,
+        }
+    }
+}
+
+/// An invalid [`BridgeConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A feature Teler's SDKs do not implement either.
+    #[error("not implemented: {0}")]
+    NotImplemented(&'static str),
+    /// A parameter breaks a rule; the message names both.
+    #[error("bad parameter {param}: {rule}")]
+    BadParameter {
+        /// The parameter, e.g. `remote_url`.
+        param: &'static str,
+        /// The rule it breaks.
+        rule: String,
+    },
+}
+
+fn bad(param: &'static str, rule: impl Into<String>) -> ConfigError {
+    ConfigError::BadParameter {
+        param,
+        rule: rule.into(),
+    }
+}
+
+/// What the bridge does with a frame it cannot read (binary from Teler, invalid UTF-8, not
+/// a Teler message, over the size limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FramePolicy {
+    /// Drop the frame, count it in [`DirectionStats::rejected`], emit
+    /// [`Event::FrameRejected`] and go on (the default: one bad frame must not end a call).
+    #[default]
+    Drop,
+    /// End the bridge with [`EndReason::ProtocolError`] (both sides closed with 1011).
+    End,
+}
+
+/// What the bridge does when a handler returns an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HandlerErrorPolicy {
+    /// Drop the message, count it in [`DirectionStats::handler_errors`], emit
+    /// [`Event::HandlerFailed`] and go on (the default).
+    #[default]
+    Drop,
+    /// End the bridge with [`EndReason::HandlerError`] (both sides closed with 1011).
+    End,
+}
+
+/// The settings of one bridge. Build with [`BridgeConfig::builder`]; every setting is
+/// validated when built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeConfig {
+    remote_url: String,
+    remote_headers: Vec<(String, String)>,
+    subprotocols: Vec<String>,
+    pre_connect_max_frames: usize,
+    pre_connect_max_bytes: usize,
+    max_frame_size: usize,
+    connect_timeout: Duration,
+    keepalive_interval: Option<Duration>,
+    remote_idle_timeout: Option<Duration>,
+    frame_policy: FramePolicy,
+    handler_error_policy: HandlerErrorPolicy,
+    binary_from_remote: FramePolicy,
+}
+
+/// Builds a [`BridgeConfig`].
+///
+/// ```
+/// use teler_core::media::{BridgeConfig, ConfigError, StreamType};
+/// let cfg = BridgeConfig::builder("wss://agent.example/ws?id=1")
+///     .header("Authorization", "Bearer t0ken")
+///     .build()
+///     .unwrap();
+/// assert_eq!(cfg.remote_url(), "wss://agent.example/ws?id=1");
+///
+/// let err = BridgeConfig::builder("").build().unwrap_err();
+/// assert!(matches!(err, ConfigError::BadParameter { param: "remote_url", .. }));
+/// let err = BridgeConfig::builder("wss://a").stream_type(StreamType::Unidirectional).build();
+/// assert!(matches!(err, Err(ConfigError::NotImplemented(_))));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct BridgeConfigBuilder {
+    stream_type: StreamType,
+    cfg: BridgeConfig,
+}
+
+/// Default bound of the pre-connect queue in frames: 6.4 s of 20 ms frames.
+pub const DEFAULT_PRE_CONNECT_FRAMES: usize = 320;
+/// Default bound of the pre-connect queue in bytes.
+pub const DEFAULT_PRE_CONNECT_BYTES: usize = 2 * 1024 * 1024;
+/// Default largest frame accepted from either side.
+pub const DEFAULT_MAX_FRAME_SIZE: usize = 1024 * 1024;
+/// Default time the remote has to accept the connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default interval between keepalive pings to the remote.
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+/// Default time the remote may stay silent (no frame, no pong) before the bridge ends.
+pub const DEFAULT_REMOTE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl BridgeConfig {
+    /// Starts a config for bridging to `remote_url` (`ws://` or `wss://`).
+    pub fn builder(remote_url: impl Into<String>) -> BridgeConfigBuilder {
+        BridgeConfigBuilder {
+            stream_type: StreamType::Bidirectional,
+            cfg: BridgeConfig {
+                remote_url: remote_url.into(),
+                remote_headers: Vec::new(),
+                subprotocols: Vec::new(),
+                pre_connect_max_frames: DEFAULT_PRE_CONNECT_FRAMES,
+                pre_connect_max_bytes: DEFAULT_PRE_CONNECT_BYTES,
+                max_frame_size: DEFAULT_MAX_FRAME_SIZE,
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                keepalive_interval: Some(DEFAULT_KEEPALIVE_INTERVAL),
+                remote_idle_timeout: Some(DEFAULT_REMOTE_IDLE_TIMEOUT),
+                frame_policy: FramePolicy::Drop,
+                handler_error_policy: HandlerErrorPolicy::Drop,
+                binary_from_remote: FramePolicy::Drop,
+            },
+        }
+    }
+
+    /// The remote WebSocket URL.
+    pub fn remote_url(&self) -> &str {
+        &self.remote_url
+    }
+    /// Headers sent with the remote handshake (e.g. `Authorization`).
+    pub fn remote_headers(&self) -> &[(String, String)] {
+        &self.remote_headers
+    }
+    /// Subprotocols offered in the remote handshake.
+    pub fn subprotocols(&self) -> &[String] {
+        &self.subprotocols
+    }
+    /// The largest frame accepted from either side, in bytes.
+    pub fn max_frame_size(&self) -> usize {
+        self.max_frame_size
+    }
+    /// How long the remote has to accept the connection.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+    /// The pre-connect queue bounds: (frames, bytes).
+    pub fn pre_connect_limits(&self) -> (usize, usize) {
+        (self.pre_connect_max_frames, self.pre_connect_max_bytes)
+    }
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl BridgeConfigBuilder {
+    /// The stream type; only [`StreamType::Bidirectional`] (the default) is implemented.
+    pub fn stream_type(mut self, t: StreamType) -> Self {
+        self.stream_type = t;
+        self
+    }
+    /// Adds a header to the remote handshake (e.g. `Authorization: Bearer …`).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.cfg.remote_headers.push((name.into(), value.into()));
+        self
+    }
+    /// Offers a subprotocol in the remote handshake.
+    pub fn subprotocol(mut self, p: impl Into<String>) -> Self {
+        self.cfg.subprotocols.push(p.into());
+        self
+    }
+    /// Bounds the queue of messages for the remote held while it connects (default
+    /// [`DEFAULT_PRE_CONNECT_FRAMES`] frames, [`DEFAULT_PRE_CONNECT_BYTES`] bytes). Past the
+    /// bound the **oldest** queued message is dropped and counted in
+    /// [`DirectionStats::dropped`]: the freshest caller audio is the most useful.
+    pub fn pre_connect_limits(mut self, max_frames: usize, max_bytes: usize) -> Self {
+        self.cfg.pre_connect_max_frames = max_frames;
+        self.cfg.pre_connect_max_bytes = max_bytes;
+        self
+    }
+    /// The largest frame accepted from either side (default 1 MiB). Larger frames are
+    /// rejected per the [`FramePolicy`].
+    pub fn max_frame_size(mut self, bytes: usize) -> Self {
+        self.cfg.max_frame_size = bytes;
+        self
+    }
+    /// How long the remote has to accept the connection (default 10 s).
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.cfg.connect_timeout = t;
+        self
+    }
+    /// Keepalive pings to the remote (default every 20 s; `None` turns them off).
+    pub fn keepalive_interval(mut self, every: Option<Duration>) -> Self {
+        self.cfg.keepalive_interval = every;
+        self
+    }
+    /// How long the remote may stay silent, pongs included, before the bridge ends with
+    /// [`TimeoutKind::RemoteIdle`] (default 60 s; `None` waits forever).
+    pub fn remote_idle_timeout(mut self, t: Option<Duration>) -> Self {
+        self.cfg.remote_idle_timeout = t;
+        self
+    }
+    /// What to do with unreadable frames (default [`FramePolicy::Drop`]).
+    pub fn frame_policy(mut self, p: FramePolicy) -> Self {
+        self.cfg.frame_policy = p;
+        self
+    }
+    /// What to do with binary frames from the remote (default [`FramePolicy::Drop`]: the
+    /// handlers take text, as in the Python SDK).
+    pub fn binary_from_remote(mut self, p: FramePolicy) -> Self {
+        self.cfg.binary_from_remote = p;
+        self
+    }
+    /// What to do when a handler fails (default [`HandlerErrorPolicy::Drop`]).
+    pub fn handler_error_policy(mut self, p: HandlerErrorPolicy) -> Self {
+        self.cfg.handler_error_policy = p;
+        self
+    }
+
+    /// Validates and builds the config.
+    pub fn build(self) -> Result<BridgeConfig, ConfigError> {
+        if self.stream_type == StreamType::Unidirectional {
+            return Err(ConfigError::NotImplemented(
+                "unidirectional streams are not supported; use StreamType::Bidirectional",
+            ));
+        }
+        let c = self.cfg;
+        let url = c.remote_url.trim();
+        if url.is_empty() {
+            return Err(bad("remote_url", "is required (a ws:// or wss:// URL)"));
+        }
+        let lower = url.to_ascii_lowercase();
+        let rest = if let Some(r) = lower.strip_prefix("wss://") {
+            r
+        } else if let Some(r) = lower.strip_prefix("ws://") {
+            r
+        } else {
+            return Err(bad(
+                "remote_url",
+                format!("must start with ws:// or wss://, got {url:?}"),
+            ));
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if host.is_empty() || host.starts_with(':') {
+            return Err(bad("remote_url", format!("has no host: {url:?}")));
+        }
+        if url
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return Err(bad(
+                "remote_url",
+                "must not contain spaces or control characters",
+            ));
+        }
+        for (name, value) in &c.remote_headers {
+            if !is_token(name) {
+                return Err(bad(
+                    "remote_headers",
+                    format!("header name {name:?} is not a valid HTTP token"),
+                ));
+            }
+            if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(bad(
+                    "remote_headers",
+                    format!("the value of {name:?} must not contain CR, LF or NUL"),
+                ));
+            }
+        }
+        for p in &c.subprotocols {
+            if !is_token(p) {
+                return Err(bad(
+                    "subprotocols",
+                    format!("{p:?} is not a valid subprotocol token"),
+                ));
+            }
+        }
+        if c.max_frame_size == 0 {
+            return Err(bad("max_frame_size", "must be at least 1 byte"));
+        }
+        if c.connect_timeout.is_zero() {
+            return Err(bad("connect_timeout", "must be longer than zero"));
+        }
+        if c.keepalive_interval.is_some_and(|d| d.is_zero()) {
+            return Err(bad(
+                "keepalive_interval",
+                "must be longer than zero (or None)",
+            ));
+        }
+        if c.remote_idle_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(bad(
+                "remote_idle_timeout",
+                "must be longer than zero (or None)",
+            ));
+        }
+        Ok(BridgeConfig {
+            remote_url: url.to_owned(),
+            ..c
+        })
+    }
+}
+
+/// One frame as received from a socket. Text frames are passed as bytes so that invalid
+/// UTF-8 is the core's to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Frame<'a> {
+    /// A text frame (its bytes; validated as UTF-8 by the bridge).
+    Text(&'a [u8]),
+    /// A binary frame.
+    Binary(&'a [u8]),
+    /// A ping (the WebSocket library answers it; it counts as a sign of life).
+    Ping(&'a [u8]),
+    /// A pong (a sign of life).
+    Pong(&'a [u8]),
+}
+
+/// A WebSocket close code and reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CloseInfo {
+    /// The close code (1000 normal, 1011 failure, …).
+    pub code: u16,
+    /// The reason text.
+    pub reason: String,
+}
+
+/// Close code for a normal end.
+pub const CLOSE_NORMAL: u16 = 1000;
+/// Close code for an end caused by a failure.
+pub const CLOSE_FAILURE: u16 = 1011;
+/// The close reason the Python SDK sends on `Stop`.
+pub const STOP_REASON: &str = "Stream stopped by client";
+
+/// What the driver must do to open the remote socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteConnect {
+    /// The URL to dial.
+    pub url: String,
+    /// Extra handshake headers.
+    pub headers: Vec<(String, String)>,
+    /// Subprotocols to offer.
+    pub subprotocols: Vec<String>,
+    /// Give up after this long (the bridge also enforces it through its timeout).
+    pub timeout: Duration,
+}
+
+/// A frame the driver must send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutFrame {
+    /// A text frame.
+    Text(String),
+    /// A ping with this payload.
+    Ping(Vec<u8>),
+}
+
+/// What the driver must do next.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Output {
+    /// Open the remote socket; report the outcome with [`Bridge::handle_remote_connected`]
+    /// or [`Bridge::handle_remote_connect_failed`].
+    ConnectRemote(RemoteConnect),
+    /// Send a frame on a side.
+    Send {
+        /// Where to send it.
+        side: Side,
+        /// What to send.
+        frame: OutFrame,
+    },
+    /// Close a side with this code and reason (for a remote still connecting: abandon the
+    /// attempt).
+    Close {
+        /// Which side.
+        side: Side,
+        /// The close frame to send.
+        close: CloseInfo,
+    },
+    /// Something the application may want to know.
+    Event(Event),
+}
+
+/// Why a frame was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// A binary frame where text was expected.
+    Binary {
+        /// Its length.
+        len: usize,
+    },
+    /// A text frame that is not UTF-8.
+    InvalidUtf8,
+    /// A frame over [`BridgeConfigBuilder::max_frame_size`].
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A frame from Teler that is not a Teler message.
+    Invalid(#[serde(serialize_with = "ser_display")] FrameError),
+}
+
+fn ser_display<S: serde::Serializer, T: std::fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+impl std::fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RejectReason::Binary { len } => {
+                write!(f, "binary frame of {len} bytes where text was expected")
+            }
+            RejectReason::InvalidUtf8 => f.write_str("text frame is not valid UTF-8"),
+            RejectReason::TooLarge { len, max } => {
+                write!(f, "frame of {len} bytes is over the {max}-byte limit")
+            }
+            RejectReason::Invalid(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Which deadline passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TimeoutKind {
+    /// The remote did not accept the connection in time.
+    Connect,
+    /// The remote sent nothing (not even a pong) for the idle timeout.
+    RemoteIdle,
+}
+
+/// Why the bridge ended.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// Teler closed the media socket: the call ended (Teler sends no stop message).
+    TelerHungUp(Option<CloseInfo>),
+    /// The remote closed its socket (or it broke, with no close frame).
+    RemoteClosed(Option<CloseInfo>),
+    /// A handler answered [`StreamOp::Stop`].
+    Stopped {
+        /// The side whose message the handler was handling.
+        by: Side,
+    },
+    /// A handler failed and the policy is [`HandlerErrorPolicy::End`].
+    HandlerError {
+        /// The side whose message the handler was handling.
+        side: Side,
+        /// The error text.
+        message: String,
+    },
+    /// A peer broke the protocol and the policy is [`FramePolicy::End`].
+    ProtocolError {
+        /// The side that sent the frame.
+        side: Side,
+        /// What was wrong.
+        message: String,
+    },
+    /// The remote could not be reached.
+    RemoteUnreachable(String),
+    /// A deadline passed.
+    Timeout(TimeoutKind),
+}
+
+impl EndReason {
+    /// Whether this is a normal end (hang-up, remote closed normally, Stop).
+    pub fn is_normal(&self) -> bool {
+        match self {
+            EndReason::TelerHungUp(_) | EndReason::Stopped { .. } => true,
+            EndReason::RemoteClosed(c) => {
+                c.as_ref().is_some_and(|c| c.code == 1000 || c.code == 1001)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Counters for one direction, named by the side the frames came **from**.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct DirectionStats {
+    /// Frames received (text, binary; not pings or pongs).
+    pub frames_in: u64,
+    /// Bytes received in those frames.
+    pub bytes_in: u64,
+    /// Messages handed to the driver for the other side.
+    pub relayed_frames: u64,
+    /// Bytes in those messages.
+    pub relayed_bytes: u64,
+    /// Messages a handler answered with `Pass`.
+    pub passed: u64,
+    /// Frames rejected (binary, invalid UTF-8, not a Teler message, too large).
+    pub rejected: u64,
+    /// Handler errors.
+    pub handler_errors: u64,
+    /// Relayed messages dropped before they were handed to the driver: pre-connect queue
+    /// overflow, or still queued when the bridge ended.
+    pub dropped: u64,
+    /// Messages handed to the driver (counted in `relayed_frames`) that it then could not
+    /// send because the peer stopped reading ([`Bridge::handle_send_dropped`]).
+    pub send_dropped: u64,
+}
+
+/// Counters of a bridge, readable at any time ([`Bridge::stats`]) and carried by the end
+/// event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+pub struct Stats {
+    /// Teler -> remote.
+    pub from_teler: DirectionStats,
+    /// Remote -> Teler.
+    pub from_remote: DirectionStats,
+    /// Keepalive pings sent to the remote.
+    pub pings_sent: u64,
+}
+
+impl Stats {
+    fn dir(&mut self, from: Side) -> &mut DirectionStats {
+        match from {
+            Side::Teler => &mut self.from_teler,
+            Side::Remote => &mut self.from_remote,
+        }
+    }
+}
+
+/// How a bridge ended, with its counters.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct EndSummary {
+    /// Why.
+    pub reason: EndReason,
+    /// The final counters.
+    pub stats: Stats,
+    /// The `start` metadata, if Teler sent it.
+    pub start: Option<StartInfo>,
+}
+
+/// Something that happened, for the application.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub enum Event {
+    /// Teler's `start` frame arrived.
+    Started(StartInfo),
+    /// The remote socket is open.
+    RemoteConnected,
+    /// A frame was rejected (and dropped, or the bridge ends, per the policy).
+    FrameRejected {
+        /// Where it came from.
+        side: Side,
+        /// Why.
+        reason: RejectReason,
+    },
+    /// A handler failed (the message was dropped, or the bridge ends, per the policy).
+    HandlerFailed {
+        /// Whose message it was handling.
+        side: Side,
+        /// The error text.
+        error: String,
+    },
+    /// The bridge is over; nothing more will be output. Always the last output.
+    Ended(EndSummary),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remote {
+    NotStarted,
+    Connecting { deadline: Instant },
+    Open,
+    Closed,
+}
+
+/// The bridge between one call's media socket and one remote socket.
+///
+/// See the crate docs for the run loop. `C` handles frames from Teler, `R` frames from the
+/// remote.
+pub struct Bridge<C, R> {
+    cfg: BridgeConfig,
+    call_handler: C,
+    remote_handler: R,
+    teler_open: bool,
+    remote: Remote,
+    ended: bool,
+    start: Option<StartInfo>,
+    pending: VecDeque<String>,
+    pending_bytes: usize,
+    outputs: VecDeque<Output>,
+    outbox: Outbox,
+    stats: Stats,
+    next_ping: Option<Instant>,
+    remote_last_seen: Option<Instant>,
+}
+
+impl<C, R> std::fmt::Debug for Bridge<C, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("remote_url", &self.cfg.remote_url)
+            .field("teler_open", &self.teler_open)
+            .field("remote", &self.remote)
+            .field("ended", &self.ended)
+            .field("pending", &self.pending.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
+    /// A bridge that has not started; call [`Bridge::handle_teler_connected`] when Teler's
+    /// socket is accepted.
+    pub fn new(config: BridgeConfig, call_handler: C, remote_handler: R) -> Self {
+        Bridge {
+            cfg: config,
+            call_handler,
+            remote_handler,
+            teler_open: false,
+            remote: Remote::NotStarted,
+            ended: false,
+            start: None,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            outputs: VecDeque::new(),
+            outbox: Outbox::default(),
+            stats: Stats::default(),
+            next_ping: None,
+            remote_last_seen: None,
+        }
+    }
+
+    /// The config.
+    pub fn config(&self) -> &BridgeConfig {
+        &self.cfg
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Whether the bridge has ended (the `Ended` event may still be waiting in the outputs).
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// The `start` metadata, once Teler sent it.
+    pub fn start_info(&self) -> Option<&StartInfo> {
+        self.start.as_ref()
+    }
+
+    /// How many messages wait for the remote to connect.
+    pub fn pending_len(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The next output, or `None` when the driver has done everything asked.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Bridge::handle_timeout`] must be called next, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.ended {
+            return None;
+        }
+        match self.remote {
+            Remote::Connecting { deadline } => Some(deadline),
+            Remote::Open => {
+                let idle = self
+                    .cfg
+                    .remote_idle_timeout
+                    .and_then(|d| self.remote_last_seen.map(|t| t + d));
+                match (self.next_ping, idle) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
+            }
+            Remote::NotStarted | Remote::Closed => None,
+        }
+    }
+
+    /// Teler's socket was accepted: the bridge starts dialing the remote. Calling it twice
+    /// does nothing; any other input first starts the bridge too.
+    pub fn handle_teler_connected(&mut self, now: Instant) {
+        if self.ended || self.teler_open {
+            return;
+        }
+        self.teler_open = true;
+        self.remote = Remote::Connecting {
+            deadline: now + self.cfg.connect_timeout,
+        };
+        self.outputs.push_back(Output::ConnectRemote(RemoteConnect {
+            url: self.cfg.remote_url.clone(),
+            headers: self.cfg.remote_headers.clone(),
+            subprotocols: self.cfg.subprotocols.clone(),
+            timeout: self.cfg.connect_timeout,
+        }));
+    }
+
+    /// A frame arrived from Teler.
+    pub fn handle_teler_frame(&mut self, now: Instant, frame: Frame<'_>) {
+        self.handle_teler_connected(now);
+        if self.ended {
+            return;
+        }
+        let Some(text) = self.accept_frame(Side::Teler, frame, FramePolicy::Drop) else {
+            return;
+        };
+        let parsed = match TelerMessage::parse(text) {
+            Ok(p) => p,
+            Err(e) => {
+                self.reject(Side::Teler, RejectReason::Invalid(e), self.cfg.frame_policy);
+                return;
+            }
+        };
+        if let TelerMessage::Start(s) = &parsed {
+            if self.start.is_none() {
+                let info = s.to_owned_info();
+                self.start = Some(info.clone());
+                self.outputs.push_back(Output::Event(Event::Started(info)));
+            }
+        }
+        let msg = Message::from_teler(text, &parsed);
+        let result = self.call_handler.handle(&msg, &mut self.outbox);
+        self.finish_handler(Side::Teler, result);
+    }
+
+    /// A frame arrived from the remote.
+    pub fn handle_remote_frame(&mut self, now: Instant, frame: Frame<'_>) {
+        if self.ended {
+            return;
+        }
+        if self.remote != Remote::Open {
+            // A frame proves the socket is open, whatever the driver reported.
+            self.handle_remote_connected(now);
+            if self.ended {
+                return;
+            }
+        }
+        self.remote_last_seen = Some(now);
+        let Some(text) = self.accept_frame(Side::Remote, frame, self.cfg.binary_from_remote) else {
+            return;
+        };
+        let msg = Message::from_text(text);
+        let result = self.remote_handler.handle(&msg, &mut self.outbox);
+        self.finish_handler(Side::Remote, result);
+    }
+
+    /// The remote socket is open: queued messages go out, in order.
+    pub fn handle_remote_connected(&mut self, now: Instant) {
+        self.handle_teler_connected(now);
+        if self.ended || self.remote == Remote::Open {
+            return;
+        }
+        self.remote = Remote::Open;
+        self.remote_last_seen = Some(now);
+        self.next_ping = self.cfg.keepalive_interval.map(|d| now + d);
+        self.outputs
+            .push_back(Output::Event(Event::RemoteConnected));
+        self.outbox.items.clear();
+        let greet = self.call_handler.on_remote_connected(&mut self.outbox);
+        let mut items = std::mem::take(&mut self.outbox.items);
+        match greet {
+            // A greeting is not a relayed caller frame: it is not counted as relayed.
+            Ok(()) => self.outputs.extend(items.drain(..).map(|m| Output::Send {
+                side: Side::Remote,
+                frame: OutFrame::Text(m),
+            })),
+            Err(e) => {
+                items.clear();
+                self.handler_failed(Side::Teler, e.to_string());
+            }
+        }
+        self.outbox.items = items;
+        if self.ended {
+            return;
+        }
+        while let Some(m) = self.pending.pop_front() {
+            self.pending_bytes -= m.len();
+            self.emit_relay(Side::Teler, m);
+        }
+    }
+
+    /// The remote could not be reached (refused, DNS, TLS, handshake rejected).
+    pub fn handle_remote_connect_failed(&mut self, now: Instant, reason: impl Into<String>) {
+        self.handle_teler_connected(now);
+        if self.ended {
+            return;
+        }
+        self.remote = Remote::Closed;
+        self.end(EndReason::RemoteUnreachable(reason.into()));
+    }
+
+    /// The remote socket closed (`None`: it broke without a close frame).
+    pub fn handle_remote_closed(&mut self, now: Instant, close: Option<CloseInfo>) {
+        self.handle_teler_connected(now);
+        if self.ended {
+            return;
+        }
+        self.remote = Remote::Closed;
+        self.end(EndReason::RemoteClosed(close));
+    }
+
+    /// Teler's socket closed: the call is over.
+    pub fn handle_teler_closed(&mut self, now: Instant, close: Option<CloseInfo>) {
+        self.handle_teler_connected(now);
+        if self.ended {
+            return;
+        }
+        self.teler_open = false;
+        self.end(EndReason::TelerHungUp(close));
+    }
+
+    /// The driver could not hand a frame the bridge asked it to send to `side` (its send
+    /// buffer is full: the peer stopped reading). The frame is counted as dropped; the
+    /// policy is *drop newest*, so a stalled peer costs bounded memory and the keepalive
+    /// idle timeout ends a peer that stays silent.
+    pub fn handle_send_dropped(&mut self, side: Side) {
+        self.stats.dir(side.other()).send_dropped += 1;
+    }
+
+    /// Time passed: fires the connect timeout, keepalive pings and the idle timeout.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.ended {
+            return;
+        }
+        match self.remote {
+            Remote::Connecting { deadline } if now >= deadline => {
+                self.end(EndReason::Timeout(TimeoutKind::Connect));
+            }
+            Remote::Open => {
+                if let (Some(idle), Some(seen)) =
+                    (self.cfg.remote_idle_timeout, self.remote_last_seen)
+                {
+                    if now >= seen + idle {
+                        self.end(EndReason::Timeout(TimeoutKind::RemoteIdle));
+                        return;
+                    }
+                }
+                if let (Some(at), Some(every)) = (self.next_ping, self.cfg.keepalive_interval) {
+                    if now >= at {
+                        self.stats.pings_sent += 1;
+                        self.outputs.push_back(Output::Send {
+                            side: Side::Remote,
+                            frame: OutFrame::Ping(Vec::new()),
+                        });
+                        self.next_ping = Some(now + every);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts a frame and returns its text, or rejects it.
+    fn accept_frame<'f>(
+        &mut self,
+        side: Side,
+        frame: Frame<'f>,
+        binary: FramePolicy,
+    ) -> Option<&'f str> {
+        let bytes = match frame {
+            Frame::Ping(_) | Frame::Pong(_) => return None,
+            Frame::Text(b) | Frame::Binary(b) => b,
+        };
+        let d = self.stats.dir(side);
+        d.frames_in += 1;
+        d.bytes_in += bytes.len() as u64;
+        let max = self.cfg.max_frame_size;
+        if bytes.len() > max {
+            let reason = RejectReason::TooLarge {
+                len: bytes.len(),
+                max,
+            };
+            self.reject(side, reason, self.cfg.frame_policy);
+            return None;
+        }
+        match frame {
+            Frame::Binary(b) => {
+                let policy = if side == Side::Teler {
+                    self.cfg.frame_policy
+                } else {
+                    binary
+                };
+                self.reject(side, RejectReason::Binary { len: b.len() }, policy);
+                None
+            }
+            _ => match std::str::from_utf8(bytes) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    self.reject(side, RejectReason::InvalidUtf8, self.cfg.frame_policy);
+                    None
+                }
+            },
+        }
+    }
+
+    fn reject(&mut self, side: Side, reason: RejectReason, policy: FramePolicy) {
+        self.stats.dir(side).rejected += 1;
+        let message = reason.to_string();
+        self.outputs
+            .push_back(Output::Event(Event::FrameRejected { side, reason }));
+        if policy == FramePolicy::End {
+            self.end(EndReason::ProtocolError { side, message });
+        }
+    }
+
+    fn handler_failed(&mut self, side: Side, error: String) {
+        self.stats.dir(side).handler_errors += 1;
+        self.outputs.push_back(Output::Event(Event::HandlerFailed {
+            side,
+            error: error.clone(),
+        }));
+        if self.cfg.handler_error_policy == HandlerErrorPolicy::End {
+            self.end(EndReason::HandlerError {
+                side,
+                message: error,
+            });
+        }
+    }
+
+    fn finish_handler(
+        &mut self,
+        from: Side,
+        result: Result<StreamOp, super::handler::HandlerError>,
+    ) {
+        match result {
+            Ok(StreamOp::Relay) => {
+                let mut items = std::mem::take(&mut self.outbox.items);
+                for m in items.drain(..) {
+                    self.relay(from, m);
+                }
+                self.outbox.items = items;
+            }
+            Ok(StreamOp::Pass) => {
+                self.outbox.items.clear();
+                self.stats.dir(from).passed += 1;
+            }
+            Ok(StreamOp::Stop) => {
+                self.outbox.items.clear();
+                self.end(EndReason::Stopped { by: from });
+            }
+            Err(e) => {
+                self.outbox.items.clear();
+                self.handler_failed(from, e.to_string());
+            }
+        }
+    }
+
+    fn relay(&mut self, from: Side, message: String) {
+        if self.ended {
+            self.stats.dir(from).dropped += 1;
+            return;
+        }
+        if from == Side::Teler && self.remote != Remote::Open {
+            // Hold caller audio until the remote is open, within the bounds.
+            let (max_frames, max_bytes) = self.cfg.pre_connect_limits();
+            self.pending_bytes += message.len();
+            self.pending.push_back(message);
+            while self.pending.len() > max_frames || self.pending_bytes > max_bytes {
+                match self.pending.pop_front() {
+                    Some(old) => {
+                        self.pending_bytes -= old.len();
+                        self.stats.from_teler.dropped += 1;
+                    }
+                    None => break,
+                }
+            }
+            return;
+        }
+        self.emit_relay(from, message);
+    }
+
+    fn emit_relay(&mut self, from: Side, message: String) {
+        let d = self.stats.dir(from);
+        d.relayed_frames += 1;
+        d.relayed_bytes += message.len() as u64;
+        self.outputs.push_back(Output::Send {
+            side: from.other(),
+            frame: OutFrame::Text(message),
+        });
+    }
+
+    fn close(&mut self, side: Side, code: u16, reason: &str) {
+        self.outputs.push_back(Output::Close {
+            side,
+            close: CloseInfo {
+                code,
+                reason: reason.to_owned(),
+            },
+        });
+    }
+
+    fn end(&mut self, reason: EndReason) {
+        if self.ended {
+            return;
+        }
+        self.ended = true;
+        let dropped = self.pending.len() as u64;
+        self.stats.from_teler.dropped += dropped;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        let (teler, remote): (Option<(u16, &str)>, Option<(u16, &str)>) = match &reason {
+            EndReason::TelerHungUp(_) => (None, Some((CLOSE_NORMAL, "call ended"))),
+            EndReason::RemoteClosed(_) => {
+                if reason.is_normal() {
+                    (Some((CLOSE_NORMAL, "remote closed")), None)
+                } else {
+                    (Some((CLOSE_FAILURE, "remote closed abnormally")), None)
+                }
+            }
+            EndReason::Stopped { .. } => (
+                Some((CLOSE_NORMAL, STOP_REASON)),
+                Some((CLOSE_NORMAL, STOP_REASON)),
+            ),
+            EndReason::HandlerError { .. } => (
+                Some((CLOSE_FAILURE, "handler error")),
+                Some((CLOSE_FAILURE, "handler error")),
+            ),
+            EndReason::ProtocolError { .. } => (
+                Some((CLOSE_FAILURE, "protocol error")),
+                Some((CLOSE_FAILURE, "protocol error")),
+            ),
+            EndReason::RemoteUnreachable(_) => (Some((CLOSE_FAILURE, "remote unreachable")), None),
+            EndReason::Timeout(TimeoutKind::Connect) => (
+                Some((CLOSE_FAILURE, "remote connect timeout")),
+                Some((CLOSE_FAILURE, "connect timeout")),
+            ),
+            EndReason::Timeout(TimeoutKind::RemoteIdle) => (
+                Some((CLOSE_FAILURE, "remote idle timeout")),
+                Some((CLOSE_FAILURE, "idle timeout")),
+            ),
+        };
+        if let Some((code, why)) = teler {
+            if self.teler_open {
+                self.close(Side::Teler, code, why);
+            }
+        }
+        if let Some((code, why)) = remote {
+            if matches!(self.remote, Remote::Open | Remote::Connecting { .. }) {
+                self.close(Side::Remote, code, why);
+            }
+        }
+        self.teler_open = false;
+        self.remote = Remote::Closed;
+        self.outputs
+            .push_back(Output::Event(Event::Ended(EndSummary {
+                reason,
+                stats: self.stats,
+                start: self.start.clone(),
+            })));
+    }
+}

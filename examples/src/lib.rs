@@ -1,0 +1,2 @@
+//! Shared bits of the runnable examples.
+#![forbid(unsafe_code)]
