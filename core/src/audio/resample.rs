@@ -4,7 +4,7 @@
 //! Kaiser-windowed sinc filter designed per rate pair:
 //!
 //! - passband flat (ripple well under 0.1 dB) up to 0.9 of the lower rate's Nyquist
-//!   frequency; stopband (>= 60 dB down, designed for 80) from that Nyquist frequency up,
+//!   frequency; stopband (>= 60 dB down, designed for 72) from that Nyquist frequency up,
 //!   so nothing aliases and no image survives;
 //! - linear phase, with the filter's delay compensated: output sample `k` sits at input
 //!   time `k * M / L` exactly, so a stream resampled and then [flushed](Resampler::flush)
@@ -29,7 +29,7 @@ use std::sync::OnceLock;
 use super::SampleRate;
 
 /// Stopband attenuation the filters are designed for, in dB.
-const DESIGN_ATTENUATION_DB: f64 = 80.0;
+const DESIGN_ATTENUATION_DB: f64 = 72.0;
 /// Passband edge, as a fraction of the lower Nyquist frequency.
 const PASSBAND: f64 = 0.9;
 /// Input samples taken per step: bounds the working buffer whatever the caller passes.
