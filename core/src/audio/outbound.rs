@@ -273,10 +273,10 @@ impl Packetiser {
         let Some(p) = self.cfg.pacing else {
             return self.pop_ready();
         };
-        if let Some(end) = self.play_end {
-            if end.saturating_duration_since(now) > p.lead {
-                return None;
-            }
+        if let Some(end) = self.play_end
+            && end.saturating_duration_since(now) > p.lead
+        {
+            return None;
         }
         let r = self.pop()?;
         let start = self.play_end.map_or(now, |e| e.max(now));

@@ -69,7 +69,7 @@ pub fn encode_pcm16_b64(samples: &[i16], out: &mut String) {
 /// [`AudioError::OddByteCount`] if `bytes` has an odd length (PCM16 is two bytes per sample);
 /// `out` is untouched then.
 pub fn encode_pcm16le_bytes_b64(bytes: &[u8], out: &mut String) -> Result<(), AudioError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(AudioError::OddByteCount(bytes.len()));
     }
     ENCODER.encode_string(bytes, out);
@@ -101,7 +101,7 @@ pub fn decode_b64_pcm16(b64: &str, out: &mut Vec<i16>) -> Result<usize, AudioErr
         )
     });
     match res {
-        Ok(n) if n % 2 == 0 => Ok(n / 2),
+        Ok(n) if n.is_multiple_of(2) => Ok(n / 2),
         Ok(n) => {
             out.truncate(start);
             Err(AudioError::OddByteCount(n))
@@ -168,7 +168,7 @@ fn shift(e: base64::DecodeError, offset: usize) -> base64::DecodeError {
 /// # Errors
 /// [`AudioError::OddByteCount`]; `out` is untouched then.
 pub fn pcm16le_to_samples(bytes: &[u8], out: &mut Vec<i16>) -> Result<(), AudioError> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(AudioError::OddByteCount(bytes.len()));
     }
     out.extend(

@@ -84,7 +84,7 @@ impl Filter {
         let beta = 0.1102 * (a - 8.7);
         // Kaiser's length estimate, made odd so the delay is a whole prototype sample.
         let mut n = ((a - 7.95) / (14.36 * df)).ceil() as usize + 1;
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             n += 1;
         }
         let l_us = l as usize;
