@@ -69,5 +69,9 @@ pub mod elevenlabs;
 pub mod flow;
 pub mod media;
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use flow::{Action, CallFlow, FlowError};
 pub use media::{Bridge, BridgeConfig, StreamOp, StreamType, TelerMessage};
