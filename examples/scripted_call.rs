@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 use teler_core::elevenlabs;
 use teler_core::media::{Bridge, BridgeConfig, Event, Frame, OutFrame, Output};
 
+/// The seed's bridge, and one scripted input to it.
+type SeedBridge = Bridge<elevenlabs::CallHandler, elevenlabs::RemoteHandler>;
+type Step = (u64, &'static str, Box<dyn Fn(&mut SeedBridge, Instant)>);
+
 fn main() {
     let cfg = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=demo")
         .build()
@@ -23,7 +27,7 @@ fn main() {
     );
     let t0 = Instant::now();
 
-    let script: Vec<(u64, &str, Box<dyn Fn(&mut Bridge<_, _>, Instant)>)> = vec![
+    let script: Vec<Step> = vec![
         (
             0,
             "Teler opens the media socket",

@@ -360,13 +360,11 @@ pub fn session(setup: &Setup, ops: &[Op]) {
                 "closed a side without ending: {closes:?}"
             );
         }
-        if let Some(at) = timed_out_at {
-            if let Some(next) = bridge.poll_timeout() {
-                assert!(
-                    next > at,
-                    "deadline {next:?} not after the timeout served at {at:?}"
-                );
-            }
+        if let (Some(at), Some(next)) = (timed_out_at, bridge.poll_timeout()) {
+            assert!(
+                next > at,
+                "deadline {next:?} not after the timeout served at {at:?}"
+            );
         }
     }
 

@@ -33,7 +33,7 @@ fn seed() -> Bridge<elevenlabs::CallHandler, elevenlabs::RemoteHandler> {
 
 fn ended(outs: &[Output]) -> Option<&EndSummary> {
     outs.iter().find_map(|o| match o {
-        Output::Event(Event::Ended(s)) => Some(s),
+        Output::Event(Event::Ended(s)) => Some(&**s),
         _ => None,
     })
 }
@@ -198,7 +198,9 @@ fn stop_from_the_remote_handler_closes_both_sides() {
 #[test]
 fn each_way_of_ending_closes_the_other_side_with_a_code_that_says_why() {
     let t = Instant::now();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Bridge<_, _>)>, Vec<(Side, u16)>)> = vec![
+    type Seed = Bridge<elevenlabs::CallHandler, elevenlabs::RemoteHandler>;
+    type Case = (&'static str, Box<dyn Fn(&mut Seed)>, Vec<(Side, u16)>);
+    let cases: Vec<Case> = vec![
         (
             "teler hangs up",
             Box::new(move |b: &mut Bridge<_, _>| b.handle_teler_closed(t, None)),
