@@ -17,9 +17,9 @@ use arbitrary::Arbitrary;
 
 use crate::elevenlabs;
 use crate::media::{
-    Bridge, BridgeConfig, CLOSE_NORMAL, EndReason, Event, Frame, FramePolicy, HandlerError,
-    HandlerErrorPolicy, HandlerResult, Message, OutFrame, Outbox, Output, STOP_REASON, Side,
-    StreamHandler, StreamOp, TelerMessage,
+    AppMessage, Bridge, BridgeConfig, CLOSE_NORMAL, EndReason, Event, Frame, FramePolicy,
+    HandlerError, HandlerErrorPolicy, HandlerResult, Message, OutFrame, Outbox, Output,
+    STOP_REASON, Side, StreamHandler, StreamOp, TelerMessage,
 };
 
 /// Fuzz target `teler_frame`: any bytes as a Teler frame, parsed and fed to a bridge.
@@ -43,6 +43,21 @@ pub fn teler_frame(data: &[u8]) {
     b.handle_teler_frame(t0, Frame::Text(data));
     b.handle_teler_frame(t0, Frame::Binary(data));
     drain_checked(&mut b);
+}
+
+/// Fuzz target `app_frame`: any bytes as an app -> Teler frame, read as Teler reads it.
+pub fn app_frame(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(m) = AppMessage::parse(text)
+    {
+        // Whatever parses serialises back to a frame that parses to the same message.
+        let again = m.to_json();
+        assert_eq!(
+            AppMessage::parse(&again).as_ref(),
+            Ok(&m),
+            "round trip of {text:?}"
+        );
+    }
 }
 
 /// Fuzz target `remote_frame`: any bytes as a frame from the remote, through the seed's

@@ -49,3 +49,10 @@ fn session_corpus() {
         fuzzing::session(&setup, &ops);
     }
 }
+
+#[test]
+fn app_frame_corpus() {
+    for (_, data) in corpus("app_frame") {
+        fuzzing::app_frame(&data);
+    }
+}
