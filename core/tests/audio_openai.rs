@@ -74,10 +74,9 @@ fn sends(bridge: &mut Bridge<CallSide, impl StreamHandler>, side: Side) -> Vec<S
             side: s,
             frame: OutFrame::Text(t),
         } = o
+            && s == side
         {
-            if s == side {
-                v.push(t);
-            }
+            v.push(t);
         }
     }
     v

@@ -185,7 +185,7 @@ fn dc_passes_at_unity_and_full_scale_does_not_wrap() {
         let half = 400usize;
         let sq: Vec<i16> = (0..20 * half)
             .map(|i| {
-                if i / half % 2 == 0 {
+                if (i / half).is_multiple_of(2) {
                     i16::MAX
                 } else {
                     i16::MIN
@@ -288,5 +288,13 @@ proptest! {
         many.process(&input, &mut c);
         many.flush(&mut c);
         prop_assert_eq!(&a, &c);
+    }
+}
+
+#[test]
+fn look_ahead_is_a_few_milliseconds() {
+    for (from, to) in pairs() {
+        let ms = Resampler::new(from, to).latency() as f64 * 1000.0 / from.hz() as f64;
+        assert!(ms > 0.5 && ms <= 5.7, "{from}->{to}: {ms} ms");
     }
 }

@@ -107,8 +107,9 @@ where
 /// ```
 /// use teler_core::audio::{OutboundConverter, SampleRate};
 /// let mut conv = OutboundConverter::pcm16(SampleRate::Hz24000);
-/// let delta_b64 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; // 25 samples
-/// let msg = conv.to_message(delta_b64).unwrap().unwrap();
+/// let mut delta_b64 = String::new();
+/// teler_core::audio::encode_pcm16_b64(&[0; 2400], &mut delta_b64); // 100 ms at 24 kHz
+/// let msg = conv.to_message(&delta_b64).unwrap().unwrap();
 /// assert!(msg.starts_with(r#"{"type":"audio","audio_b64":""#) && msg.ends_with(r#""chunk_id":1}"#));
 /// ```
 #[derive(Debug)]
@@ -179,8 +180,11 @@ impl OutboundConverter {
 /// use teler_core::audio::{InboundAudio, SampleRate};
 /// let mut conv = InboundAudio::new(SampleRate::Hz8000, SampleRate::Hz16000);
 /// let mut b64 = String::new();
-/// conv.convert_b64("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &mut b64).unwrap();
-/// assert!(!b64.is_empty());
+/// // 20 ms of Teler audio (160 samples of silence) -> 16 kHz, less the filter's look-ahead.
+/// let n = conv.convert_b64(&format!("{}=", "A".repeat(427)), &mut b64).unwrap();
+/// assert!(n > 200 && n < 320);
+/// // The end of the stream: the look-ahead comes out, 320 samples in all.
+/// assert_eq!(n + conv.finish_b64(&mut b64), 320);
 /// ```
 #[derive(Debug)]
 pub struct InboundAudio {

@@ -200,7 +200,8 @@ pub fn samples_in(duration: Duration, rate: SampleRate) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// The duration of `samples` samples at `rate` (rounded down to the nanosecond).
+/// The duration of `samples` samples at `rate`, rounded up to the nanosecond so that
+/// `samples_in(duration_of(n, rate), rate) == n`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -208,7 +209,7 @@ pub fn samples_in(duration: Duration, rate: SampleRate) -> u64 {
 /// assert_eq!(duration_of(4000, SampleRate::Hz8000), Duration::from_millis(500));
 /// ```
 pub fn duration_of(samples: u64, rate: SampleRate) -> Duration {
-    let nanos = u128::from(samples) * 1_000_000_000 / u128::from(rate.hz());
+    let nanos = (u128::from(samples) * 1_000_000_000).div_ceil(u128::from(rate.hz()));
     Duration::new(
         u64::try_from(nanos / 1_000_000_000).unwrap_or(u64::MAX),
         (nanos % 1_000_000_000) as u32,

@@ -1,28 +1,4 @@
-//! Streaming sample-rate conversion between 8, 16, 24, 44.1 and 48 kHz.
-//!
-//! A polyphase FIR resampler with a rational ratio `L/M` (reduced from the two rates) and a
-//! Kaiser-windowed sinc filter designed per rate pair:
-//!
-//! - passband flat (ripple well under 0.1 dB) up to 0.9 of the lower rate's Nyquist
-//!   frequency; stopband (>= 60 dB down, designed for 72) from that Nyquist frequency up,
-//!   so nothing aliases and no image survives;
-//! - linear phase, with the filter's delay compensated: output sample `k` sits at input
-//!   time `k * M / L` exactly, so a stream resampled and then [flushed](Resampler::flush)
-//!   has exactly `ceil(n_in * L / M)` samples, with integer accounting (no drift, ever);
-//! - state carried across chunks: feeding audio in any split gives the same output, bit for
-//!   bit, as feeding it at once.
-//!
-//! Filters are designed once per rate pair and shared by every stream (a stream's own
-//! state is a history of a few hundred samples).
-//!
-//! ```
-//! use teler_core::audio::{Resampler, SampleRate};
-//! let mut rs = Resampler::new(SampleRate::Hz24000, SampleRate::Hz8000);
-//! let mut out = Vec::new();
-//! rs.process(&[0i16; 2400], &mut out); // 100 ms in
-//! rs.flush(&mut out); // end of utterance: the filter's tail comes out
-//! assert_eq!(out.len(), 800); // 100 ms out, exactly
-//! ```
+//! Streaming sample-rate conversion: see [`Resampler`].
 
 use std::sync::OnceLock;
 
@@ -152,7 +128,36 @@ fn to_i16(v: f32) -> i16 {
     v.round() as i16
 }
 
-/// A streaming resampler for one mono PCM16 stream. See the [module docs](self).
+/// A streaming resampler for one mono PCM16 stream, between 8, 16, 24, 44.1 and 48 kHz.
+///
+/// A polyphase FIR resampler with a rational ratio `L/M` (reduced from the two rates) and a
+/// Kaiser-windowed sinc filter designed per rate pair:
+///
+/// - passband flat (ripple well under 0.1 dB) up to 0.9 of the lower rate's Nyquist
+///   frequency; stopband (>= 60 dB down, designed for 72) from that Nyquist frequency up,
+///   so nothing aliases and no image survives;
+/// - linear phase, with the filter's delay compensated: output sample `k` sits at input
+///   time `k * M / L` exactly, so a stream resampled and then [flushed](Resampler::flush)
+///   has exactly `ceil(n_in * L / M)` samples, with integer accounting (no drift, ever);
+/// - state carried across chunks: feeding audio in any split gives the same output, bit for
+///   bit, as feeding it at once.
+///
+/// Filters are designed once per rate pair, on first use, and shared by every stream (a
+/// stream's own state is a history of at most a few hundred samples).
+///
+/// The price of linear phase is look-ahead: while streaming, output lags input by
+/// [`latency`](Self::latency) input samples (5.6 ms for pairs with 8 kHz, 1 to 3 ms for
+/// the others), which [`flush`](Self::flush)
+/// releases at the end of an utterance.
+///
+/// ```
+/// use teler_core::audio::{Resampler, SampleRate};
+/// let mut rs = Resampler::new(SampleRate::Hz24000, SampleRate::Hz8000);
+/// let mut out = Vec::new();
+/// rs.process(&[0i16; 2400], &mut out); // 100 ms in
+/// rs.flush(&mut out); // end of utterance: the filter's tail comes out
+/// assert_eq!(out.len(), 800); // 100 ms out, exactly
+/// ```
 #[derive(Debug, Clone)]
 pub struct Resampler {
     from: SampleRate,
