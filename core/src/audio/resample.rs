@@ -20,6 +20,9 @@ struct Filter {
     l: u64,
     /// Downsampling factor.
     m: u64,
+    /// `m / l` and `m % l`: the per-output step, split so the loop needs no division.
+    step_whole: u64,
+    step_frac: u64,
     /// Taps per phase (a multiple of [`LANES`]).
     taps: usize,
     /// `l` phases of `taps` coefficients, each stored reversed (oldest sample first).
@@ -92,6 +95,8 @@ impl Filter {
         Filter {
             l,
             m,
+            step_whole: m / l,
+            step_frac: m % l,
             taps,
             coefs,
             delay: ((n - 1) / 2) as u64,
@@ -122,9 +127,11 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
+/// Rounds half away from zero and saturates (`as` saturates; NaN cannot occur: inputs and
+/// coefficients are finite). Measured faster than a branch on the sign, which audio
+/// mispredicts.
 #[inline]
 fn to_i16(v: f32) -> i16 {
-    // `as` saturates; NaN cannot occur (finite inputs, finite coefficients).
     v.round() as i16
 }
 
@@ -284,9 +291,12 @@ impl Resampler {
             let y = dot(f.phase(self.phase), &self.hist[start..start + f.taps]);
             out.push(to_i16(y));
             self.out_count += 1;
-            self.phase += f.m;
-            self.pos += self.phase / f.l;
-            self.phase %= f.l;
+            self.pos += f.step_whole;
+            self.phase += f.step_frac;
+            if self.phase >= f.l {
+                self.phase -= f.l;
+                self.pos += 1;
+            }
         }
         // Drop history no later output reads.
         let drop = (self.pos - self.base).min(self.hist.len() as u64);
