@@ -257,3 +257,34 @@ fn unpaced_packetiser_has_no_deadlines() {
     assert_eq!(p.poll_timeout(), None);
     assert_eq!(drain(&mut p).len(), 5);
 }
+
+/// With pacing, interrupting a chunk Teler has queued but not started shortens the
+/// play-out estimate: the next chunk goes out at once, so playback has no gap.
+#[test]
+fn paced_interrupt_closes_the_gap() {
+    let cfg = PacketiserConfig::new(AudioFormat::TELER_OUTBOUND).pacing(Some(Pacing::default()));
+    let mut p = Packetiser::new(cfg).unwrap();
+    p.push_samples(&[3; 16_000]).unwrap(); // four 500 ms chunks
+    let t0 = Instant::now();
+    assert!(p.poll_output(t0).is_some()); // 1 plays 0..500 ms
+    assert!(p.poll_output(t0).is_some()); // 2 queued, 500..1000 ms
+    assert_eq!(p.poll_output(t0), None);
+    assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_millis(500)));
+    // Chunk 1 is playing: interrupting it tells Teler but changes no estimate.
+    let later = t0 + Duration::from_millis(100);
+    assert_eq!(p.poll_output(later), None);
+    assert!(p.interrupt(1).is_some());
+    assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_millis(500)));
+    // Chunk 2 has not started: Teler drops it and chunk 3 may go now.
+    assert_eq!(
+        p.interrupt(2).as_deref(),
+        Some(r#"{"type":"interrupt","chunk_id":2}"#)
+    );
+    assert_eq!(p.poll_timeout(), Some(t0));
+    assert!(p.poll_output(later).unwrap().ends_with(r#""chunk_id":3}"#));
+    // 3 now plays 500..1000 ms; 4 waits for 500 ms.
+    assert_eq!(p.poll_output(later), None);
+    assert_eq!(p.poll_timeout(), Some(t0 + Duration::from_millis(500)));
+    // Unknown or long-finished ids: just the message for Teler.
+    assert!(p.interrupt(99).is_some());
+}

@@ -139,6 +139,11 @@ pub struct Packetiser {
     next_chunk_id: u64,
     /// When the audio released so far will have played out (pacing).
     play_end: Option<Instant>,
+    /// Released chunks not yet played out, by the pacing estimate: (id, start, duration).
+    /// At most `lead / chunk + 2` entries.
+    in_flight: VecDeque<(u64, Instant, Duration)>,
+    /// The latest time given to `poll_output`.
+    last_now: Option<Instant>,
     scratch_bytes: Vec<u8>,
     scratch_in: Vec<i16>,
     scratch_b64: String,
@@ -165,6 +170,8 @@ impl Packetiser {
             ready_samples: 0,
             next_chunk_id: cfg.first_chunk_id,
             play_end: None,
+            in_flight: VecDeque::new(),
+            last_now: None,
             scratch_bytes: Vec::new(),
             scratch_in: Vec::new(),
             scratch_b64: String::new(),
@@ -251,18 +258,32 @@ impl Packetiser {
         self.ready_samples = 0;
         self.resampler.reset();
         self.play_end = None;
+        self.in_flight.clear();
         AppMessage::Clear.to_json()
     }
 
     /// Drops one chunk. If it is still held here it is removed and `None` is returned;
-    /// otherwise the `interrupt` message for Teler is returned. (With pacing, the play-out
-    /// estimate is not shortened: the next chunks go out no later than planned.)
+    /// otherwise the `interrupt` message for Teler is returned. With pacing, a released
+    /// chunk that had not started playing (as of the last `poll_output` time) is taken out
+    /// of the play-out estimate, so the next chunks go out that much sooner and playback
+    /// has no gap.
     pub fn interrupt(&mut self, chunk_id: u64) -> Option<String> {
         if let Some(i) = self.ready.iter().position(|r| r.chunk_id == chunk_id) {
             if let Some(r) = self.ready.remove(i) {
                 self.ready_samples -= r.samples;
             }
             return None;
+        }
+        if let (Some(i), Some(now)) = (
+            self.in_flight.iter().position(|f| f.0 == chunk_id),
+            self.last_now,
+        ) && self.in_flight[i].1 > now
+            && let Some((_, _, dur)) = self.in_flight.remove(i)
+        {
+            for f in self.in_flight.iter_mut().skip(i) {
+                f.1 -= dur;
+            }
+            self.play_end = self.play_end.map(|e| e - dur);
         }
         Some(AppMessage::Interrupt { chunk_id }.to_json())
     }
@@ -273,6 +294,12 @@ impl Packetiser {
         let Some(p) = self.cfg.pacing else {
             return self.pop_ready();
         };
+        self.last_now = Some(self.last_now.map_or(now, |t| t.max(now)));
+        while let Some(&(_, start, dur)) = self.in_flight.front()
+            && start + dur <= now
+        {
+            self.in_flight.pop_front();
+        }
         if let Some(end) = self.play_end
             && end.saturating_duration_since(now) > p.lead
         {
@@ -280,7 +307,9 @@ impl Packetiser {
         }
         let r = self.pop()?;
         let start = self.play_end.map_or(now, |e| e.max(now));
-        self.play_end = Some(start + pcm::duration_of(r.samples as u64, SampleRate::Hz8000));
+        let dur = pcm::duration_of(r.samples as u64, SampleRate::Hz8000);
+        self.play_end = Some(start + dur);
+        self.in_flight.push_back((r.chunk_id, start, dur));
         Some(r.json)
     }
 
