@@ -288,3 +288,44 @@ fn paced_interrupt_closes_the_gap() {
     // Unknown or long-finished ids: just the message for Teler.
     assert!(p.interrupt(99).is_some());
 }
+
+#[test]
+fn formats_from_names_and_start_frames() {
+    use teler_core::audio::Encoding;
+    use teler_core::media::MediaFormat;
+    for (name, want) in [
+        ("audio/l16", Encoding::Pcm16),
+        ("PCM16", Encoding::Pcm16),
+        ("audio/L16;rate=16000", Encoding::Pcm16),
+        ("g711_ulaw", Encoding::MuLaw),
+        ("audio/x-mulaw", Encoding::MuLaw),
+        ("pcma", Encoding::ALaw),
+    ] {
+        assert_eq!(Encoding::from_name(name), Ok(want), "{name}");
+    }
+    assert_eq!(
+        Encoding::from_name("opus"),
+        Err(AudioError::UnsupportedEncoding("opus".into()))
+    );
+    let f = |encoding: Option<&str>, rate: Option<u32>, channels: Option<u16>| MediaFormat {
+        encoding: encoding.map(str::to_owned),
+        sample_rate: rate,
+        channels,
+    };
+    assert_eq!(
+        AudioFormat::from_teler(&f(None, None, None)),
+        Ok(AudioFormat::TELER_OUTBOUND)
+    );
+    assert_eq!(
+        AudioFormat::from_teler(&f(Some("audio/x-mulaw"), Some(8000), Some(1))),
+        Ok(AudioFormat::MULAW_8K)
+    );
+    assert_eq!(
+        AudioFormat::from_teler(&f(None, Some(11025), None)),
+        Err(AudioError::UnsupportedRate(11025))
+    );
+    assert_eq!(
+        AudioFormat::from_teler(&f(None, None, Some(2))),
+        Err(AudioError::UnsupportedChannels(2))
+    );
+}

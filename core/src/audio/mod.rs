@@ -167,6 +167,29 @@ pub enum Encoding {
     ALaw,
 }
 
+impl Encoding {
+    /// Reads the common names of an encoding, case-insensitively: Teler's `audio/l16`;
+    /// `pcm16`, `l16`, `linear16`, `audio/pcm`; `ulaw`, `mulaw`, `g711_ulaw`,
+    /// `audio/x-mulaw`, `pcmu`; `alaw`, `g711_alaw`, `audio/x-alaw`, `pcma`.
+    ///
+    /// # Errors
+    /// [`AudioError::UnsupportedEncoding`] for any other name.
+    pub fn from_name(name: &str) -> Result<Encoding, AudioError> {
+        let n = name.trim().to_ascii_lowercase();
+        let n = n.split(';').next().unwrap_or_default().trim(); // "audio/l16;rate=8000"
+        Ok(match n {
+            "audio/l16" | "l16" | "pcm16" | "pcm_s16le" | "linear16" | "audio/pcm" | "pcm" => {
+                Encoding::Pcm16
+            }
+            "ulaw" | "mulaw" | "mu-law" | "g711_ulaw" | "audio/x-mulaw" | "audio/mulaw"
+            | "audio/pcmu" | "pcmu" => Encoding::MuLaw,
+            "alaw" | "a-law" | "g711_alaw" | "audio/x-alaw" | "audio/alaw" | "audio/pcma"
+            | "pcma" => Encoding::ALaw,
+            _ => return Err(AudioError::UnsupportedEncoding(name.to_owned())),
+        })
+    }
+}
+
 /// An audio format: encoding and rate (mono).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AudioFormat {
@@ -200,6 +223,35 @@ impl AudioFormat {
     /// Teler's outbound format: PCM16 at 8 kHz.
     pub const TELER_OUTBOUND: AudioFormat = AudioFormat::pcm16(SampleRate::Hz8000);
 
+    /// The format a Teler `start` frame announces (`data.encoding`, `data.sample_rate`),
+    /// defaulting to Teler's `audio/l16` at 8 kHz for absent fields.
+    ///
+    /// ```
+    /// use teler_core::audio::{AudioFormat, SampleRate};
+    /// use teler_core::media::TelerMessage;
+    /// let start = r#"{"type":"start","data":{"encoding":"audio/l16","sample_rate":16000,"channels":1}}"#;
+    /// let TelerMessage::Start(s) = TelerMessage::parse(start).unwrap() else { unreachable!() };
+    /// assert_eq!(AudioFormat::from_teler(&s.format), Ok(AudioFormat::pcm16(SampleRate::Hz16000)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`AudioError::UnsupportedRate`], [`AudioError::UnsupportedEncoding`], and
+    /// [`AudioError::UnsupportedChannels`] for anything but mono.
+    pub fn from_teler(format: &crate::media::MediaFormat) -> Result<AudioFormat, AudioError> {
+        if let Some(c) = format.channels
+            && c != 1
+        {
+            return Err(AudioError::UnsupportedChannels(c));
+        }
+        Ok(AudioFormat {
+            encoding: match &format.encoding {
+                Some(e) => Encoding::from_name(e)?,
+                None => Encoding::Pcm16,
+            },
+            rate: SampleRate::from_hz(format.sample_rate.unwrap_or(8000))?,
+        })
+    }
+
     /// Bytes per sample (2 for PCM16, 1 for G.711).
     pub const fn bytes_per_sample(self) -> usize {
         match self.encoding {
@@ -222,6 +274,12 @@ pub enum AudioError {
     /// A sample rate other than 8000, 16000, 24000, 44100 or 48000 Hz.
     #[error("unsupported sample rate {0} Hz: use 8000, 16000, 24000, 44100 or 48000")]
     UnsupportedRate(u32),
+    /// An encoding name [`Encoding::from_name`] does not know.
+    #[error("unsupported audio encoding {0:?}: use PCM16 (audio/l16), mu-law or A-law")]
+    UnsupportedEncoding(String),
+    /// Audio with more than one channel.
+    #[error("{0} audio channels: only mono is supported")]
+    UnsupportedChannels(u16),
     /// A packetiser chunk duration outside 10 ms ..= 10 s.
     #[error("chunk duration {0:?} is out of range: use 10 ms to 10 s")]
     InvalidChunkDuration(std::time::Duration),
