@@ -68,6 +68,7 @@
 pub mod elevenlabs;
 pub mod flow;
 pub mod media;
+pub mod webhook;
 
 pub use flow::{Action, CallFlow, FlowError};
 pub use media::{Bridge, BridgeConfig, StreamOp, StreamType, TelerMessage};
