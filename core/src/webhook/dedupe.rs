@@ -53,10 +53,10 @@ impl Dedupe {
         if self.set.contains(id) {
             return false;
         }
-        if self.order.len() == self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
+        if self.order.len() == self.capacity
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
         }
         self.set.insert(id.to_owned());
         self.order.push_back(id.to_owned());

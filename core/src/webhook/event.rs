@@ -303,7 +303,10 @@ impl CallData {
         o.opt("answer_time", self.answer_time.clone());
         o.opt("hangup_time", self.hangup_time.clone());
         o.opt("duration", self.duration);
-        o.opt("reason", self.reason.as_ref().map(|r| r.as_str().to_owned()));
+        o.opt(
+            "reason",
+            self.reason.as_ref().map(|r| r.as_str().to_owned()),
+        );
     }
 }
 
@@ -754,7 +757,7 @@ impl From<String> for Direction {
 
 /// The JSON Teler POSTs to your flow URL when a call needs its flow (`TELER.md` section 1).
 /// Only `call_id` is required. This request is **not signed**: put a
-/// [`UrlToken`](super::UrlTokenKey) in the flow URL's query string to authenticate it.
+/// [`UrlTokenKey`](super::UrlTokenKey) token in the flow URL's query string to authenticate it.
 ///
 /// ```
 /// use teler_core::webhook::{Direction, FlowRequest};
@@ -810,7 +813,10 @@ impl FlowRequest {
         o.opt("account_id", self.account_id.clone());
         o.opt("from_number", self.from_number.clone());
         o.opt("to_number", self.to_number.clone());
-        o.opt("direction", self.direction.as_ref().map(|d| d.as_str().to_owned()));
+        o.opt(
+            "direction",
+            self.direction.as_ref().map(|d| d.as_str().to_owned()),
+        );
         Value::Object(o.0)
     }
 }

@@ -73,8 +73,8 @@ mod token;
 
 pub use dedupe::Dedupe;
 pub use event::{
-    ApiVersion, CallData, Direction, EventKind, FailReason, FlowRequest, ParseError,
-    RecordingData, StreamData, Timestamp, WebhookEvent,
+    ApiVersion, CallData, Direction, EventKind, FailReason, FlowRequest, ParseError, RecordingData,
+    StreamData, Timestamp, WebhookEvent,
 };
 pub use signature::{
     DEFAULT_TOLERANCE, SIGNATURE_HEADER, Signature, SignatureEncoding, SignatureError,
@@ -208,7 +208,8 @@ pub fn fuzz_webhook(data: &[u8]) {
     let url = append_token("wss://h/ws?a=1", &token);
     assert_eq!(token_from_query(&url), Some(token.as_str()));
     assert_eq!(
-        key.verify_for_call(&token, &call_id, now).map(|c| c.call_id),
+        key.verify_for_call(&token, &call_id, now)
+            .map(|c| c.call_id),
         Ok(call_id)
     );
 

@@ -521,7 +521,10 @@ mod tests {
     fn duplicate_header_is_malformed_and_names_are_case_insensitive() {
         let sig = WebhookSecret::new("whsec_test").unwrap().sign(7, b"");
         let hex = sig.to_hex();
-        let ok = [("X-TELER-SIGNATURE", hex.as_str()), ("x-teler-timestamp", "7")];
+        let ok = [
+            ("X-TELER-SIGNATURE", hex.as_str()),
+            ("x-teler-timestamp", "7"),
+        ];
         assert_eq!(verifier().verify_signature(ok, b"", 7), Ok(()));
         let dup = [
             ("x-teler-signature", hex.as_str()),
@@ -548,10 +551,15 @@ mod tests {
 
     #[test]
     fn hex_val_is_right() {
-        let all: Vec<u8> = b"0123456789abcdefABCDEF".iter().map(|&c| hex_val(c)).collect();
+        let all: Vec<u8> = b"0123456789abcdefABCDEF"
+            .iter()
+            .map(|&c| hex_val(c))
+            .collect();
         assert_eq!(
             all,
-            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15]
+            [
+                0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 10, 11, 12, 13, 14, 15
+            ]
         );
     }
 }

@@ -294,7 +294,14 @@ mod tests {
         // Extending the expiry invalidates the MAC.
         let forged = t.replacen("v1.100.", "v1.900.", 1);
         assert_eq!(k.verify(&forged, 0), Err(TokenError::BadSignature));
-        for bad in ["", "v1", "v1.1.2", "v2.1.Y3NfMQ.AAAA", "v1.1.2.3.4", "v1.1.x.!!!"] {
+        for bad in [
+            "",
+            "v1",
+            "v1.1.2",
+            "v2.1.Y3NfMQ.AAAA",
+            "v1.1.2.3.4",
+            "v1.1.x.!!!",
+        ] {
             assert!(
                 matches!(k.verify(bad, 0), Err(TokenError::Malformed { .. })),
                 "{bad:?}"
