@@ -63,7 +63,8 @@
 //! - `stream.completed` means the media stream ended, **not** that the call did: after a
 //!   `stream` action with a follow-up `flow_url`, the call goes on. Wait for `call.completed`
 //!   (or `call.failed`) to know the call is over.
-//! - Answer fast (2xx first, work later): a slow answer can count as a failure and be retried.
+//! - Answer fast (2xx first, work later): Teler's delivery timeout is unpublished, and a
+//!   delivery that times out is, like any failure, retried.
 //! - Verify against the **raw body bytes**; re-serialising parsed JSON changes them.
 
 mod dedupe;
