@@ -214,6 +214,10 @@ fn version_detection() {
     let e = parse(json!({"type":"call.answered","api_version":"2027-01-01"})).unwrap();
     assert_eq!(e.version, ApiVersion::Other("2027-01-01".into()));
     assert_eq!(e.to_value()["api_version"], "2027-01-01");
+    // A non-string api_version is kept raw and written back as received.
+    let e = parse(json!({"type":"call.answered","api_version":false})).unwrap();
+    assert_eq!(e.version, ApiVersion::V2026_06_01);
+    assert_eq!(e.to_value()["api_version"], false);
     // An envelope (api_version given) wins over a stray `event` field, which is kept.
     let e = parse(json!({"type":"call.answered","api_version":"2026-06-01","event":"z"})).unwrap();
     assert_eq!(e.version, ApiVersion::V2026_06_01);
@@ -457,5 +461,71 @@ proptest! {
     fn arbitrary_tokens_never_panic_nor_pass(t in ".{0,200}") {
         let key = UrlTokenKey::new("k".repeat(32)).unwrap();
         prop_assert!(key.verify(&t, 0).is_err());
+    }
+}
+
+/// JSON objects built from the known field names (and a stranger), with values of every
+/// JSON type, nested once: whatever parses must write back to a body that reads back equal.
+fn arb_body() -> impl Strategy<Value = Value> {
+    let key = prop::sample::select(vec![
+        "event",
+        "type",
+        "api_version",
+        "id",
+        "occurred_at",
+        "account_id",
+        "call_app_id",
+        "voice_app_id",
+        "sip_trunk_id",
+        "call_id",
+        "leg_id",
+        "from",
+        "to",
+        "start_time",
+        "duration",
+        "reason",
+        "stream_id",
+        "recording_id",
+        "zzz",
+    ]);
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        Just(json!(1.5)),
+        prop::sample::select(vec![
+            "call.completed",
+            "call.failed",
+            "stream.initiated",
+            "recording.failed",
+            "x.y",
+            "2025-08-01",
+            "2026-06-01",
+            "2027-01-01",
+            "12",
+            "",
+            "user_busy",
+        ])
+        .prop_map(Value::from),
+    ];
+    let inner = prop::collection::btree_map(key.clone(), leaf.clone(), 0..6)
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()));
+    let value = prop_oneof![3 => leaf, 1 => inner, 1 => Just(json!([1]))];
+    let data_key = prop::sample::select(vec!["data"]);
+    prop::collection::btree_map(prop_oneof![4 => key, 1 => data_key], value, 0..9)
+        .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+}
+
+proptest! {
+    #[test]
+    fn parsed_events_round_trip(body in arb_body()) {
+        if let Ok(e) = WebhookEvent::from_value(body.clone()) {
+            prop_assert_eq!(WebhookEvent::from_value(e.to_value()), Ok(e.clone()), "{}", body);
+        }
+        if let Ok(r) = FlowRequest::from_value(body.clone()) {
+            prop_assert_eq!(FlowRequest::from_value(r.to_value()), Ok(r), "{}", body);
+        }
+        // And the fuzz check agrees on the same input.
+        teler_core::webhook::fuzz_webhook(body.to_string().as_bytes());
     }
 }

@@ -692,7 +692,10 @@ impl WebhookEvent {
         } else {
             o.opt("id", self.id.clone());
             o.put("type", self.event_type());
-            o.put("api_version", self.version.as_str());
+            // A non-string `api_version` was kept raw in `extra`: write it back as received.
+            if !self.extra.contains_key("api_version") {
+                o.put("api_version", self.version.as_str());
+            }
             o.opt("occurred_at", self.occurred_at.clone());
             o.opt("account_id", self.account_id.clone());
             o.opt("voice_app_id", self.voice_app_id.clone());
