@@ -15,6 +15,15 @@
 //! different form than the flow request's (`TELER.md` section 2). So the token carries the id
 //! it was minted for: read it back from [`TokenClaims::call_id`] when the socket connects, and
 //! compare it to the `start` message only where your deployment's ids are known to match.
+//!
+//! **Which URLs**: a call-bound token fits the `ws_url` of a `stream` action and the
+//! `flow_url` inside an action, both written while answering a flow request for a known call.
+//! The *first* flow URL is fixed before the call exists (at `calls/initiate`, or on the voice
+//! app), so bind that token to something else you know instead (your own request id, or the
+//! voice app id) and give it an expiry to match; the flow request body then tells you the call.
+//!
+//! Tokens are not single-use: one stays valid until it expires. Keep expiries short, or
+//! remember used tokens (e.g. with a [`Dedupe`](super::Dedupe)) where a replay matters.
 
 use super::SecretError;
 use super::signature::hmac;
@@ -28,7 +37,7 @@ pub const TOKEN_PARAM: &str = "teler_token";
 
 const VERSION: &str = "v1";
 const DOMAIN: &[u8] = b"teler-url-token.";
-const MAX_TOKEN_LEN: usize = 1024;
+const MAX_TOKEN_LEN: usize = 2048;
 const MIN_KEY_LEN: usize = 16;
 
 /// The app's key for URL tokens (any secret of at least 16 bytes; 32 random bytes is ideal).
@@ -50,7 +59,11 @@ const MIN_KEY_LEN: usize = 16;
 /// let claims = key.verify(token_from_query(request_target).unwrap_or(""), now + 5)?;
 /// assert_eq!(claims.call_id, "cs_42");
 ///
-/// // For the flow URL, bind to the call id of the flow request body.
+/// // Typically straight into the flow answer:
+/// let answer = teler_core::flow::CallFlow::stream(ws_url.clone()).to_json()?;
+/// assert!(answer.contains("teler_token=v1."));
+///
+/// // For a `flow_url` in an action, check against the call id of the flow request body.
 /// key.verify_for_call(&token, "cs_42", now + 5)?;
 /// assert!(key.verify_for_call(&token, "cs_43", now + 5).is_err());
 /// assert!(key.verify(&token, now + 601).is_err()); // expired
@@ -80,6 +93,9 @@ impl UrlTokenKey {
     }
 
     /// A token for `call_id`, valid until `expires_at` (unix seconds, inclusive).
+    ///
+    /// Call ids up to 1024 bytes are supported; [`verify`](Self::verify) refuses tokens longer
+    /// than 2048 bytes, i.e. call ids beyond about 1400 bytes.
     pub fn mint(&self, call_id: &str, expires_at: u64) -> String {
         let signed = format!(
             "{VERSION}.{expires_at}.{}",
@@ -97,7 +113,7 @@ impl UrlTokenKey {
             return Err(malformed("it is empty"));
         }
         if token.len() > MAX_TOKEN_LEN {
-            return Err(malformed("it is longer than 1024 bytes"));
+            return Err(malformed("it is longer than 2048 bytes"));
         }
         let mut parts = token.split('.');
         let (Some(version), Some(exp), Some(call), Some(mac), None) = (
@@ -307,7 +323,12 @@ mod tests {
                 "{bad:?}"
             );
         }
-        let long = "v".repeat(2000);
+        let big_id = "é".repeat(512); // 1024 bytes
+        assert_eq!(
+            k.verify(&k.mint(&big_id, 5), 5).map(|c| c.call_id),
+            Ok(big_id)
+        );
+        let long = "v".repeat(2049);
         assert!(matches!(
             k.verify(&long, 0),
             Err(TokenError::Malformed { .. })
