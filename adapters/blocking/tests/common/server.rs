@@ -1,0 +1,48 @@
+//! A bridge server on std threads for the tests: accepts Teler's socket on 127.0.0.1 port 0
+//! and bridges each call with `teler_blocking::StreamConnector`, one thread per call.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use teler_blocking::StreamConnector;
+use teler_blocking::media::{BridgeConfig, EndSummary};
+
+use super::peers::Pair;
+
+/// A running bridge server; each call's summary arrives on `summaries`.
+pub struct BridgeServer {
+    pub addr: SocketAddr,
+    pub summaries: mpsc::Receiver<EndSummary>,
+}
+
+impl BridgeServer {
+    pub fn start(config: BridgeConfig, factory: impl Fn() -> Pair + Send + Sync + 'static) -> Self {
+        let (sum_tx, summaries) = mpsc::channel();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let connector = Arc::new(StreamConnector::new(config, factory));
+        thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { continue };
+                let connector = connector.clone();
+                let sum_tx = sum_tx.clone();
+                thread::spawn(move || {
+                    let config = Some(connector.websocket_config());
+                    if let Ok(ws) = tungstenite::accept_with_config(tcp, config) {
+                        let _ = sum_tx.send(connector.bridge_stream(ws));
+                    }
+                });
+            }
+        });
+        BridgeServer { addr, summaries }
+    }
+
+    /// The next call's summary (fails the test after 20 s).
+    pub fn summary(&self) -> EndSummary {
+        self.summaries
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the bridge ended within 20 s")
+    }
+}
