@@ -1,0 +1,382 @@
+//! Real-socket tests of the bridge: a fake Teler client and a fake remote server on
+//! 127.0.0.1, this adapter's bridge server in between. The same file runs for every adapter
+//! (only `common/server.rs` differs). Every test runs under a watchdog.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use teler_core::media::{BridgeConfig, BridgeConfigBuilder, EndReason, Side, TimeoutKind};
+use tungstenite::Message;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn cfg(remote: &FakeRemote) -> BridgeConfigBuilder {
+    BridgeConfig::builder(remote.url())
+}
+
+#[test]
+fn relays_both_ways_transformed_in_order_with_headers_and_subprotocol() {
+    watchdog(LIMIT, || {
+        let (hdr_tx, hdr_rx) = std::sync::mpsc::channel();
+        let remote = FakeRemote::ws(move |mut c| {
+            let _ = hdr_tx.send((
+                c.header("authorization").map(str::to_owned),
+                c.header("sec-websocket-protocol").map(str::to_owned),
+            ));
+            echo(&mut c.ws)
+        });
+        let config = cfg(&remote)
+            .header("Authorization", "Bearer t0ken")
+            .subprotocol("convai")
+            .build()
+            .unwrap();
+        let server = BridgeServer::start(config, eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_1"));
+        const N: usize = 200;
+        for i in 0..N {
+            send_text(&mut teler, audio_msg(i, &payload(1, i)));
+        }
+        let got = read_texts(&mut teler, N);
+        let want: Vec<String> = (0..N).map(|i| teler_audio(&payload(1, i), i + 1)).collect();
+        assert_eq!(
+            got.texts, want,
+            "agent audio arrives reshaped, in order, none lost"
+        );
+        close(&mut teler, 1000, "bye");
+
+        let (auth, proto) = hdr_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(auth.as_deref(), Some("Bearer t0ken"));
+        assert_eq!(proto.as_deref(), Some("convai"));
+        let s = server.summary();
+        assert!(
+            matches!(&s.reason, EndReason::TelerHungUp(Some(c)) if c.code == 1000),
+            "{:?}",
+            s.reason
+        );
+        assert_eq!(s.stats.from_teler.relayed_frames, N as u64);
+        assert_eq!(s.stats.from_teler.passed, 1, "start is passed");
+        assert_eq!(s.stats.from_remote.relayed_frames, N as u64);
+        assert_eq!(
+            s.start.as_ref().and_then(|s| s.call_id.as_deref()),
+            Some("cs_1")
+        );
+    })
+}
+
+#[test]
+fn stop_from_the_call_handler_closes_both_sides() {
+    watchdog(LIMIT, || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let remote = FakeRemote::ws(move |mut c| {
+            let _ = tx.send(read_until_close(&mut c.ws));
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), || {
+            (call_stops_on("bye"), eleven().1)
+        });
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_2"));
+        send_text(&mut teler, audio_msg(0, "AAAA"));
+        thread::sleep(Duration::from_millis(100)); // let the remote connect
+        send_text(&mut teler, r#"{"type":"bye"}"#.to_owned());
+        let got = read_until_close(&mut teler);
+        assert_eq!(
+            got.close,
+            Some((1000, "Stream stopped by client".to_owned()))
+        );
+        let s = server.summary();
+        assert_eq!(s.reason, EndReason::Stopped { by: Side::Teler });
+        let at_remote = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(at_remote.texts, [r#"{"user_audio_chunk":"AAAA"}"#]);
+        assert_eq!(at_remote.close.map(|c| c.0), Some(1000));
+    })
+}
+
+#[test]
+fn stop_from_the_remote_handler_closes_both_sides() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::ws(|mut c| {
+            c.ws.send(Message::text(agent_audio("QUJD"))).unwrap();
+            c.ws.send(Message::text(r#"{"type":"end_call"}"#)).unwrap();
+            let _ = read_until_close(&mut c.ws);
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), || {
+            (eleven().0, remote_stops_on("end_call"))
+        });
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_3"));
+        let got = read_until_close(&mut teler);
+        assert_eq!(got.texts, [teler_audio("QUJD", 1)]);
+        assert_eq!(
+            got.close,
+            Some((1000, "Stream stopped by client".to_owned()))
+        );
+        let s = server.summary();
+        assert_eq!(s.reason, EndReason::Stopped { by: Side::Remote });
+    })
+}
+
+#[test]
+fn teler_hanging_up_mid_call_closes_the_remote() {
+    watchdog(LIMIT, || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let remote = FakeRemote::ws(move |mut c| {
+            let _ = tx.send(read_until_close(&mut c.ws));
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_4"));
+        for i in 0..5 {
+            send_text(&mut teler, audio_msg(i, &payload(4, i)));
+        }
+        thread::sleep(Duration::from_millis(100));
+        // Hang up abruptly: no close frame, the TCP socket just goes.
+        drop(teler);
+        let at_remote = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(at_remote.texts.len(), 5);
+        assert_eq!(at_remote.close, Some((1000, "call ended".to_owned())));
+        let s = server.summary();
+        assert_eq!(s.reason, EndReason::TelerHungUp(None));
+    })
+}
+
+#[test]
+fn remote_closing_mid_call_closes_teler() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::ws(|mut c| {
+            c.ws.send(Message::text(agent_audio("QUJD"))).unwrap();
+            close(&mut c.ws, 1000, "agent done");
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_5"));
+        let got = read_until_close(&mut teler);
+        assert_eq!(got.texts, [teler_audio("QUJD", 1)]);
+        assert_eq!(got.close, Some((1000, "remote closed".to_owned())));
+        let s = server.summary();
+        assert!(
+            matches!(&s.reason, EndReason::RemoteClosed(Some(c)) if c.reason == "agent done"),
+            "{:?}",
+            s.reason
+        );
+    })
+}
+
+#[test]
+fn remote_refusing_the_connection_ends_the_call() {
+    watchdog(LIMIT, || {
+        let url = format!("ws://{}/agent", refused_addr());
+        let server = BridgeServer::start(BridgeConfig::builder(url).build().unwrap(), eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_6"));
+        let got = read_until_close(&mut teler);
+        assert_eq!(got.close, Some((1011, "remote unreachable".to_owned())));
+        let s = server.summary();
+        assert!(
+            matches!(s.reason, EndReason::RemoteUnreachable(_)),
+            "{:?}",
+            s.reason
+        );
+    })
+}
+
+#[test]
+fn remote_never_completing_the_handshake_times_out() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::raw(|tcp| {
+            thread::sleep(Duration::from_secs(10)); // accept, then say nothing
+            drop(tcp);
+        });
+        let config = cfg(&remote)
+            .connect_timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let server = BridgeServer::start(config, eleven);
+        let t0 = Instant::now();
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_7"));
+        send_text(&mut teler, audio_msg(0, "AAAA"));
+        let got = read_until_close(&mut teler);
+        assert_eq!(got.close, Some((1011, "remote connect timeout".to_owned())));
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            t0.elapsed()
+        );
+        let s = server.summary();
+        assert_eq!(s.reason, EndReason::Timeout(TimeoutKind::Connect));
+        assert_eq!(
+            s.stats.from_teler.dropped, 1,
+            "queued caller audio is dropped"
+        );
+    })
+}
+
+#[test]
+fn remote_answering_garbage_to_the_handshake_is_unreachable() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::raw(|tcp| {
+            write_raw(
+                tcp,
+                b"SSH-2.0-OpenSSH\r\n\r\n\x00\xff garbage",
+                Duration::from_secs(2),
+            )
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_8"));
+        let got = read_until_close(&mut teler);
+        assert_eq!(got.close.map(|c| c.0), Some(1011));
+        let s = server.summary();
+        assert!(
+            matches!(s.reason, EndReason::RemoteUnreachable(_)),
+            "{:?}",
+            s.reason
+        );
+    })
+}
+
+#[test]
+fn remote_sending_garbage_frames_is_dropped_and_the_call_goes_on() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::ws(|mut c| {
+            c.ws.send(Message::text("this is not json")).unwrap();
+            c.ws.send(Message::text(r#"{"type":"audio"}"#)).unwrap();
+            c.ws.send(Message::text(agent_audio("QUJD"))).unwrap();
+            let _ = read_until_close(&mut c.ws);
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_9"));
+        let got = read_texts(&mut teler, 1);
+        assert_eq!(got.texts, [teler_audio("QUJD", 1)]);
+        close(&mut teler, 1000, "bye");
+        let s = server.summary();
+        assert_eq!(s.stats.from_remote.handler_errors, 2);
+        assert_eq!(s.stats.from_remote.relayed_frames, 1);
+    })
+}
+
+#[test]
+fn binary_frames_from_either_side_are_rejected_and_the_call_goes_on() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::ws(|mut c| {
+            c.ws.send(Message::binary(vec![1u8, 2, 3])).unwrap();
+            c.ws.send(Message::text(agent_audio("QUJD"))).unwrap();
+            echo(&mut c.ws);
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+        let mut teler = teler_connect(server.addr);
+        teler.send(Message::binary(vec![0u8; 64])).unwrap();
+        send_text(&mut teler, start_msg("cs_10"));
+        send_text(&mut teler, audio_msg(0, "RUZH"));
+        let got = read_texts(&mut teler, 2);
+        assert_eq!(got.texts, [teler_audio("QUJD", 1), teler_audio("RUZH", 2)]);
+        assert_eq!(got.binary, 0);
+        close(&mut teler, 1000, "bye");
+        let s = server.summary();
+        assert_eq!(s.stats.from_teler.rejected, 1);
+        assert_eq!(s.stats.from_remote.rejected, 1);
+        assert!(matches!(s.reason, EndReason::TelerHungUp(_)));
+    })
+}
+
+#[test]
+fn oversized_frame_from_teler_ends_with_a_protocol_error() {
+    watchdog(LIMIT, || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let remote = FakeRemote::ws(move |mut c| {
+            let _ = tx.send(read_until_close(&mut c.ws));
+        });
+        let config = cfg(&remote).max_frame_size(4096).build().unwrap();
+        let server = BridgeServer::start(config, eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_11"));
+        thread::sleep(Duration::from_millis(100));
+        send_text(&mut teler, audio_msg(0, &"A".repeat(64 * 1024)));
+        let _ = read_until_close(&mut teler);
+        let s = server.summary();
+        assert!(
+            matches!(
+                &s.reason,
+                EndReason::ProtocolError {
+                    side: Side::Teler,
+                    ..
+                }
+            ),
+            "{:?}",
+            s.reason
+        );
+        let at_remote = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(at_remote.close.map(|c| c.0), Some(1011));
+    })
+}
+
+#[test]
+fn oversized_frame_from_the_remote_ends_with_a_protocol_error() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::ws(|mut c| {
+            let _ =
+                c.ws.send(Message::text(agent_audio(&"A".repeat(64 * 1024))));
+            let _ = read_until_close(&mut c.ws);
+        });
+        let config = cfg(&remote).max_frame_size(4096).build().unwrap();
+        let server = BridgeServer::start(config, eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_12"));
+        let got = read_until_close(&mut teler);
+        assert!(got.texts.is_empty());
+        assert_eq!(got.close, Some((1011, "protocol error".to_owned())));
+        let s = server.summary();
+        assert!(
+            matches!(
+                &s.reason,
+                EndReason::ProtocolError {
+                    side: Side::Remote,
+                    ..
+                }
+            ),
+            "{:?}",
+            s.reason
+        );
+    })
+}
+
+#[test]
+fn a_hundred_concurrent_calls_through_one_server_keep_their_own_state() {
+    watchdog(Duration::from_secs(90), || {
+        let remote = FakeRemote::echo_agent();
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+        const CALLS: usize = 100;
+        const FRAMES: usize = 20;
+        let addr = server.addr;
+        let calls: Vec<_> = (0..CALLS)
+            .map(|call| {
+                thread::spawn(move || {
+                    let mut teler = teler_connect(addr);
+                    send_text(&mut teler, start_msg(&format!("cs_{call}")));
+                    for i in 0..FRAMES {
+                        send_text(&mut teler, audio_msg(i, &payload(call, i)));
+                    }
+                    let got = read_texts(&mut teler, FRAMES);
+                    let want: Vec<String> = (0..FRAMES)
+                        .map(|i| teler_audio(&payload(call, i), i + 1))
+                        .collect();
+                    assert_eq!(got.texts, want, "call {call}");
+                    close(&mut teler, 1000, "bye");
+                })
+            })
+            .collect();
+        for c in calls {
+            c.join().expect("a call failed");
+        }
+        for _ in 0..CALLS {
+            let s = server.summary();
+            assert_eq!(s.stats.from_remote.relayed_frames, FRAMES as u64);
+            assert!(matches!(s.reason, EndReason::TelerHungUp(_)));
+        }
+    })
+}
