@@ -519,9 +519,21 @@ async fn connect(
         Some(t) => t,
         None => return Err("could not set up TLS".to_owned()),
     };
+    let uri = request.uri();
+    let host = uri.host().ok_or("the remote URL has no host")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("wss") { 443 } else { 80 });
+    let tcp = async_net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+    // Audio frames are small and latency-bound: no Nagle.
+    let _ = tcp.set_nodelay(true);
     let connector = futures_rustls::TlsConnector::from(tls);
-    async_tungstenite::smol::connect_async_with_tls_connector_and_config(
+    async_tungstenite::smol::client_async_tls_with_connector_and_config(
         request,
+        tcp,
         Some(connector),
         Some(config),
     )
