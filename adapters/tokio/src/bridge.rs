@@ -521,10 +521,17 @@ async fn connect(
     };
     let uri = request.uri();
     let host = uri.host().ok_or("the remote URL has no host")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let port = uri
         .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("wss") { 443 } else { 80 });
+        .unwrap_or(if uri.scheme_str() == Some("wss") {
+            443
+        } else {
+            80
+        });
     let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
         .await
         .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
