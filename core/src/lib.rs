@@ -68,6 +68,16 @@
 pub mod elevenlabs;
 pub mod flow;
 pub mod media;
+pub mod webhook;
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use flow::{Action, CallFlow, FlowError};
 pub use media::{Bridge, BridgeConfig, StreamOp, StreamType, TelerMessage};

@@ -348,7 +348,7 @@ impl<S: NonBlocking, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
                         hook(&ev);
                     }
                     if let Event::Ended(summary) = ev {
-                        self.summary = Some(summary);
+                        self.summary = Some(*summary);
                         return;
                     }
                 }

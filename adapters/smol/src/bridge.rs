@@ -271,7 +271,7 @@ where
                         hook(&ev);
                     }
                     if let Event::Ended(summary) = ev {
-                        return Some(summary);
+                        return Some(*summary);
                     }
                 }
                 _ => {}

@@ -123,7 +123,7 @@ where
 
     /// Bridges one call: `call_ws` is Teler's media socket, any `Stream + Sink` of
     /// tungstenite [`Message`]s (an async-tungstenite `WebSocketStream` as is; axum's socket
-    /// through [`crate::axum_ws::AxumWs`] with the `axum` feature). Dials the remote, relays
+    /// through `axum_ws::AxumWs` with the `axum` feature). Dials the remote, relays
     /// both ways through the handlers, and returns when the bridge ends.
     ///
     /// Nothing a peer does makes this fail or hang: refusals, timeouts, protocol errors and
@@ -269,7 +269,7 @@ where
                         hook(&ev);
                     }
                     if let Event::Ended(summary) = ev {
-                        return Some(summary);
+                        return Some(*summary);
                     }
                 }
                 _ => {}

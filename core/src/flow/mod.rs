@@ -211,7 +211,7 @@ fn check_url(field: &'static str, url: &str, schemes: &[&str]) -> Result<(), Flo
 impl Stream {
     fn validate(&self) -> Result<(), FlowError> {
         check_url("ws_url", &self.ws_url, &["ws", "wss"])?;
-        if !(20..=2000).contains(&self.chunk_size) || self.chunk_size % 20 != 0 {
+        if !(20..=2000).contains(&self.chunk_size) || !self.chunk_size.is_multiple_of(20) {
             return Err(err(
                 "chunk_size",
                 format!(

@@ -28,6 +28,9 @@ pub enum FrameError {
     /// The object has no `type` field (or it is not a string).
     #[error("frame has no \"type\" field")]
     MissingType,
+    /// An app -> Teler frame of a type Teler does not read.
+    #[error("Teler does not read frames of type {0:?} (audio, interrupt, clear)")]
+    UnknownType(String),
     /// A field that the message type requires is absent.
     #[error("{kind} frame has no {field}")]
     MissingField {
@@ -415,7 +418,72 @@ pub enum AppMessage<'a> {
     Clear,
 }
 
-impl AppMessage<'_> {
+/// Fields of an app -> Teler frame, all optional so errors can name what is missing.
+#[derive(Deserialize)]
+struct RawAppFrame<'a> {
+    #[serde(rename = "type", borrow, default, deserialize_with = "strict_str")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default, deserialize_with = "strict_str")]
+    audio_b64: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient_int")]
+    chunk_id: Option<u64>,
+    #[serde(default)]
+    data: Option<serde::de::IgnoredAny>,
+}
+
+impl<'a> AppMessage<'a> {
+    /// Reads an app -> Teler frame the way Teler does (what the emulator and tests use):
+    /// `audio` needs a top-level `audio_b64` and an integer `chunk_id`; a payload nested
+    /// under `data` is not read (Teler is reported to ignore it silently; here it is an
+    /// error that says so).
+    ///
+    /// ```
+    /// use teler_core::media::AppMessage;
+    /// let m = AppMessage::parse(r#"{"type":"audio","audio_b64":"AAA=","chunk_id":7}"#).unwrap();
+    /// assert_eq!(m, AppMessage::Audio { audio_b64: "AAA=".into(), chunk_id: 7 });
+    /// let e = AppMessage::parse(r#"{"type":"audio","data":{"audio_b64":"AAA="},"chunk_id":1}"#).unwrap_err();
+    /// assert!(e.to_string().contains("nested"));
+    /// ```
+    pub fn parse(text: &'a str) -> Result<Self, FrameError> {
+        if !text.trim_start().starts_with('{') {
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => FrameError::NotAnObject,
+                Err(e) => FrameError::Json(e.to_string()),
+            });
+        }
+        let raw: RawAppFrame<'a> =
+            serde_json::from_str(text).map_err(|e| FrameError::Json(e.to_string()))?;
+        let kind = raw.kind.ok_or(FrameError::MissingType)?;
+        match &*kind {
+            "audio" => {
+                let audio_b64 = raw.audio_b64.ok_or(FrameError::MissingField {
+                    kind: "audio",
+                    field: if raw.data.is_some() {
+                        "top-level audio_b64 (a payload nested under data is ignored by Teler)"
+                    } else {
+                        "audio_b64"
+                    },
+                })?;
+                let chunk_id = raw.chunk_id.ok_or(FrameError::MissingField {
+                    kind: "audio",
+                    field: "an integer chunk_id",
+                })?;
+                Ok(AppMessage::Audio {
+                    audio_b64,
+                    chunk_id,
+                })
+            }
+            "interrupt" => Ok(AppMessage::Interrupt {
+                chunk_id: raw.chunk_id.ok_or(FrameError::MissingField {
+                    kind: "interrupt",
+                    field: "an integer chunk_id",
+                })?,
+            }),
+            "clear" => Ok(AppMessage::Clear),
+            other => Err(FrameError::UnknownType(other.to_owned())),
+        }
+    }
+
     /// Serialises to the JSON text Teler reads, e.g.
     /// `{"type":"audio","audio_b64":"…","chunk_id":1}`.
     ///
@@ -597,6 +665,44 @@ mod tests {
         assert_eq!(s.call_id.as_deref(), Some("123"));
         assert_eq!(s.message_id, Some(9));
         assert_eq!(s.format.sample_rate, None);
+    }
+
+    #[test]
+    fn app_messages_round_trip_and_errors_say_why() {
+        for m in [
+            AppMessage::Clear,
+            AppMessage::Interrupt { chunk_id: 4 },
+            AppMessage::Audio {
+                audio_b64: "AQI=".into(),
+                chunk_id: 9,
+            },
+        ] {
+            assert_eq!(AppMessage::parse(&m.to_json()).unwrap(), m);
+        }
+        let cases = [
+            (
+                r#"{"type":"audio","chunk_id":1}"#,
+                "audio frame has no audio_b64",
+            ),
+            (
+                r#"{"type":"audio","audio_b64":"AA=="}"#,
+                "audio frame has no an integer chunk_id",
+            ),
+            (
+                r#"{"type":"interrupt"}"#,
+                "interrupt frame has no an integer chunk_id",
+            ),
+            (
+                r#"{"type":"mark"}"#,
+                "Teler does not read frames of type \"mark\"",
+            ),
+            (r#"{"chunk_id":1}"#, "frame has no \"type\" field"),
+            ("7", "frame is not a JSON object"),
+        ];
+        for (input, want) in cases {
+            let got = AppMessage::parse(input).unwrap_err().to_string();
+            assert!(got.starts_with(want), "{input}: {got}");
+        }
     }
 
     #[test]

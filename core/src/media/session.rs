@@ -670,7 +670,7 @@ pub enum Event {
         error: String,
     },
     /// The bridge is over; nothing more will be output. Always the last output.
-    Ended(EndSummary),
+    Ended(Box<EndSummary>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -822,12 +822,12 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
                 return;
             }
         };
-        if let TelerMessage::Start(s) = &parsed {
-            if self.start.is_none() {
-                let info = s.to_owned_info();
-                self.start = Some(info.clone());
-                self.outputs.push_back(Output::Event(Event::Started(info)));
-            }
+        if let TelerMessage::Start(s) = &parsed
+            && self.start.is_none()
+        {
+            let info = s.to_owned_info();
+            self.start = Some(info.clone());
+            self.outputs.push_back(Output::Event(Event::Started(info)));
         }
         let msg = Message::from_teler(text, &parsed);
         let result = self.call_handler.handle(&msg, &mut self.outbox);
@@ -975,21 +975,20 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             Remote::Open => {
                 if let (Some(idle), Some(seen)) =
                     (self.cfg.remote_idle_timeout, self.remote_last_seen)
+                    && now >= seen + idle
                 {
-                    if now >= seen + idle {
-                        self.end(EndReason::Timeout(TimeoutKind::RemoteIdle));
-                        return;
-                    }
+                    self.end(EndReason::Timeout(TimeoutKind::RemoteIdle));
+                    return;
                 }
-                if let (Some(at), Some(every)) = (self.next_ping, self.cfg.keepalive_interval) {
-                    if now >= at {
-                        self.stats.pings_sent += 1;
-                        self.outputs.push_back(Output::Send {
-                            side: Side::Remote,
-                            frame: OutFrame::Ping(Vec::new()),
-                        });
-                        self.next_ping = Some(now + every);
-                    }
+                if let (Some(at), Some(every)) = (self.next_ping, self.cfg.keepalive_interval)
+                    && now >= at
+                {
+                    self.stats.pings_sent += 1;
+                    self.outputs.push_back(Output::Send {
+                        side: Side::Remote,
+                        frame: OutFrame::Ping(Vec::new()),
+                    });
+                    self.next_ping = Some(now + every);
                 }
             }
             _ => {}
@@ -1144,7 +1143,9 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         self.stats.from_teler.dropped += dropped;
         self.pending.clear();
         self.pending_bytes = 0;
-        let (teler, remote): (Option<(u16, &str)>, Option<(u16, &str)>) = match &reason {
+        // (code, reason) to close each side with, if it is still open.
+        type CloseWith = Option<(u16, &'static str)>;
+        let (teler, remote): (CloseWith, CloseWith) = match &reason {
             EndReason::TelerHungUp(_) => (None, Some((CLOSE_NORMAL, "call ended"))),
             EndReason::RemoteClosed(_) => {
                 if reason.is_normal() {
@@ -1175,23 +1176,23 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
                 Some((CLOSE_FAILURE, "idle timeout")),
             ),
         };
-        if let Some((code, why)) = teler {
-            if self.teler_open {
-                self.close(Side::Teler, code, why);
-            }
+        if let Some((code, why)) = teler
+            && self.teler_open
+        {
+            self.close(Side::Teler, code, why);
         }
-        if let Some((code, why)) = remote {
-            if matches!(self.remote, Remote::Open | Remote::Connecting { .. }) {
-                self.close(Side::Remote, code, why);
-            }
+        if let Some((code, why)) = remote
+            && matches!(self.remote, Remote::Open | Remote::Connecting { .. })
+        {
+            self.close(Side::Remote, code, why);
         }
         self.teler_open = false;
         self.remote = Remote::Closed;
         self.outputs
-            .push_back(Output::Event(Event::Ended(EndSummary {
+            .push_back(Output::Event(Event::Ended(Box::new(EndSummary {
                 reason,
                 stats: self.stats,
                 start: self.start.clone(),
-            })));
+            }))));
     }
 }

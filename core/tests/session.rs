@@ -1,0 +1,556 @@
+//! Scenario tests of the bridge session, and a transcript test of a whole call against a
+//! golden file (`golden/transcript_seed_call.txt`; regenerate with `UPDATE_GOLDEN=1`).
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use teler_core::elevenlabs;
+use teler_core::media::*;
+
+fn cfg() -> BridgeConfigBuilder {
+    BridgeConfig::builder("wss://agent.example/convai?agent_id=a1").header("xi-api-key", "k")
+}
+
+fn drain<C: StreamHandler, R: StreamHandler>(b: &mut Bridge<C, R>) -> Vec<Output> {
+    std::iter::from_fn(|| b.poll_output()).collect()
+}
+
+fn audio(id: u64, b64: &str) -> String {
+    format!(
+        r#"{{"type":"audio","stream_id":"st_1","message_id":{id},"data":{{"audio_b64":"{b64}"}}}}"#
+    )
+}
+
+const START: &[u8] = br#"{"type":"start","account_id":"acc_1","call_app_id":"va_1","call_id":"cs_1","stream_id":"st_1","message_id":0,"data":{"encoding":"audio/l16","sample_rate":8000,"channels":1}}"#;
+
+fn seed() -> Bridge<elevenlabs::CallHandler, elevenlabs::RemoteHandler> {
+    Bridge::new(
+        cfg().build().unwrap(),
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    )
+}
+
+fn ended(outs: &[Output]) -> Option<&EndSummary> {
+    outs.iter().find_map(|o| match o {
+        Output::Event(Event::Ended(s)) => Some(&**s),
+        _ => None,
+    })
+}
+
+fn closes(outs: &[Output]) -> Vec<(Side, u16, String)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Close { side, close } => Some((*side, close.code, close.reason.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn config_errors_name_the_parameter() {
+    let e = BridgeConfig::builder("http://x").build().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        r#"bad parameter remote_url: must start with ws:// or wss://, got "http://x""#
+    );
+    assert!(BridgeConfig::builder("  ").build().is_err());
+    assert!(BridgeConfig::builder("wss:///path").build().is_err());
+    assert!(
+        BridgeConfig::builder("wss://h")
+            .header("bad name", "v")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BridgeConfig::builder("wss://h")
+            .header("X", "a\r\nb")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BridgeConfig::builder("wss://h")
+            .subprotocol("a b")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BridgeConfig::builder("wss://h")
+            .connect_timeout(Duration::ZERO)
+            .build()
+            .is_err()
+    );
+    let e = BridgeConfig::builder("wss://h")
+        .stream_type(StreamType::Unidirectional)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().starts_with("not implemented: unidirectional"));
+    assert_eq!(
+        BridgeConfig::builder(" WSS://h/x ")
+            .build()
+            .unwrap()
+            .remote_url(),
+        "WSS://h/x"
+    );
+}
+
+#[test]
+fn frames_before_the_remote_opens_are_held_in_order_then_flushed() {
+    let mut b = seed();
+    let t = Instant::now();
+    b.handle_teler_connected(t);
+    b.handle_teler_frame(t, Frame::Text(START));
+    for i in 1..=5 {
+        b.handle_teler_frame(t, Frame::Text(audio(i, &format!("AAA{i}")).as_bytes()));
+    }
+    let outs = drain(&mut b);
+    assert!(
+        matches!(outs[0], Output::ConnectRemote(ref r) if r.headers == [("xi-api-key".to_owned(), "k".to_owned())])
+    );
+    assert!(
+        matches!(outs[1], Output::Event(Event::Started(ref s)) if s.call_id.as_deref() == Some("cs_1"))
+    );
+    assert_eq!(outs.len(), 2, "nothing is sent before the remote opens");
+    assert_eq!(b.pending_len(), 5);
+    b.handle_remote_connected(t);
+    let sent: Vec<String> = drain(&mut b)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                side: Side::Remote,
+                frame: OutFrame::Text(t),
+            } => Some(t),
+            _ => None,
+        })
+        .collect();
+    let want: Vec<String> = (1..=5)
+        .map(|i| format!(r#"{{"user_audio_chunk":"AAA{i}"}}"#))
+        .collect();
+    assert_eq!(sent, want);
+}
+
+#[test]
+fn pre_connect_overflow_drops_oldest_and_counts() {
+    let mut b = Bridge::new(
+        cfg().pre_connect_limits(3, 1 << 20).build().unwrap(),
+        elevenlabs::call_handler(),
+        relay(),
+    );
+    let t = Instant::now();
+    for i in 1..=10 {
+        b.handle_teler_frame(t, Frame::Text(audio(i, &format!("A{i}")).as_bytes()));
+    }
+    assert_eq!(b.pending_len(), 3);
+    assert_eq!(b.stats().from_teler.dropped, 7);
+    b.handle_remote_connected(t);
+    let sent: Vec<String> = drain(&mut b)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                frame: OutFrame::Text(t),
+                ..
+            } => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [8, 9, 10].map(|i| format!(r#"{{"user_audio_chunk":"A{i}"}}"#))
+    );
+}
+
+#[test]
+fn stop_from_the_remote_handler_closes_both_sides() {
+    let stop_on_bye = |m: &str| -> HandlerResult {
+        Ok((
+            m.to_owned(),
+            if m == "bye" {
+                StreamOp::Stop
+            } else {
+                StreamOp::Relay
+            },
+        ))
+    };
+    let mut b = Bridge::new(cfg().build().unwrap(), relay(), stop_on_bye);
+    let t = Instant::now();
+    b.handle_teler_connected(t);
+    b.handle_remote_connected(t);
+    drain(&mut b);
+    b.handle_remote_frame(t, Frame::Text(b"bye"));
+    let outs = drain(&mut b);
+    assert_eq!(
+        closes(&outs),
+        [
+            (Side::Teler, 1000, "Stream stopped by client".to_owned()),
+            (Side::Remote, 1000, "Stream stopped by client".to_owned())
+        ]
+    );
+    assert_eq!(
+        ended(&outs).unwrap().reason,
+        EndReason::Stopped { by: Side::Remote }
+    );
+    // Nothing after the end.
+    b.handle_teler_frame(t, Frame::Text(START));
+    b.handle_timeout(t + Duration::from_secs(100));
+    assert!(drain(&mut b).is_empty());
+}
+
+#[test]
+fn each_way_of_ending_closes_the_other_side_with_a_code_that_says_why() {
+    let t = Instant::now();
+    type Seed = Bridge<elevenlabs::CallHandler, elevenlabs::RemoteHandler>;
+    type Case = (&'static str, Box<dyn Fn(&mut Seed)>, Vec<(Side, u16)>);
+    let cases: Vec<Case> = vec![
+        (
+            "teler hangs up",
+            Box::new(move |b: &mut Bridge<_, _>| b.handle_teler_closed(t, None)),
+            vec![(Side::Remote, 1000)],
+        ),
+        (
+            "remote closes normally",
+            Box::new(move |b: &mut Bridge<_, _>| {
+                b.handle_remote_closed(
+                    t,
+                    Some(CloseInfo {
+                        code: 1000,
+                        reason: "bye".into(),
+                    }),
+                )
+            }),
+            vec![(Side::Teler, 1000)],
+        ),
+        (
+            "remote breaks",
+            Box::new(move |b: &mut Bridge<_, _>| b.handle_remote_closed(t, None)),
+            vec![(Side::Teler, 1011)],
+        ),
+        (
+            "idle timeout",
+            Box::new(move |b: &mut Bridge<_, _>| b.handle_timeout(t + Duration::from_secs(61))),
+            vec![(Side::Teler, 1011), (Side::Remote, 1011)],
+        ),
+    ];
+    for (name, act, want) in cases {
+        let mut b = seed();
+        b.handle_teler_connected(t);
+        b.handle_remote_connected(t);
+        drain(&mut b);
+        act(&mut b);
+        let outs = drain(&mut b);
+        let got: Vec<(Side, u16)> = closes(&outs).into_iter().map(|(s, c, _)| (s, c)).collect();
+        assert_eq!(got, want, "{name}");
+        assert!(
+            matches!(outs.last(), Some(Output::Event(Event::Ended(_)))),
+            "{name}: Ended is last"
+        );
+    }
+}
+
+#[test]
+fn unreachable_remote_and_connect_timeout() {
+    let t = Instant::now();
+    let mut b = seed();
+    b.handle_teler_connected(t);
+    drain(&mut b);
+    b.handle_remote_connect_failed(t, "connection refused");
+    let outs = drain(&mut b);
+    assert_eq!(
+        closes(&outs),
+        [(Side::Teler, 1011, "remote unreachable".to_owned())]
+    );
+    assert_eq!(
+        ended(&outs).unwrap().reason,
+        EndReason::RemoteUnreachable("connection refused".into())
+    );
+
+    let mut b = Bridge::new(
+        cfg()
+            .connect_timeout(Duration::from_secs(3))
+            .build()
+            .unwrap(),
+        relay(),
+        relay(),
+    );
+    b.handle_teler_connected(t);
+    assert_eq!(b.poll_timeout(), Some(t + Duration::from_secs(3)));
+    b.handle_timeout(t + Duration::from_secs(2));
+    assert!(!b.is_ended());
+    b.handle_timeout(t + Duration::from_secs(3));
+    let outs = drain(&mut b);
+    assert_eq!(
+        ended(&outs).unwrap().reason,
+        EndReason::Timeout(TimeoutKind::Connect)
+    );
+    assert_eq!(
+        closes(&outs)[1].0,
+        Side::Remote,
+        "the connect attempt is abandoned"
+    );
+}
+
+#[test]
+fn keepalive_pings_and_idle_deadline() {
+    let t = Instant::now();
+    let mut b = Bridge::new(
+        cfg()
+            .keepalive_interval(Some(Duration::from_secs(5)))
+            .remote_idle_timeout(Some(Duration::from_secs(12)))
+            .build()
+            .unwrap(),
+        relay(),
+        relay(),
+    );
+    b.handle_teler_connected(t);
+    b.handle_remote_connected(t);
+    drain(&mut b);
+    assert_eq!(b.poll_timeout(), Some(t + Duration::from_secs(5)));
+    b.handle_timeout(t + Duration::from_secs(5));
+    assert!(drain(&mut b).iter().any(|o| matches!(
+        o,
+        Output::Send {
+            side: Side::Remote,
+            frame: OutFrame::Ping(_)
+        }
+    )));
+    assert_eq!(b.poll_timeout(), Some(t + Duration::from_secs(10)));
+    b.handle_remote_frame(t + Duration::from_secs(9), Frame::Pong(b""));
+    b.handle_timeout(t + Duration::from_secs(10));
+    b.handle_timeout(t + Duration::from_secs(15));
+    assert!(!b.is_ended(), "a pong keeps the remote alive");
+    b.handle_timeout(t + Duration::from_secs(21));
+    assert!(b.is_ended());
+    assert_eq!(b.stats().pings_sent, 3);
+}
+
+#[test]
+fn bad_frames_are_rejected_with_typed_events_and_the_call_goes_on() {
+    let t = Instant::now();
+    let mut b = Bridge::new(
+        cfg().max_frame_size(64).build().unwrap(),
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    );
+    b.handle_teler_connected(t);
+    b.handle_remote_connected(t);
+    drain(&mut b);
+    b.handle_teler_frame(t, Frame::Binary(&[1, 2, 3]));
+    b.handle_teler_frame(t, Frame::Text(&[0xff, 0xfe]));
+    b.handle_teler_frame(t, Frame::Text(b"{not json"));
+    b.handle_teler_frame(t, Frame::Text(br#"{"type":"audio","data":{}}"#));
+    b.handle_teler_frame(t, Frame::Text(&[b'x'; 65]));
+    b.handle_remote_frame(t, Frame::Binary(&[9; 10]));
+    b.handle_remote_frame(t, Frame::Text(b"not json either"));
+    let outs = drain(&mut b);
+    let rejected: Vec<String> = outs
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(Event::FrameRejected { side, reason }) => {
+                Some(format!("{side:?}: {reason}"))
+            }
+            Output::Event(Event::HandlerFailed { side, error }) => {
+                Some(format!("{side:?} handler: {error}"))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rejected.len(), 7, "{rejected:#?}");
+    assert_eq!(
+        rejected[0],
+        "Teler: binary frame of 3 bytes where text was expected"
+    );
+    assert_eq!(rejected[1], "Teler: text frame is not valid UTF-8");
+    assert!(rejected[2].starts_with("Teler: frame is not valid Teler JSON"));
+    assert_eq!(rejected[3], "Teler: audio frame has no data.audio_b64");
+    assert_eq!(
+        rejected[4],
+        "Teler: frame of 65 bytes is over the 64-byte limit"
+    );
+    assert_eq!(
+        rejected[5],
+        "Remote: binary frame of 10 bytes where text was expected"
+    );
+    assert!(
+        rejected[6].starts_with("Remote handler: expected ident"),
+        "{}",
+        rejected[6]
+    );
+    assert!(!b.is_ended());
+    let s = b.stats();
+    assert_eq!(
+        (
+            s.from_teler.rejected,
+            s.from_remote.rejected,
+            s.from_remote.handler_errors
+        ),
+        (5, 1, 1)
+    );
+
+    // With the End policies the same frames end the bridge with 1011.
+    let mut b = Bridge::new(
+        cfg().frame_policy(FramePolicy::End).build().unwrap(),
+        relay(),
+        relay(),
+    );
+    b.handle_teler_frame(t, Frame::Text(b"{oops"));
+    let outs = drain(&mut b);
+    assert!(matches!(
+        ended(&outs).unwrap().reason,
+        EndReason::ProtocolError {
+            side: Side::Teler,
+            ..
+        }
+    ));
+    assert!(closes(&outs).iter().all(|c| c.1 == 1011));
+}
+
+#[test]
+fn handler_state_is_kept_and_greeting_goes_first() {
+    struct Greeter {
+        n: u32,
+    }
+    impl StreamHandler for Greeter {
+        fn handle(&mut self, m: &Message<'_>, out: &mut Outbox) -> Result<StreamOp, HandlerError> {
+            self.n += 1;
+            out.send(format!(
+                "{}:{}",
+                self.n,
+                m.teler().map(|t| t.kind()).unwrap_or("?")
+            ));
+            if self.n == 2 {
+                out.send("two".to_owned());
+            }
+            Ok(StreamOp::Relay)
+        }
+        fn on_remote_connected(&mut self, out: &mut Outbox) -> Result<(), HandlerError> {
+            out.send(r#"{"type":"conversation_initiation_client_data"}"#.to_owned());
+            Ok(())
+        }
+    }
+    let t = Instant::now();
+    let mut b = Bridge::new(cfg().build().unwrap(), Greeter { n: 0 }, relay());
+    b.handle_teler_frame(t, Frame::Text(START));
+    b.handle_teler_frame(t, Frame::Text(audio(1, "AA==").as_bytes()));
+    b.handle_remote_connected(t);
+    let sent: Vec<String> = drain(&mut b)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                frame: OutFrame::Text(t),
+                ..
+            } => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            r#"{"type":"conversation_initiation_client_data"}"#,
+            "1:start",
+            "2:audio",
+            "two"
+        ]
+    );
+}
+
+fn fmt_out(o: &Output) -> String {
+    match o {
+        Output::ConnectRemote(r) => format!("connect {} headers={:?}", r.url, r.headers),
+        Output::Send {
+            side,
+            frame: OutFrame::Text(t),
+        } => format!("send {side:?} {t}"),
+        Output::Send {
+            side,
+            frame: OutFrame::Ping(p),
+        } => format!("ping {side:?} {p:?}"),
+        Output::Close { side, close } => {
+            format!("close {side:?} {} {:?}", close.code, close.reason)
+        }
+        Output::Event(e) => format!("event {}", serde_json::to_string(e).unwrap()),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A whole seed call: Teler connects, sends start and audio while the agent connects, the
+/// agent answers with audio, the caller barges in, the caller hangs up.
+#[test]
+fn transcript_of_a_seed_call_matches_the_golden_file() {
+    let t0 = Instant::now();
+    let mut b = seed();
+    let mut log = String::new();
+    let mut step =
+        |b: &mut Bridge<_, _>, ms: u64, what: &str, f: &dyn Fn(&mut Bridge<_, _>, Instant)| {
+            f(b, t0 + Duration::from_millis(ms));
+            writeln!(log, "t={ms}ms {what}").unwrap();
+            for o in drain(b) {
+                writeln!(log, "  {}", fmt_out(&o)).unwrap();
+            }
+            if let Some(d) = b.poll_timeout() {
+                writeln!(log, "  next deadline t={}ms", (d - t0).as_millis()).unwrap();
+            }
+        };
+    step(&mut b, 0, "teler connected", &|b, t| {
+        b.handle_teler_connected(t)
+    });
+    step(&mut b, 1, "teler start", &|b, t| {
+        b.handle_teler_frame(t, Frame::Text(START))
+    });
+    step(&mut b, 20, "teler audio 1", &|b, t| {
+        b.handle_teler_frame(t, Frame::Text(audio(1, "AAAAAA==").as_bytes()))
+    });
+    step(&mut b, 35, "remote connected", &|b, t| {
+        b.handle_remote_connected(t)
+    });
+    step(&mut b, 40, "teler audio 2", &|b, t| {
+        b.handle_teler_frame(t, Frame::Text(audio(2, "AQEBAQ==").as_bytes()))
+    });
+    step(&mut b, 300, "agent metadata", &|b, t| {
+        b.handle_remote_frame(t, Frame::Text(br#"{"type":"conversation_initiation_metadata","conversation_initiation_metadata_event":{"conversation_id":"c1"}}"#))
+    });
+    step(&mut b, 600, "agent audio", &|b, t| {
+        b.handle_remote_frame(
+            t,
+            Frame::Text(
+                br#"{"type":"audio","audio_event":{"audio_base_64":"//8AAA==","event_id":1}}"#,
+            ),
+        )
+    });
+    step(&mut b, 700, "agent audio", &|b, t| {
+        b.handle_remote_frame(
+            t,
+            Frame::Text(
+                br#"{"type":"audio","audio_event":{"audio_base_64":"AAD//w==","event_id":2}}"#,
+            ),
+        )
+    });
+    step(&mut b, 800, "caller barges in", &|b, t| {
+        b.handle_remote_frame(
+            t,
+            Frame::Text(br#"{"type":"interruption","interruption_event":{"event_id":2}}"#),
+        )
+    });
+    step(&mut b, 20035, "keepalive due", &|b, t| b.handle_timeout(t));
+    step(&mut b, 20040, "pong", &|b, t| {
+        b.handle_remote_frame(t, Frame::Pong(b""))
+    });
+    step(&mut b, 21000, "teler hangs up", &|b, t| {
+        b.handle_teler_closed(
+            t,
+            Some(CloseInfo {
+                code: 1000,
+                reason: String::new(),
+            }),
+        )
+    });
+
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/golden/transcript_seed_call.txt"
+    );
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(path, &log).unwrap();
+    }
+    let golden =
+        std::fs::read_to_string(path).expect("golden transcript (run with UPDATE_GOLDEN=1 once)");
+    assert_eq!(log, golden, "transcript changed:\n{log}");
+}
