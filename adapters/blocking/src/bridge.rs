@@ -8,12 +8,14 @@
 //! # How the thread waits
 //!
 //! Both sockets are switched to non-blocking mode. Each turn the thread reads everything
-//! either socket has, writes out what is pending, and when nothing happened sleeps for
-//! [`StreamConnector::poll_interval`] (default [`DEFAULT_POLL_INTERVAL`]) or until the core's
-//! next deadline, whichever is sooner. The cost: up to one poll interval of added latency
-//! after a quiet spell, and a few hundred cheap wake-ups per second per idle call. For
-//! thousands of calls, use the async adapters. The remote is dialed on a short-lived helper
-//! thread so the call's thread keeps reading Teler meanwhile.
+//! either socket has and writes out what is pending; then, on Unix, it waits in `poll(2)`
+//! (through rustix's safe wrapper) for either socket to become readable (or writable, when
+//! a write is pending) or for the core's next deadline. Nothing is polled on a timer: a
+//! quiet call costs no CPU and a frame is relayed as soon as it arrives. Elsewhere, or for a
+//! socket type that does not expose its `TcpStream`, the thread sleeps
+//! [`StreamConnector::poll_interval`] (default [`DEFAULT_POLL_INTERVAL`]) between turns
+//! instead. While the remote is being dialed (on a short-lived helper thread, so Teler's
+//! socket keeps being read), the thread also checks the dial every poll interval.
 //!
 //! # Backpressure
 //!
@@ -45,46 +47,54 @@ use tungstenite::{Connector, Message, WebSocket};
 
 /// How long the bridge waits, once it has ended, for its close frames to go out.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
-/// Default sleep between turns when neither socket has anything.
+/// Default interval between checks on a remote being dialed (and between turns where
+/// `poll(2)` is not used).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 type RemoteWs = WebSocket<MaybeTlsStream<TcpStream>>;
 type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
 
-/// A socket the bridge can switch to non-blocking mode: implemented for `TcpStream`,
-/// tungstenite's `MaybeTlsStream<TcpStream>` and rustls' `StreamOwned` over a `TcpStream`
-/// (Teler's socket behind in-process TLS).
-pub trait NonBlocking: Read + Write {
-    /// Switches the underlying TCP socket to (non-)blocking mode.
-    fn set_nonblocking(&self, on: bool) -> io::Result<()>;
+/// A stream over a `TcpStream`, which the bridge switches to non-blocking mode and waits
+/// on: implemented for `TcpStream`, tungstenite's `MaybeTlsStream<TcpStream>` and rustls'
+/// `StreamOwned` over a `TcpStream` (Teler's socket behind in-process TLS).
+pub trait TcpSocket: Read + Write {
+    /// The underlying TCP socket, if there is one.
+    fn tcp(&self) -> Option<&TcpStream>;
 }
 
-impl NonBlocking for TcpStream {
-    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        TcpStream::set_nonblocking(self, on)
+impl TcpSocket for TcpStream {
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self)
     }
 }
 
-impl NonBlocking for MaybeTlsStream<TcpStream> {
-    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+impl TcpSocket for MaybeTlsStream<TcpStream> {
+    fn tcp(&self) -> Option<&TcpStream> {
         match self {
-            MaybeTlsStream::Plain(s) => s.set_nonblocking(on),
-            MaybeTlsStream::Rustls(s) => s.get_ref().set_nonblocking(on),
-            _ => Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "unknown TLS stream",
-            )),
+            MaybeTlsStream::Plain(s) => Some(s),
+            MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
+            _ => None,
         }
     }
 }
 
-impl<C, S> NonBlocking for rustls::StreamOwned<C, TcpStream>
+impl<C, S> TcpSocket for rustls::StreamOwned<C, TcpStream>
 where
     C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
     S: rustls::SideData,
 {
-    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
-        self.get_ref().set_nonblocking(on)
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self.get_ref())
+    }
+}
+
+fn set_nonblocking(s: &impl TcpSocket) -> io::Result<()> {
+    match s.tcp() {
+        Some(tcp) => tcp.set_nonblocking(true),
+        None => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the socket has no TcpStream to switch to non-blocking mode",
+        )),
     }
 }
 
@@ -167,9 +177,9 @@ where
         self
     }
 
-    /// How long a call's thread sleeps when neither socket has anything (default
-    /// [`DEFAULT_POLL_INTERVAL`]; at least 1 ms is used): the most latency a quiet spell
-    /// adds.
+    /// How often a call's thread checks on a remote being dialed, and, where `poll(2)` is
+    /// not used (see the module docs), how long it sleeps when neither socket has anything
+    /// (default [`DEFAULT_POLL_INTERVAL`]; at least 1 ms is used).
     pub fn poll_interval(mut self, every: Duration) -> Self {
         self.poll_interval = every.max(Duration::from_millis(1));
         self
@@ -191,9 +201,9 @@ where
     /// timeout, protocol error, Stop) is told by the summary's
     /// [`EndReason`](teler_core::media::EndReason). It waits as long as Teler keeps the call
     /// open.
-    pub fn bridge_stream<S: NonBlocking>(&self, call_ws: WebSocket<S>) -> EndSummary {
+    pub fn bridge_stream<S: TcpSocket>(&self, call_ws: WebSocket<S>) -> EndSummary {
         let (c, r) = (self.factory)();
-        let teler_ok = call_ws.get_ref().set_nonblocking(true).is_ok();
+        let teler_ok = set_nonblocking(call_ws.get_ref()).is_ok();
         let mut driver = Driver {
             bridge: Bridge::new(self.config.clone(), c, r),
             teler: call_ws,
@@ -261,7 +271,7 @@ struct Driver<S: Read + Write, C, R> {
     teler_broken: bool,
 }
 
-impl<S: NonBlocking, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
+impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
     fn run(mut self) -> EndSummary {
         loop {
             self.execute();
@@ -283,11 +293,7 @@ impl<S: NonBlocking, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
             if deadline.is_some_and(|d| now >= d) {
                 self.bridge.handle_timeout(now);
             } else if !busy {
-                let nap = match deadline {
-                    Some(d) => self.poll_interval.min(d - now),
-                    None => self.poll_interval,
-                };
-                thread::sleep(nap);
+                self.wait(deadline.map(|d| d - now));
             }
         }
     }
@@ -371,6 +377,36 @@ impl<S: NonBlocking, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
         }
     }
 
+    /// Waits until a socket is ready or `timeout` passes (`None`: no deadline).
+    fn wait(&self, timeout: Option<Duration>) {
+        let connecting = matches!(self.remote, RemoteSlot::Connecting(_));
+        let timeout = match (timeout, connecting) {
+            (Some(t), true) => Some(t.min(self.poll_interval)),
+            (None, true) => Some(self.poll_interval),
+            (t, false) => t,
+        };
+        let remote = match &self.remote {
+            RemoteSlot::Open(ws) => ws.get_ref().tcp(),
+            _ => None,
+        };
+        let teler = match self.teler_broken {
+            true => None,
+            false => self.teler.get_ref().tcp(),
+        };
+        #[cfg(unix)]
+        if let Some(teler) = teler {
+            wait_ready(
+                teler,
+                self.dirty[0],
+                remote.map(|r| (r, self.dirty[1])),
+                timeout,
+            );
+            return;
+        }
+        let _ = (teler, remote);
+        thread::sleep(timeout.map_or(self.poll_interval, |t| t.min(self.poll_interval)));
+    }
+
     /// Writes out what each socket holds; returns whether anything went out.
     fn flush(&mut self) -> bool {
         let mut progress = false;
@@ -411,7 +447,7 @@ impl<S: NonBlocking, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
         };
         let now = Instant::now();
         match outcome {
-            Ok(ws) => match ws.get_ref().set_nonblocking(true) {
+            Ok(ws) => match set_nonblocking(ws.get_ref()) {
                 Ok(()) => {
                     self.remote = RemoteSlot::Open(Box::new(ws));
                     self.bridge.handle_remote_connected(now);
@@ -496,6 +532,37 @@ impl<S: NonBlocking, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
             shut(ws, self.closes[1].take(), until);
         }
     }
+}
+
+/// `poll(2)` on Teler's socket and the remote's, for reading, and for writing where a write
+/// is pending. Errors (EINTR) just end the wait early: the loop looks again.
+#[cfg(unix)]
+fn wait_ready(
+    teler: &TcpStream,
+    teler_out: bool,
+    remote: Option<(&TcpStream, bool)>,
+    timeout: Option<Duration>,
+) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let flags = |out: bool| match out {
+        true => PollFlags::IN | PollFlags::OUT,
+        false => PollFlags::IN,
+    };
+    let timeout = timeout.map(|t| {
+        Timespec::try_from(t).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        })
+    });
+    let mut fds = [
+        PollFd::new(teler, flags(teler_out)),
+        PollFd::new(
+            remote.map_or(teler, |r| r.0),
+            flags(remote.is_some_and(|r| r.1)),
+        ),
+    ];
+    let n = if remote.is_some() { 2 } else { 1 };
+    let _ = poll(&mut fds[..n], timeout.as_ref());
 }
 
 fn would_block(e: &io::Error) -> bool {

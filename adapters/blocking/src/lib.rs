@@ -7,7 +7,7 @@
 pub use teler_core::*;
 
 pub mod bridge;
-pub use bridge::{NonBlocking, StreamConnector, websocket_config};
+pub use bridge::{StreamConnector, TcpSocket, websocket_config};
 /// The TLS library used for `wss://` remotes (for [`StreamConnector::tls_config`]).
 pub use rustls;
 /// The WebSocket library the bridge speaks (tungstenite 0.30).
