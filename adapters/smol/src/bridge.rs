@@ -7,18 +7,20 @@
 //!
 //! # Backpressure
 //!
-//! The bridge never stops reading either side. A frame for a peer that stopped reading is
-//! **dropped** (drop-newest) and counted through [`Bridge::handle_send_dropped`]: either the
-//! socket's sink is not ready to take it, or tungstenite refuses it with `WriteBufferFull`
-//! because [`BridgeConfig::max_write_buffer_size`] bytes are already waiting. Memory per
-//! call stays bounded by the socket buffers set in the [`BridgeConfig`].
+//! The bridge never stops reading either side. Frames a side's sink is not ready to take
+//! wait in a queue of at most [`BridgeConfig::max_write_buffer_size`] bytes per side (room
+//! for a burst of agent audio while the socket drains); a frame that does not fit, or that
+//! tungstenite refuses with `WriteBufferFull`, is **dropped** (drop-newest) and counted
+//! through [`Bridge::handle_send_dropped`]. Memory per call stays bounded by the buffers
+//! set in the [`BridgeConfig`].
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use async_io::Timer;
@@ -142,7 +144,7 @@ where
             bridge: Bridge::new(self.config.clone(), c, r),
             teler: call_ws,
             remote: RemoteSlot::Idle,
-            dirty: [false; 2],
+            out: [Outgoing::default(), Outgoing::default()],
             closes: [None, None],
             teler_first: true,
             ws_config: self.websocket_config(),
@@ -177,10 +179,60 @@ enum Wake<E> {
     Timeout,
 }
 
-enum SendOutcome {
-    Sent,
-    Dropped,
-    Broken,
+/// Frames for one side, waiting for its sink to be ready; bounded in bytes.
+#[derive(Default)]
+struct Outgoing {
+    queue: VecDeque<Message>,
+    bytes: usize,
+    /// Frames were handed to the sink and not yet flushed.
+    unflushed: bool,
+}
+
+impl Outgoing {
+    /// Queues a frame; `false` if it does not fit in `max_bytes` (the frame is dropped).
+    fn push(&mut self, msg: Message, max_bytes: usize) -> bool {
+        let len = msg.len();
+        if self.bytes + len > max_bytes {
+            return false;
+        }
+        self.bytes += len;
+        self.queue.push_back(msg);
+        true
+    }
+
+    /// Hands the sink what it is ready to take and flushes; counts frames it refused with a
+    /// full write buffer in `dropped`. `Err` when the sink is broken.
+    fn pump<K>(&mut self, sink: &mut K, cx: &mut Context<'_>, dropped: &mut u64) -> Result<(), ()>
+    where
+        K: Sink<Message> + Unpin,
+        K::Error: 'static,
+    {
+        while !self.queue.is_empty() {
+            match sink.poll_ready_unpin(cx) {
+                Poll::Pending => break,
+                Poll::Ready(Err(_)) => return Err(()),
+                Poll::Ready(Ok(())) => {
+                    let Some(msg) = self.queue.pop_front() else {
+                        break;
+                    };
+                    self.bytes -= msg.len();
+                    match sink.start_send_unpin(msg) {
+                        Ok(()) => self.unflushed = true,
+                        Err(e) if is_write_buffer_full(&e) => *dropped += 1,
+                        Err(_) => return Err(()),
+                    }
+                }
+            }
+        }
+        if self.unflushed {
+            match sink.poll_flush_unpin(cx) {
+                Poll::Ready(Ok(())) => self.unflushed = false,
+                Poll::Ready(Err(_)) => return Err(()),
+                Poll::Pending => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 fn idx(side: Side) -> usize {
@@ -194,8 +246,8 @@ struct Driver<S, C, R> {
     bridge: Bridge<C, R>,
     teler: S,
     remote: RemoteSlot,
-    /// A side has frames started but not yet flushed.
-    dirty: [bool; 2],
+    /// Frames waiting for each side's sink.
+    out: [Outgoing; 2],
     closes: [Option<CloseInfo>; 2],
     teler_first: bool,
     ws_config: WebSocketConfig,
@@ -216,7 +268,7 @@ where
         let mut timer = Timer::never();
         let mut sleep_at: Option<Instant> = None;
         loop {
-            if let Some(summary) = self.execute().await {
+            if let Some(summary) = self.execute() {
                 self.finish().await;
                 return summary;
             }
@@ -234,7 +286,7 @@ where
     }
 
     /// Carries out every pending output; returns the summary once the bridge has ended.
-    async fn execute(&mut self) -> Option<EndSummary> {
+    fn execute(&mut self) -> Option<EndSummary> {
         while let Some(out) = self.bridge.poll_output() {
             match out {
                 Output::ConnectRemote(req) => {
@@ -246,17 +298,11 @@ where
                         OutFrame::Text(t) => Message::text(t),
                         OutFrame::Ping(p) => Message::Ping(p.into()),
                     };
-                    let outcome = match side {
-                        Side::Teler => send_now(&mut self.teler, msg).await,
-                        Side::Remote => match &mut self.remote {
-                            RemoteSlot::Open(ws) => send_now(&mut **ws, msg).await,
-                            _ => SendOutcome::Dropped,
-                        },
-                    };
-                    match outcome {
-                        SendOutcome::Sent => self.dirty[idx(side)] = true,
-                        SendOutcome::Dropped => self.bridge.handle_send_dropped(side),
-                        SendOutcome::Broken => self.side_broke(side),
+                    // Sent from `wait`, as soon as the sink is ready.
+                    let open = side == Side::Teler || matches!(self.remote, RemoteSlot::Open(_));
+                    let max = self.bridge.config().max_write_buffer_size();
+                    if !(open && self.out[idx(side)].push(msg, max)) {
+                        self.bridge.handle_send_dropped(side);
                     }
                 }
                 Output::Close { side, close } => {
@@ -297,25 +343,27 @@ where
         let teler_first = self.teler_first;
         self.teler_first = !teler_first;
         poll_fn(|cx| {
-            if self.dirty[0] {
-                match self.teler.poll_flush_unpin(cx) {
-                    Poll::Ready(Ok(())) => self.dirty[0] = false,
-                    Poll::Ready(Err(_)) => return Poll::Ready(Wake::FlushFailed(Side::Teler)),
-                    Poll::Pending => {}
+            let mut dropped = [0u64; 2];
+            let teler_ok = self.out[0].pump(&mut self.teler, cx, &mut dropped[0]);
+            let remote_ok = match &mut self.remote {
+                RemoteSlot::Open(ws) => self.out[1].pump(&mut **ws, cx, &mut dropped[1]),
+                _ => Ok(()),
+            };
+            for (side, n) in [(Side::Teler, dropped[0]), (Side::Remote, dropped[1])] {
+                for _ in 0..n {
+                    self.bridge.handle_send_dropped(side);
                 }
             }
-            match &mut self.remote {
-                RemoteSlot::Connecting(fut) => {
-                    if let Poll::Ready(r) = fut.poll_unpin(cx) {
-                        return Poll::Ready(Wake::Connected(r));
-                    }
-                }
-                RemoteSlot::Open(ws) if self.dirty[1] => match ws.poll_flush_unpin(cx) {
-                    Poll::Ready(Ok(())) => self.dirty[1] = false,
-                    Poll::Ready(Err(_)) => return Poll::Ready(Wake::FlushFailed(Side::Remote)),
-                    Poll::Pending => {}
-                },
-                _ => {}
+            if teler_ok.is_err() {
+                return Poll::Ready(Wake::FlushFailed(Side::Teler));
+            }
+            if remote_ok.is_err() {
+                return Poll::Ready(Wake::FlushFailed(Side::Remote));
+            }
+            if let RemoteSlot::Connecting(fut) = &mut self.remote
+                && let Poll::Ready(r) = fut.poll_unpin(cx)
+            {
+                return Poll::Ready(Wake::Connected(r));
             }
             for turn in 0..2 {
                 if (turn == 0) == teler_first {
@@ -382,12 +430,19 @@ where
     async fn finish(mut self) {
         let teler_close = self.closes[0].take();
         let remote_close = self.closes[1].take();
+        let [teler_queue, remote_queue] = std::mem::take(&mut self.out).map(|o| o.queue);
         let remote = match std::mem::replace(&mut self.remote, RemoteSlot::Idle) {
             RemoteSlot::Open(ws) => Some(ws),
             _ => None,
         };
         let teler = &mut self.teler;
         let close_teler = async move {
+            // What was queued goes out first: the agent's last words, then the close.
+            for m in teler_queue {
+                if teler.feed(m).await.is_err() {
+                    break;
+                }
+            }
             if let Some(c) = teler_close {
                 let _ = teler.send(Message::Close(Some(close_frame(c)))).await;
             }
@@ -395,6 +450,11 @@ where
         };
         let close_remote = async move {
             if let Some(mut ws) = remote {
+                for m in remote_queue {
+                    if ws.feed(m).await.is_err() {
+                        break;
+                    }
+                }
                 if let Some(c) = remote_close {
                     let _ = ws.send(Message::Close(Some(close_frame(c)))).await;
                 }
@@ -406,28 +466,11 @@ where
     }
 }
 
-/// Hands a sink one message without waiting: a sink that is not ready (its peer stopped
-/// reading) or whose write buffer is full drops it.
-async fn send_now<K>(sink: &mut K, msg: Message) -> SendOutcome
-where
-    K: Sink<Message> + Unpin,
-    K::Error: 'static,
-{
-    match poll_fn(|cx| Poll::Ready(sink.poll_ready_unpin(cx))).await {
-        Poll::Pending => SendOutcome::Dropped,
-        Poll::Ready(Err(e)) => classify(&e),
-        Poll::Ready(Ok(())) => match sink.start_send_unpin(msg) {
-            Ok(()) => SendOutcome::Sent,
-            Err(e) => classify(&e),
-        },
-    }
-}
-
-fn classify<T: 'static>(e: &T) -> SendOutcome {
-    match (e as &dyn Any).downcast_ref::<tungstenite::Error>() {
-        Some(tungstenite::Error::WriteBufferFull(_)) => SendOutcome::Dropped,
-        _ => SendOutcome::Broken,
-    }
+fn is_write_buffer_full<T: 'static>(e: &T) -> bool {
+    matches!(
+        (e as &dyn Any).downcast_ref::<tungstenite::Error>(),
+        Some(tungstenite::Error::WriteBufferFull(_))
+    )
 }
 
 /// A read error caused by the peer breaking the protocol (as opposed to the socket merely
