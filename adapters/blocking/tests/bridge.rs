@@ -380,3 +380,93 @@ fn a_hundred_concurrent_calls_through_one_server_keep_their_own_state() {
         }
     })
 }
+
+#[test]
+fn keepalive_pings_keep_a_quiet_remote_and_a_silent_one_is_ended() {
+    watchdog(LIMIT, || {
+        // A remote that says nothing but keeps reading answers the bridge's pings.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let quiet = FakeRemote::ws(move |mut c| {
+            let _ = tx.send(read_until_close(&mut c.ws));
+        });
+        let config = cfg(&quiet)
+            .keepalive_interval(Some(Duration::from_millis(50)))
+            .remote_idle_timeout(Some(Duration::from_millis(250)))
+            .build()
+            .unwrap();
+        let server = BridgeServer::start(config, eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_15"));
+        thread::sleep(Duration::from_millis(800));
+        close(&mut teler, 1000, "bye");
+        let s = server.summary();
+        assert!(
+            matches!(s.reason, EndReason::TelerHungUp(_)),
+            "{:?}",
+            s.reason
+        );
+        assert!(s.stats.pings_sent >= 5, "{:?}", s.stats);
+        assert_eq!(
+            rx.recv_timeout(Duration::from_secs(5)).unwrap().close,
+            Some((1000, "call ended".to_owned()))
+        );
+
+        // A remote that stops reading never answers: the idle timeout ends the call.
+        let silent = FakeRemote::ws(|c| {
+            thread::sleep(Duration::from_secs(5));
+            drop(c);
+        });
+        let config = cfg(&silent)
+            .keepalive_interval(Some(Duration::from_millis(50)))
+            .remote_idle_timeout(Some(Duration::from_millis(250)))
+            .build()
+            .unwrap();
+        let server = BridgeServer::start(config, eleven);
+        let t0 = Instant::now();
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_16"));
+        let got = read_until_close(&mut teler);
+        assert_eq!(got.close, Some((1011, "remote idle timeout".to_owned())));
+        assert!(
+            t0.elapsed() < Duration::from_secs(4),
+            "took {:?}",
+            t0.elapsed()
+        );
+        let s = server.summary();
+        assert_eq!(s.reason, EndReason::Timeout(TimeoutKind::RemoteIdle));
+    })
+}
+
+#[test]
+fn wss_remote_is_dialed_over_tls_and_an_untrusted_one_is_unreachable() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::wss_echo_agent();
+        let config = BridgeConfig::builder(remote.wss_url()).build().unwrap();
+        let server = BridgeServer::start_tls(config.clone(), eleven, Some(test_client_tls()));
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_17"));
+        for i in 0..20 {
+            send_text(&mut teler, audio_msg(i, &payload(17, i)));
+        }
+        let got = read_texts(&mut teler, 20);
+        let want: Vec<String> = (0..20)
+            .map(|i| teler_audio(&payload(17, i), i + 1))
+            .collect();
+        assert_eq!(got.texts, want);
+        close(&mut teler, 1000, "bye");
+        assert!(matches!(server.summary().reason, EndReason::TelerHungUp(_)));
+
+        // With the default roots (webpki), the test CA is not trusted.
+        let server = BridgeServer::start(config, eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_18"));
+        let got = read_until_close(&mut teler);
+        assert_eq!(got.close, Some((1011, "remote unreachable".to_owned())));
+        let s = server.summary();
+        assert!(
+            matches!(&s.reason, EndReason::RemoteUnreachable(why) if why.contains("certificate") || why.contains("Certificate")),
+            "{:?}",
+            s.reason
+        );
+    })
+}

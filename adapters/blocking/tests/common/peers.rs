@@ -236,10 +236,68 @@ impl FakeRemote {
     pub fn echo_agent() -> FakeRemote {
         FakeRemote::ws(|mut c| echo(&mut c.ws))
     }
+
+    /// The echo agent behind TLS (a test CA's certificate for 127.0.0.1, see
+    /// [`test_client_tls`]); dial it at `wss_url()`.
+    pub fn wss_echo_agent() -> FakeRemote {
+        let tls = test_server_tls();
+        FakeRemote::raw(move |tcp| {
+            tcp.set_read_timeout(Some(PEER_READ_TIMEOUT)).unwrap();
+            let Ok(conn) = rustls::ServerConnection::new(tls.clone()) else {
+                return;
+            };
+            let Ok(mut ws) = tungstenite::accept(rustls::StreamOwned::new(conn, tcp)) else {
+                return;
+            };
+            echo(&mut ws);
+        })
+    }
+
+    pub fn wss_url(&self) -> String {
+        format!("wss://{}/agent", self.addr)
+    }
+}
+
+/// A test CA, and a certificate it signed for 127.0.0.1 and localhost (both valid until
+/// 2126) with its key; made with openssl for these tests only.
+const TEST_CA: &[u8] = include_bytes!("test-ca.pem");
+const TEST_CERT: &[u8] = include_bytes!("test-cert.pem");
+const TEST_KEY: &[u8] = include_bytes!("test-key.pem");
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client TLS config that trusts only the test CA.
+pub fn test_client_tls() -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(TEST_CA).unwrap())
+        .unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(cfg)
+}
+
+fn test_server_tls() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+    let cert = CertificateDer::from_pem_slice(TEST_CERT).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(TEST_KEY).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    Arc::new(cfg)
 }
 
 /// The echo agent's loop.
-pub fn echo(ws: &mut WebSocket<TcpStream>) {
+pub fn echo<S: Read + Write>(ws: &mut WebSocket<S>) {
     loop {
         match ws.read() {
             Ok(Message::Text(t)) => {

@@ -19,10 +19,23 @@ pub struct BridgeServer {
 
 impl BridgeServer {
     pub fn start(config: BridgeConfig, factory: impl Fn() -> Pair + Send + Sync + 'static) -> Self {
+        Self::start_tls(config, factory, None)
+    }
+
+    /// A server whose connector dials `wss://` remotes with `tls` (default roots if `None`).
+    pub fn start_tls(
+        config: BridgeConfig,
+        factory: impl Fn() -> Pair + Send + Sync + 'static,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Self {
         let (sum_tx, summaries) = mpsc::channel();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let connector = Arc::new(StreamConnector::new(config, factory));
+        let mut connector = StreamConnector::new(config, factory);
+        if let Some(tls) = tls {
+            connector = connector.tls_config(tls);
+        }
+        let connector = Arc::new(connector);
         thread::spawn(move || {
             for tcp in listener.incoming() {
                 let Ok(tcp) = tcp else { continue };

@@ -20,6 +20,15 @@ pub struct BridgeServer {
 
 impl BridgeServer {
     pub fn start(config: BridgeConfig, factory: impl Fn() -> Pair + Send + Sync + 'static) -> Self {
+        Self::start_tls(config, factory, None)
+    }
+
+    /// A server whose connector dials `wss://` remotes with `tls` (default roots if `None`).
+    pub fn start_tls(
+        config: BridgeConfig,
+        factory: impl Fn() -> Pair + Send + Sync + 'static,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Self {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (sum_tx, summaries) = mpsc::channel();
         let ex = Arc::new(smol::Executor::new());
@@ -32,7 +41,11 @@ impl BridgeServer {
         ex.spawn(async move {
             let listener = async_net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let connector = Arc::new(StreamConnector::new(config, factory));
+            let mut connector = StreamConnector::new(config, factory);
+            if let Some(tls) = tls {
+                connector = connector.tls_config(tls);
+            }
+            let connector = Arc::new(connector);
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
