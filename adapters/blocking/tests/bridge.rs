@@ -470,3 +470,50 @@ fn wss_remote_is_dialed_over_tls_and_an_untrusted_one_is_unreachable() {
         );
     })
 }
+
+#[test]
+fn a_slow_handler_slows_only_its_own_call() {
+    watchdog(LIMIT, || {
+        let remote = FakeRemote::echo_agent();
+        // Call A's handler takes 60 ms on each of its frames (marked "slow"); B's are quick.
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), || {
+            (call_slow_on("slow", Duration::from_millis(60)), eleven().1)
+        });
+        const A_FRAMES: usize = 25; // 1.5 s of handler time, all queued at once
+        let addr = server.addr;
+        let a = thread::spawn(move || {
+            let mut teler = teler_connect(addr);
+            send_text(&mut teler, start_msg("cs_slow"));
+            for i in 0..A_FRAMES {
+                send_text(&mut teler, audio_msg(i, &format!("slow{i:08}")));
+            }
+            let got = read_texts(&mut teler, A_FRAMES);
+            close(&mut teler, 1000, "bye");
+            got.texts
+        });
+        thread::sleep(Duration::from_millis(200)); // A's backlog is being worked through
+        let t0 = Instant::now();
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_fast"));
+        for i in 0..10 {
+            send_text(&mut teler, audio_msg(i, &payload(19, i)));
+        }
+        let got = read_texts(&mut teler, 10);
+        let took = t0.elapsed();
+        assert_eq!(got.texts.len(), 10);
+        close(&mut teler, 1000, "bye");
+        // B does not wait for A's backlog (1.3 s more): at most a few of A's frames.
+        assert!(
+            took < Duration::from_millis(700),
+            "call B waited for A: {took:?}"
+        );
+        let want: Vec<String> = (0..A_FRAMES)
+            .map(|i| teler_audio(&format!("slow{i:08}"), i + 1))
+            .collect();
+        assert_eq!(
+            a.join().unwrap(),
+            want,
+            "A's audio is late but whole and in order"
+        );
+    })
+}

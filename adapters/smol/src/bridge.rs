@@ -280,7 +280,12 @@ where
                 }
                 sleep_at = deadline;
             }
-            let wake = self.wait(&mut timer).await;
+            let (wake, waited) = self.wait(&mut timer).await;
+            if !waited {
+                // Input was ready at once: let the runtime run other calls before handling
+                // it, so a slow handler delays only its own call (by one frame at most).
+                futures_lite::future::yield_now().await;
+            }
             self.feed(wake);
         }
     }
@@ -338,11 +343,13 @@ where
     }
 
     /// Waits for the next thing that happens: a frame on either side, the remote's connect
-    /// outcome, a flush failure, or the core's deadline.
-    async fn wait(&mut self, timer: &mut Timer) -> Wake<E> {
+    /// outcome, a flush failure, or the core's deadline. Also says whether it had to wait.
+    async fn wait(&mut self, timer: &mut Timer) -> (Wake<E>, bool) {
         let teler_first = self.teler_first;
         self.teler_first = !teler_first;
-        poll_fn(|cx| {
+        let mut polls = 0u32;
+        let wake = poll_fn(|cx| {
+            polls += 1;
             let mut dropped = [0u64; 2];
             let teler_ok = self.out[0].pump(&mut self.teler, cx, &mut dropped[0]);
             let remote_ok = match &mut self.remote {
@@ -381,7 +388,8 @@ where
             }
             Poll::Pending
         })
-        .await
+        .await;
+        (wake, polls > 1)
     }
 
     fn feed(&mut self, wake: Wake<E>) {
