@@ -5,8 +5,9 @@
 //! ```text
 //! REMOTE_WS_URL=wss://… BIND_ADDR=0.0.0.0:8080 cargo run -p teler-examples --example bridge_smol
 //! ```
-//! Set `SMOL_THREADS` to run the executor on more threads.
+//! Calls run on an executor with one thread per CPU (`SMOL_THREADS` overrides).
 use std::sync::Arc;
+use std::thread;
 
 use teler_examples::{Settings, log_event, only_media_stream};
 use teler_smol::{StreamConnector, async_tungstenite, elevenlabs};
@@ -25,7 +26,18 @@ fn main() {
         })
         .on_event(log_event),
     );
-    smol::block_on(async {
+    let threads = std::env::var("SMOL_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .or_else(|| thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
+        .max(1);
+    let ex = Arc::new(smol::Executor::new());
+    for _ in 1..threads {
+        let ex = ex.clone();
+        thread::spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())));
+    }
+    smol::block_on(ex.clone().run(async {
         let listener = match smol::net::TcpListener::bind(settings.bind_addr.as_str()).await {
             Ok(l) => l,
             Err(e) => {
@@ -44,7 +56,7 @@ fn main() {
             };
             let _ = tcp.set_nodelay(true);
             let connector = connector.clone();
-            smol::spawn(async move {
+            ex.spawn(async move {
                 let config = Some(connector.websocket_config());
                 match async_tungstenite::accept_hdr_async_with_config(
                     tcp,
@@ -61,5 +73,5 @@ fn main() {
             })
             .detach();
         }
-    })
+    }))
 }
