@@ -3,7 +3,7 @@
 //! axum's [`WebSocket`] speaks its own `Message` type; [`AxumWs`] wraps it as a
 //! `Stream + Sink` of tungstenite [`Message`]s so it plugs into
 //! [`StreamConnector::bridge_stream`](crate::StreamConnector::bridge_stream). Payloads move
-//! without copying (text is re-checked as UTF-8 on the way in). [`upgrade`] gives the
+//! without copying (text is re-checked as UTF-8 on the way through). [`upgrade`] gives the
 //! upgrade the bridge's buffer sizes and frame limit.
 //!
 //! ```no_run
@@ -84,9 +84,16 @@ fn bytes_of(t: ws::Utf8Bytes) -> axum::body::Bytes {
     t.into()
 }
 
+fn bytes_of_tungstenite(t: Utf8Bytes) -> axum::body::Bytes {
+    t.into()
+}
+
 fn to_axum(m: Message) -> Option<ws::Message> {
     Some(match m {
-        Message::Text(t) => ws::Message::Text(ws::Utf8Bytes::from(t.as_str())),
+        // Both wrap `Bytes`: no copy (the UTF-8 check is repeated, it cannot fail).
+        Message::Text(t) => {
+            ws::Message::Text(ws::Utf8Bytes::try_from(bytes_of_tungstenite(t)).ok()?)
+        }
         Message::Binary(b) => ws::Message::Binary(b),
         Message::Ping(p) => ws::Message::Ping(p),
         Message::Pong(p) => ws::Message::Pong(p),
