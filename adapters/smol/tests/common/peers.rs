@@ -308,6 +308,66 @@ fn test_server_tls() -> Arc<rustls::ServerConfig> {
     Arc::new(cfg)
 }
 
+/// What a [`Recorder`] remote saw.
+#[derive(Debug)]
+pub enum Seen {
+    Text(String),
+    /// Its socket closed: the close frame, if any.
+    Closed(Option<(u16, String)>),
+}
+
+/// The other end of a recording remote: what it got, as it got it.
+pub struct Recorder(mpsc::Receiver<Seen>);
+
+impl Recorder {
+    /// A remote that reports every text frame and its close; its handle.
+    pub fn remote() -> (FakeRemote, Recorder) {
+        let (tx, rx) = mpsc::channel();
+        let remote = FakeRemote::ws(move |mut c| {
+            loop {
+                match c.ws.read() {
+                    Ok(Message::Text(t)) => {
+                        let _ = tx.send(Seen::Text(t.as_str().to_owned()));
+                    }
+                    Ok(Message::Close(cf)) => {
+                        let _ = c.ws.flush();
+                        let cf = cf.map(|c| (u16::from(c.code), c.reason.as_str().to_owned()));
+                        let _ = tx.send(Seen::Closed(cf));
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        let _ = tx.send(Seen::Closed(None));
+                        return;
+                    }
+                }
+            }
+        });
+        (remote, Recorder(rx))
+    }
+
+    /// Waits for the next `n` text frames (fails the test after 10 s).
+    pub fn texts(&self, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|_| match self.0.recv_timeout(Duration::from_secs(10)) {
+                Ok(Seen::Text(t)) => t,
+                other => panic!("remote: expected a text frame, got {other:?}"),
+            })
+            .collect()
+    }
+
+    /// Waits for the socket to close, skipping text; the close frame, if any.
+    pub fn close(&self) -> Option<(u16, String)> {
+        loop {
+            match self.0.recv_timeout(Duration::from_secs(10)) {
+                Ok(Seen::Text(_)) => {}
+                Ok(Seen::Closed(c)) => return c,
+                Err(e) => panic!("remote: no close within 10 s: {e}"),
+            }
+        }
+    }
+}
+
 /// The echo agent's loop.
 pub fn echo<S: Read + Write>(ws: &mut WebSocket<S>) {
     loop {
