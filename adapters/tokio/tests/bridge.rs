@@ -501,3 +501,32 @@ fn a_slow_handler_slows_only_its_own_call() {
         );
     })
 }
+
+#[test]
+fn caller_audio_sent_while_the_remote_is_connecting_arrives_in_order() {
+    watchdog(LIMIT, || {
+        // The remote accepts TCP at once but completes the handshake only after 300 ms.
+        let remote = FakeRemote::raw(|tcp| {
+            thread::sleep(Duration::from_millis(300));
+            tcp.set_read_timeout(Some(PEER_READ_TIMEOUT)).unwrap();
+            if let Ok(mut ws) = tungstenite::accept(tcp) {
+                echo(&mut ws);
+            }
+        });
+        let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+        let mut teler = teler_connect(server.addr);
+        send_text(&mut teler, start_msg("cs_20"));
+        for i in 0..30 {
+            send_text(&mut teler, audio_msg(i, &payload(20, i)));
+        }
+        let got = read_texts(&mut teler, 30);
+        let want: Vec<String> = (0..30)
+            .map(|i| teler_audio(&payload(20, i), i + 1))
+            .collect();
+        assert_eq!(got.texts, want);
+        close(&mut teler, 1000, "bye");
+        let s = server.summary();
+        assert_eq!(s.stats.from_teler.relayed_frames, 30);
+        assert_eq!(s.stats.from_teler.dropped, 0);
+    })
+}
