@@ -1,6 +1,9 @@
 //! Shared bits of the runnable examples: settings from the environment, the media-stream
-//! path check, and event logging.
+//! path check, event logging, the tokio example's axum app ([`tokio_app`]) and a local
+//! echo agent.
 #![forbid(unsafe_code)]
+
+pub mod tokio_app;
 
 use teler_core::media::{BridgeConfig, Event};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
