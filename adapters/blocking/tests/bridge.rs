@@ -8,7 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use teler_core::media::{BridgeConfig, BridgeConfigBuilder, EndReason, Side, TimeoutKind};
+use teler_core::media::{BridgeConfig, BridgeConfigBuilder, EndReason, Event, Side, TimeoutKind};
 use tungstenite::Message;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -63,6 +63,19 @@ fn relays_both_ways_transformed_in_order_with_headers_and_subprotocol() {
         assert_eq!(
             s.start.as_ref().and_then(|s| s.call_id.as_deref()),
             Some("cs_1")
+        );
+        // The on_event hook saw the call start, the remote connect, and the end, last.
+        let events: Vec<Event> = server.events.try_iter().collect();
+        let started =
+            |e: &Event| matches!(e, Event::Started(i) if i.call_id.as_deref() == Some("cs_1"));
+        assert!(events.iter().any(started), "{events:?}");
+        assert!(
+            events.iter().any(|e| matches!(e, Event::RemoteConnected)),
+            "{events:?}"
+        );
+        assert!(
+            matches!(events.last(), Some(Event::Ended(e)) if **e == s),
+            "{events:?}"
         );
     })
 }

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use teler_blocking::StreamConnector;
-use teler_blocking::media::{BridgeConfig, EndSummary};
+use teler_blocking::media::{BridgeConfig, EndSummary, Event};
 
 use super::peers::Pair;
 
@@ -15,6 +15,8 @@ use super::peers::Pair;
 pub struct BridgeServer {
     pub addr: SocketAddr,
     pub summaries: mpsc::Receiver<EndSummary>,
+    /// Every event of every call, through the connector's `on_event` hook.
+    pub events: mpsc::Receiver<Event>,
 }
 
 impl BridgeServer {
@@ -29,9 +31,13 @@ impl BridgeServer {
         tls: Option<Arc<rustls::ClientConfig>>,
     ) -> Self {
         let (sum_tx, summaries) = mpsc::channel();
+        let (ev_tx, events) = mpsc::channel();
+        let ev_tx = std::sync::Mutex::new(ev_tx);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut connector = StreamConnector::new(config, factory);
+        let mut connector = StreamConnector::new(config, factory).on_event(move |e| {
+            let _ = ev_tx.lock().unwrap().send(e.clone());
+        });
         if let Some(tls) = tls {
             connector = connector.tls_config(tls);
         }
@@ -49,7 +55,11 @@ impl BridgeServer {
                 });
             }
         });
-        BridgeServer { addr, summaries }
+        BridgeServer {
+            addr,
+            summaries,
+            events,
+        }
     }
 
     /// The next call's summary (fails the test after 20 s).

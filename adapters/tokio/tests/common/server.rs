@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use teler_tokio::StreamConnector;
 use teler_tokio::async_tungstenite;
-use teler_tokio::media::{BridgeConfig, EndSummary};
+use teler_tokio::media::{BridgeConfig, EndSummary, Event};
 
 use super::peers::Pair;
 
@@ -16,6 +16,8 @@ use super::peers::Pair;
 pub struct BridgeServer {
     pub addr: SocketAddr,
     pub summaries: mpsc::Receiver<EndSummary>,
+    /// Every event of every call, through the connector's `on_event` hook.
+    pub events: mpsc::Receiver<Event>,
 }
 
 impl BridgeServer {
@@ -31,6 +33,8 @@ impl BridgeServer {
     ) -> Self {
         let (addr_tx, addr_rx) = mpsc::channel();
         let (sum_tx, summaries) = mpsc::channel();
+        let (ev_tx, events) = mpsc::channel();
+        let ev_tx = std::sync::Mutex::new(ev_tx);
         thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -40,7 +44,9 @@ impl BridgeServer {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let mut connector = StreamConnector::new(config, factory);
+                let mut connector = StreamConnector::new(config, factory).on_event(move |e| {
+                    let _ = ev_tx.lock().unwrap().send(e.clone());
+                });
                 if let Some(tls) = tls {
                     connector = connector.tls_config(tls);
                 }
@@ -66,7 +72,11 @@ impl BridgeServer {
             });
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        BridgeServer { addr, summaries }
+        BridgeServer {
+            addr,
+            summaries,
+            events,
+        }
     }
 
     /// The next call's summary (fails the test after 20 s).
