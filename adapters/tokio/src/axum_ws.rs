@@ -4,7 +4,9 @@
 //! `Stream + Sink` of tungstenite [`Message`]s so it plugs into
 //! [`StreamConnector::bridge_stream`](crate::StreamConnector::bridge_stream). Payloads move
 //! without copying (text is re-checked as UTF-8 on the way through). [`upgrade`] gives the
-//! upgrade the bridge's buffer sizes and frame limit.
+//! upgrade the bridge's buffer sizes and frame limit. An error from axum's socket ends the
+//! bridge as a hang-up without a close frame (`EndReason::TelerHungUp(None)`): axum does not
+//! say whether the peer broke the protocol.
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -5,6 +5,9 @@
 //! core and carries out what the core asks (connect, send, close). All behaviour (handlers,
 //! policies, timeouts, counters) lives in the core.
 //!
+//! (`teler-smol`'s bridge is this file with smol's timer, TCP and TLS types: keep the two in
+//! step.)
+//!
 //! # Backpressure
 //!
 //! The bridge never stops reading either side. Frames a side's sink is not ready to take
