@@ -5,3 +5,10 @@
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;
+
+pub mod bridge;
+pub use bridge::{StreamConnector, TcpSocket, websocket_config};
+/// The TLS library used for `wss://` remotes (for [`StreamConnector::tls_config`]).
+pub use rustls;
+/// The WebSocket library the bridge speaks (tungstenite 0.30).
+pub use tungstenite;

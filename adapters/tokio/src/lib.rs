@@ -5,3 +5,12 @@
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;
+
+pub mod bridge;
+/// The WebSocket library the bridge speaks (async-tungstenite 0.35, tungstenite 0.30).
+pub use async_tungstenite;
+pub use bridge::{StreamConnector, websocket_config};
+/// The TLS library used for `wss://` remotes (for [`StreamConnector::tls_config`]).
+pub use rustls;
+#[cfg(feature = "axum")]
+pub mod axum_ws;

@@ -108,6 +108,9 @@ pub struct BridgeConfig {
     frame_policy: FramePolicy,
     handler_error_policy: HandlerErrorPolicy,
     binary_from_remote: FramePolicy,
+    read_buffer_size: usize,
+    write_buffer_size: usize,
+    max_write_buffer_size: Option<usize>,
 }
 
 /// Builds a [`BridgeConfig`].
@@ -144,6 +147,13 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Default time the remote may stay silent (no frame, no pong) before the bridge ends.
 pub const DEFAULT_REMOTE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default size of the chunks an adapter reads a socket in (tungstenite's own default is
+/// 128 KiB per connection, too much for thousands of calls).
+pub const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
+/// Default size an adapter's socket write buffer may reach before it is written out.
+pub const DEFAULT_WRITE_BUFFER_SIZE: usize = 4 * 1024;
+/// Bytes a WebSocket frame header can add to a payload (2 + 8 length + 4 mask).
+const FRAME_HEADER_MAX: usize = 14;
 
 impl BridgeConfig {
     /// Starts a config for bridging to `remote_url` (`ws://` or `wss://`).
@@ -163,6 +173,9 @@ impl BridgeConfig {
                 frame_policy: FramePolicy::Drop,
                 handler_error_policy: HandlerErrorPolicy::Drop,
                 binary_from_remote: FramePolicy::Drop,
+                read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
+                write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
+                max_write_buffer_size: None,
             },
         }
     }
@@ -190,6 +203,33 @@ impl BridgeConfig {
     /// The pre-connect queue bounds: (frames, bytes).
     pub fn pre_connect_limits(&self) -> (usize, usize) {
         (self.pre_connect_max_frames, self.pre_connect_max_bytes)
+    }
+    /// The size of the chunks an adapter reads each socket in (default
+    /// [`DEFAULT_READ_BUFFER_SIZE`]).
+    pub fn read_buffer_size(&self) -> usize {
+        self.read_buffer_size
+    }
+    /// How many bytes an adapter may gather per socket before writing them out (default
+    /// [`DEFAULT_WRITE_BUFFER_SIZE`]).
+    pub fn write_buffer_size(&self) -> usize {
+        self.write_buffer_size
+    }
+    /// The most bytes an adapter holds per socket for a peer that does not read. A frame
+    /// that does not fit is dropped and reported with [`Bridge::handle_send_dropped`]
+    /// (drop-newest). Default: room for one largest frame on top of the write buffer, so
+    /// any frame the bridge accepts can be sent.
+    ///
+    /// ```
+    /// use teler_core::media::BridgeConfig;
+    /// let cfg = BridgeConfig::builder("ws://a").max_frame_size(1000).build().unwrap();
+    /// assert!(cfg.max_write_buffer_size() > cfg.write_buffer_size() + 1000);
+    /// ```
+    pub fn max_write_buffer_size(&self) -> usize {
+        self.max_write_buffer_size.unwrap_or(
+            self.write_buffer_size
+                .saturating_add(self.max_frame_size)
+                .saturating_add(FRAME_HEADER_MAX),
+        )
     }
 }
 
@@ -260,6 +300,21 @@ impl BridgeConfigBuilder {
     /// What to do when a handler fails (default [`HandlerErrorPolicy::Drop`]).
     pub fn handler_error_policy(mut self, p: HandlerErrorPolicy) -> Self {
         self.cfg.handler_error_policy = p;
+        self
+    }
+
+    /// Per-socket buffer sizes for the adapter: the read chunk and the write buffer
+    /// (defaults [`DEFAULT_READ_BUFFER_SIZE`], [`DEFAULT_WRITE_BUFFER_SIZE`]; both must be
+    /// at least 1).
+    pub fn socket_buffers(mut self, read: usize, write: usize) -> Self {
+        self.cfg.read_buffer_size = read;
+        self.cfg.write_buffer_size = write;
+        self
+    }
+    /// The most bytes held per socket for a peer that stopped reading (see
+    /// [`BridgeConfig::max_write_buffer_size`]); must be larger than the write buffer.
+    pub fn max_write_buffer_size(mut self, bytes: usize) -> Self {
+        self.cfg.max_write_buffer_size = Some(bytes);
         self
     }
 
@@ -337,6 +392,20 @@ impl BridgeConfigBuilder {
             return Err(bad(
                 "remote_idle_timeout",
                 "must be longer than zero (or None)",
+            ));
+        }
+        if c.read_buffer_size == 0 || c.write_buffer_size == 0 {
+            return Err(bad(
+                "socket_buffers",
+                "read and write sizes must be at least 1 byte",
+            ));
+        }
+        if c.max_write_buffer_size
+            .is_some_and(|m| m <= c.write_buffer_size)
+        {
+            return Err(bad(
+                "max_write_buffer_size",
+                "must be larger than the write buffer size",
             ));
         }
         Ok(BridgeConfig {
@@ -494,7 +563,8 @@ pub enum EndReason {
         /// The error text.
         message: String,
     },
-    /// A peer broke the protocol and the policy is [`FramePolicy::End`].
+    /// A peer broke the protocol: a frame was rejected and the policy is
+    /// [`FramePolicy::End`], or the driver reported [`Bridge::handle_protocol_error`].
     ProtocolError {
         /// The side that sent the frame.
         side: Side,
@@ -856,6 +926,41 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
     /// idle timeout ends a peer that stays silent.
     pub fn handle_send_dropped(&mut self, side: Side) {
         self.stats.dir(side.other()).send_dropped += 1;
+    }
+
+    /// The driver could not read `side` because its peer broke the WebSocket protocol (a
+    /// frame over the socket's size limit, bad framing, garbage bytes). The socket is
+    /// unusable, so unlike a rejected frame this always ends the bridge, with
+    /// [`EndReason::ProtocolError`]; the other side is closed with 1011. A socket that
+    /// merely broke (reset, EOF without a close frame) is `handle_*_closed(now, None)`.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use teler_core::media::*;
+    /// let cfg = BridgeConfig::builder("ws://agent").build().unwrap();
+    /// let mut b = Bridge::new(cfg, relay(), relay());
+    /// let now = Instant::now();
+    /// b.handle_teler_connected(now);
+    /// b.handle_protocol_error(now, Side::Remote, "frame too large");
+    /// let mut reason = None;
+    /// while let Some(o) = b.poll_output() {
+    ///     if let Output::Event(Event::Ended(s)) = o { reason = Some(s.reason); }
+    /// }
+    /// assert!(matches!(reason, Some(EndReason::ProtocolError { side: Side::Remote, .. })));
+    /// ```
+    pub fn handle_protocol_error(&mut self, now: Instant, side: Side, message: impl Into<String>) {
+        self.handle_teler_connected(now);
+        if self.ended {
+            return;
+        }
+        match side {
+            Side::Teler => self.teler_open = false,
+            Side::Remote => self.remote = Remote::Closed,
+        }
+        self.end(EndReason::ProtocolError {
+            side,
+            message: message.into(),
+        });
     }
 
     /// Time passed: fires the connect timeout, keepalive pings and the idle timeout.

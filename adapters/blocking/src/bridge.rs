@@ -1,0 +1,739 @@
+//! The media-stream bridge with std threads and tungstenite: Teler's socket in, a remote
+//! WebSocket dialed out, the [`teler_core::media::Bridge`] state machine in between, one
+//! thread per call. No async runtime is compiled in.
+//!
+//! The loop only moves bytes: it feeds socket events and deadlines into the core and
+//! carries out what the core asks (connect, send, close).
+//!
+//! # How the thread waits
+//!
+//! Both sockets are switched to non-blocking mode. Each turn the thread reads everything
+//! either socket has and writes out what is pending; then, on Unix, it waits in `poll(2)`
+//! (through rustix's safe wrapper) for either socket to become readable (or writable, when
+//! a write is pending) or for the core's next deadline. Nothing is polled on a timer: a
+//! quiet call costs no CPU and a frame is relayed as soon as it arrives. Elsewhere, or for a
+//! socket type that does not expose its `TcpStream`, the thread sleeps
+//! [`StreamConnector::poll_interval`] (default [`DEFAULT_POLL_INTERVAL`]) between turns
+//! instead. While the remote is being dialed (on a short-lived helper thread, so Teler's
+//! socket keeps being read), the thread also checks the dial every poll interval.
+//!
+//! # Backpressure
+//!
+//! The bridge never stops reading either side. A frame for a peer that stopped reading is
+//! **dropped** (drop-newest) and counted through [`Bridge::handle_send_dropped`] once
+//! tungstenite refuses it with `WriteBufferFull` because
+//! [`BridgeConfig::max_write_buffer_size`] bytes already wait. Writes never block.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::{Arc, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustls::ClientConfig;
+use teler_core::media::{
+    Bridge, BridgeConfig, CloseInfo, EndSummary, Event, Frame, OutFrame, Output, RemoteConnect,
+    Side, StreamHandler,
+};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::{HeaderName, HeaderValue};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Connector, Message, WebSocket};
+
+/// How long the bridge waits, once it has ended, for its close frames to go out.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default interval between checks on a remote being dialed (and between turns where
+/// `poll(2)` is not used).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(5);
+
+type RemoteWs = WebSocket<MaybeTlsStream<TcpStream>>;
+type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// A stream over a `TcpStream`, which the bridge switches to non-blocking mode and waits
+/// on: implemented for `TcpStream`, tungstenite's `MaybeTlsStream<TcpStream>` and rustls'
+/// `StreamOwned` over a `TcpStream` (Teler's socket behind in-process TLS).
+pub trait TcpSocket: Read + Write {
+    /// The underlying TCP socket, if there is one.
+    fn tcp(&self) -> Option<&TcpStream>;
+}
+
+impl TcpSocket for TcpStream {
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
+}
+
+impl TcpSocket for MaybeTlsStream<TcpStream> {
+    fn tcp(&self) -> Option<&TcpStream> {
+        match self {
+            MaybeTlsStream::Plain(s) => Some(s),
+            MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl<C, S> TcpSocket for rustls::StreamOwned<C, TcpStream>
+where
+    C: std::ops::DerefMut + std::ops::Deref<Target = rustls::ConnectionCommon<S>>,
+    S: rustls::SideData,
+{
+    fn tcp(&self) -> Option<&TcpStream> {
+        Some(self.get_ref())
+    }
+}
+
+fn set_nonblocking(s: &impl TcpSocket) -> io::Result<()> {
+    match s.tcp() {
+        Some(tcp) => tcp.set_nonblocking(true),
+        None => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the socket has no TcpStream to switch to non-blocking mode",
+        )),
+    }
+}
+
+/// Bridges Teler media streams to a remote WebSocket; [`StreamConnector::bridge_stream`]
+/// blocks the calling thread until the call ends (run one thread per call: it takes
+/// `&self`).
+///
+/// Built from a [`BridgeConfig`] and a handler **factory**, called once per call, so each
+/// call gets fresh handler state.
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use std::sync::Arc;
+/// use teler_blocking::{BridgeConfig, StreamConnector, elevenlabs};
+///
+/// let config = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=…")
+///     .build()
+///     .expect("valid config");
+/// let connector = Arc::new(StreamConnector::new(config, || {
+///     (elevenlabs::call_handler(), elevenlabs::remote_handler())
+/// }));
+/// for tcp in TcpListener::bind("127.0.0.1:8080").unwrap().incoming() {
+///     let connector = connector.clone();
+///     std::thread::spawn(move || {
+///         let tcp = tcp?;
+///         let ws = tungstenite::accept_with_config(tcp, Some(connector.websocket_config()))
+///             .map_err(|e| std::io::Error::other(e.to_string()))?;
+///         let summary = connector.bridge_stream(ws);
+///         println!("call ended: {:?}", summary.reason);
+///         Ok::<_, std::io::Error>(())
+///     });
+/// }
+/// ```
+pub struct StreamConnector<F> {
+    config: BridgeConfig,
+    factory: F,
+    tls: Option<Arc<ClientConfig>>,
+    on_event: Option<EventHook>,
+    poll_interval: Duration,
+}
+
+impl<F> fmt::Debug for StreamConnector<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamConnector")
+            .field("config", &self.config)
+            .field("custom_tls", &self.tls.is_some())
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, C, R> StreamConnector<F>
+where
+    F: Fn() -> (C, R),
+    C: StreamHandler,
+    R: StreamHandler,
+{
+    /// A connector for `config`; `factory` makes the (call-side, remote-side) handler pair
+    /// of each call.
+    pub fn new(config: BridgeConfig, factory: F) -> Self {
+        StreamConnector {
+            config,
+            factory,
+            tls: None,
+            on_event: None,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+
+    /// Uses this rustls client config for `wss://` remotes (e.g. a private CA). The default
+    /// trusts the webpki roots, with the `ring` provider.
+    pub fn tls_config(mut self, tls: Arc<ClientConfig>) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Calls `hook` with every [`Event`] of every call, on the call's thread: keep it quick.
+    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Arc::new(hook));
+        self
+    }
+
+    /// How often a call's thread checks on a remote being dialed, and, where `poll(2)` is
+    /// not used (see the module docs), how long it sleeps when neither socket has anything
+    /// (default [`DEFAULT_POLL_INTERVAL`]; at least 1 ms is used).
+    pub fn poll_interval(mut self, every: Duration) -> Self {
+        self.poll_interval = every.max(Duration::from_millis(1));
+        self
+    }
+
+    /// The bridge config.
+    pub fn config(&self) -> &BridgeConfig {
+        &self.config
+    }
+
+    /// The tungstenite settings the bridge uses for the remote socket; accept Teler's
+    /// socket with the same ones (`tungstenite::accept_with_config`).
+    pub fn websocket_config(&self) -> WebSocketConfig {
+        websocket_config(&self.config)
+    }
+
+    /// Bridges one call over Teler's accepted media socket, blocking until the bridge
+    /// ends. Nothing a peer does makes this fail or hang: every end (hang-up, refusal,
+    /// timeout, protocol error, Stop) is told by the summary's
+    /// [`EndReason`](teler_core::media::EndReason). It waits as long as Teler keeps the call
+    /// open.
+    pub fn bridge_stream<S: TcpSocket>(&self, call_ws: WebSocket<S>) -> EndSummary {
+        let (c, r) = (self.factory)();
+        let teler_ok = set_nonblocking(call_ws.get_ref()).is_ok();
+        let mut driver = Driver {
+            bridge: Bridge::new(self.config.clone(), c, r),
+            teler: call_ws,
+            remote: RemoteSlot::Idle,
+            dirty: [false; 2],
+            closes: [None, None],
+            ws_config: self.websocket_config(),
+            tls: self.tls.clone(),
+            on_event: self.on_event.clone(),
+            poll_interval: self.poll_interval,
+            summary: None,
+            teler_broken: false,
+        };
+        driver.bridge.handle_teler_connected(Instant::now());
+        if !teler_ok {
+            driver.bridge.handle_teler_closed(Instant::now(), None);
+        }
+        driver.run()
+    }
+}
+
+/// The tungstenite settings for a bridge config: small buffers, the config's frame limit.
+pub fn websocket_config(config: &BridgeConfig) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(config.read_buffer_size())
+        .write_buffer_size(config.write_buffer_size())
+        .max_write_buffer_size(config.max_write_buffer_size())
+        .max_message_size(Some(config.max_frame_size()))
+        .max_frame_size(Some(config.max_frame_size()))
+}
+
+enum RemoteSlot {
+    Idle,
+    Connecting(Receiver<Result<RemoteWs, String>>),
+    Open(Box<RemoteWs>),
+}
+
+enum Read1 {
+    Message(Message),
+    Nothing,
+    Closed,
+    ProtocolError(String),
+}
+
+fn idx(side: Side) -> usize {
+    match side {
+        Side::Teler => 0,
+        Side::Remote => 1,
+    }
+}
+
+struct Driver<S: Read + Write, C, R> {
+    bridge: Bridge<C, R>,
+    teler: WebSocket<S>,
+    remote: RemoteSlot,
+    dirty: [bool; 2],
+    closes: [Option<CloseInfo>; 2],
+    ws_config: WebSocketConfig,
+    tls: Option<Arc<ClientConfig>>,
+    on_event: Option<EventHook>,
+    poll_interval: Duration,
+    /// Set once the core's `Ended` event is out.
+    summary: Option<EndSummary>,
+    /// Teler's socket failed: tungstenite must not be asked to read it again.
+    teler_broken: bool,
+}
+
+impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
+    fn run(mut self) -> EndSummary {
+        loop {
+            self.execute();
+            if let Some(summary) = self.summary.take() {
+                self.finish();
+                return summary;
+            }
+            let mut busy = self.flush();
+            self.execute();
+            busy |= self.poll_connect();
+            self.execute();
+            busy |= self.read_side(Side::Teler);
+            busy |= self.read_side(Side::Remote);
+            if self.summary.is_some() {
+                continue;
+            }
+            let now = Instant::now();
+            let deadline = self.bridge.poll_timeout();
+            if deadline.is_some_and(|d| now >= d) {
+                self.bridge.handle_timeout(now);
+            } else if !busy {
+                self.wait(deadline.map(|d| d - now));
+            }
+        }
+    }
+
+    /// Carries out every pending output; keeps the summary once the bridge has ended.
+    fn execute(&mut self) {
+        while let Some(out) = self.bridge.poll_output() {
+            match out {
+                Output::ConnectRemote(req) => {
+                    let (tx, rx) = mpsc::channel();
+                    let (cfg, tls) = (self.ws_config, self.tls.clone());
+                    let spawned =
+                        thread::Builder::new()
+                            .name("teler-connect".into())
+                            .spawn(move || {
+                                let _ = tx.send(connect(&req, cfg, tls));
+                            });
+                    match spawned {
+                        Ok(_) => self.remote = RemoteSlot::Connecting(rx),
+                        Err(e) => self.bridge.handle_remote_connect_failed(
+                            Instant::now(),
+                            format!("could not start the connect thread: {e}"),
+                        ),
+                    }
+                }
+                Output::Send { side, frame } => {
+                    let msg = match frame {
+                        OutFrame::Text(t) => Message::text(t),
+                        OutFrame::Ping(p) => Message::Ping(p.into()),
+                    };
+                    let result = match side {
+                        Side::Teler => Some(self.teler.write(msg)),
+                        Side::Remote => match &mut self.remote {
+                            RemoteSlot::Open(ws) => Some(ws.write(msg)),
+                            _ => None,
+                        },
+                    };
+                    match result {
+                        Some(Ok(())) => self.dirty[idx(side)] = true,
+                        Some(Err(tungstenite::Error::Io(e))) if would_block(&e) => {
+                            self.dirty[idx(side)] = true; // queued, the socket is full
+                        }
+                        Some(Err(tungstenite::Error::WriteBufferFull(_))) | None => {
+                            self.bridge.handle_send_dropped(side)
+                        }
+                        Some(Err(_)) => self.side_broke(side),
+                    }
+                }
+                Output::Close { side, close } => {
+                    if side == Side::Remote && !matches!(self.remote, RemoteSlot::Open(_)) {
+                        self.remote = RemoteSlot::Idle; // abandon a connect in progress
+                    } else {
+                        self.closes[idx(side)] = Some(close);
+                    }
+                }
+                Output::Event(ev) => {
+                    if let Some(hook) = &self.on_event {
+                        hook(&ev);
+                    }
+                    if let Event::Ended(summary) = ev {
+                        self.summary = Some(*summary);
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn side_broke(&mut self, side: Side) {
+        let now = Instant::now();
+        match side {
+            Side::Teler => {
+                self.teler_broken = true;
+                self.bridge.handle_teler_closed(now, None);
+            }
+            Side::Remote => {
+                self.remote = RemoteSlot::Idle;
+                self.bridge.handle_remote_closed(now, None);
+            }
+        }
+    }
+
+    /// Waits until a socket is ready or `timeout` passes (`None`: no deadline).
+    fn wait(&self, timeout: Option<Duration>) {
+        let connecting = matches!(self.remote, RemoteSlot::Connecting(_));
+        let timeout = match (timeout, connecting) {
+            (Some(t), true) => Some(t.min(self.poll_interval)),
+            (None, true) => Some(self.poll_interval),
+            (t, false) => t,
+        };
+        let remote = match &self.remote {
+            RemoteSlot::Open(ws) => ws.get_ref().tcp(),
+            _ => None,
+        };
+        let teler = match self.teler_broken {
+            true => None,
+            false => self.teler.get_ref().tcp(),
+        };
+        #[cfg(unix)]
+        if let Some(teler) = teler {
+            wait_ready(
+                teler,
+                self.dirty[0],
+                remote.map(|r| (r, self.dirty[1])),
+                timeout,
+            );
+            return;
+        }
+        let _ = (teler, remote);
+        thread::sleep(timeout.map_or(self.poll_interval, |t| t.min(self.poll_interval)));
+    }
+
+    /// Writes out what each socket holds; returns whether anything went out.
+    fn flush(&mut self) -> bool {
+        let mut progress = false;
+        for side in [Side::Teler, Side::Remote] {
+            if !self.dirty[idx(side)] {
+                continue;
+            }
+            let r = match (side, &mut self.remote) {
+                (Side::Teler, _) => self.teler.flush(),
+                (Side::Remote, RemoteSlot::Open(ws)) => ws.flush(),
+                (Side::Remote, _) => Ok(()),
+            };
+            match r {
+                Ok(()) | Err(tungstenite::Error::ConnectionClosed) => {
+                    self.dirty[idx(side)] = false;
+                    progress = true;
+                }
+                Err(tungstenite::Error::Io(e)) if would_block(&e) => {}
+                Err(_) => {
+                    self.dirty[idx(side)] = false;
+                    self.side_broke(side);
+                    progress = true;
+                }
+            }
+        }
+        progress
+    }
+
+    /// Picks up the connect thread's outcome; returns whether there was one.
+    fn poll_connect(&mut self) -> bool {
+        let RemoteSlot::Connecting(rx) = &self.remote else {
+            return false;
+        };
+        let outcome = match rx.try_recv() {
+            Ok(r) => r,
+            Err(TryRecvError::Empty) => return false,
+            Err(TryRecvError::Disconnected) => Err("the connect thread died".to_owned()),
+        };
+        let now = Instant::now();
+        match outcome {
+            Ok(ws) => match set_nonblocking(ws.get_ref()) {
+                Ok(()) => {
+                    self.remote = RemoteSlot::Open(Box::new(ws));
+                    self.bridge.handle_remote_connected(now);
+                }
+                Err(e) => {
+                    self.remote = RemoteSlot::Idle;
+                    self.bridge.handle_remote_connect_failed(now, e.to_string());
+                }
+            },
+            Err(why) => {
+                self.remote = RemoteSlot::Idle;
+                self.bridge.handle_remote_connect_failed(now, why);
+            }
+        }
+        true
+    }
+
+    /// Reads everything `side` has and feeds it in; returns whether anything came.
+    fn read_side(&mut self, side: Side) -> bool {
+        let mut any = false;
+        // Bounded so one busy side cannot starve the other.
+        for _ in 0..64 {
+            let r = match side {
+                Side::Teler if self.teler_broken => Read1::Nothing,
+                Side::Teler => read1(&mut self.teler),
+                Side::Remote => match &mut self.remote {
+                    RemoteSlot::Open(ws) => read1(ws),
+                    _ => Read1::Nothing,
+                },
+            };
+            let now = Instant::now();
+            let b = &mut self.bridge;
+            match (side, r) {
+                (_, Read1::Nothing) => break,
+                (Side::Teler, Read1::Message(Message::Close(cf))) => {
+                    b.handle_teler_closed(now, cf.map(close_info))
+                }
+                (Side::Teler, Read1::Message(m)) => {
+                    feed_frame(&m, |f| b.handle_teler_frame(now, f))
+                }
+                (Side::Remote, Read1::Message(Message::Close(cf))) => {
+                    b.handle_remote_closed(now, cf.map(close_info))
+                }
+                (Side::Remote, Read1::Message(m)) => {
+                    feed_frame(&m, |f| b.handle_remote_frame(now, f))
+                }
+                (Side::Teler, Read1::Closed) => {
+                    self.teler_broken = true;
+                    b.handle_teler_closed(now, None)
+                }
+                (Side::Remote, Read1::Closed) => {
+                    self.remote = RemoteSlot::Idle;
+                    b.handle_remote_closed(now, None)
+                }
+                (side, Read1::ProtocolError(why)) => {
+                    match side {
+                        Side::Remote => self.remote = RemoteSlot::Idle,
+                        Side::Teler => self.teler_broken = true,
+                    }
+                    b.handle_protocol_error(now, side, why)
+                }
+            }
+            any = true;
+            // Outputs are carried out after every input.
+            self.execute();
+            if self.summary.is_some() {
+                break;
+            }
+        }
+        any
+    }
+
+    /// Sends the close frames the core asked for and lets both sockets finish their close
+    /// handshakes, for at most [`CLOSE_TIMEOUT`] in all.
+    fn finish(mut self) {
+        let until = Instant::now() + CLOSE_TIMEOUT;
+        let teler_close = self.closes[0].take();
+        if !self.teler_broken {
+            shut(&mut self.teler, teler_close, until);
+        }
+        if let RemoteSlot::Open(ws) = &mut self.remote {
+            shut(ws, self.closes[1].take(), until);
+        }
+    }
+}
+
+/// `poll(2)` on Teler's socket and the remote's, for reading, and for writing where a write
+/// is pending. Errors (EINTR) just end the wait early: the loop looks again.
+#[cfg(unix)]
+fn wait_ready(
+    teler: &TcpStream,
+    teler_out: bool,
+    remote: Option<(&TcpStream, bool)>,
+    timeout: Option<Duration>,
+) {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let flags = |out: bool| match out {
+        true => PollFlags::IN | PollFlags::OUT,
+        false => PollFlags::IN,
+    };
+    let timeout = timeout.map(|t| {
+        Timespec::try_from(t).unwrap_or(Timespec {
+            tv_sec: i64::MAX,
+            tv_nsec: 0,
+        })
+    });
+    let mut fds = [
+        PollFd::new(teler, flags(teler_out)),
+        PollFd::new(
+            remote.map_or(teler, |r| r.0),
+            flags(remote.is_some_and(|r| r.1)),
+        ),
+    ];
+    let n = if remote.is_some() { 2 } else { 1 };
+    let _ = poll(&mut fds[..n], timeout.as_ref());
+}
+
+fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
+}
+
+/// One non-blocking read.
+fn read1<S: Read + Write>(ws: &mut WebSocket<S>) -> Read1 {
+    use tungstenite::error::ProtocolError::ResetWithoutClosingHandshake;
+    match ws.read() {
+        Ok(m) => Read1::Message(m),
+        Err(tungstenite::Error::Io(e)) if would_block(&e) => Read1::Nothing,
+        // A pending reply could not be written yet: nothing new was read.
+        Err(tungstenite::Error::WriteBufferFull(_)) => Read1::Nothing,
+        // The peer just went away (EOF without a close frame): a hang-up, not garbage.
+        Err(tungstenite::Error::Protocol(ResetWithoutClosingHandshake)) => Read1::Closed,
+        Err(
+            e @ (tungstenite::Error::Capacity(_)
+            | tungstenite::Error::Protocol(_)
+            | tungstenite::Error::Utf8(_)),
+        ) => Read1::ProtocolError(e.to_string()),
+        Err(_) => Read1::Closed,
+    }
+}
+
+/// Sends `close` (if any) and lets the close handshake finish, until `until`.
+fn shut<S: Read + Write>(ws: &mut WebSocket<S>, close: Option<CloseInfo>, until: Instant) {
+    if let Some(c) = close {
+        let _ = ws.close(Some(close_frame(c)));
+    }
+    while Instant::now() < until {
+        match ws.read() {
+            Ok(_) => {}
+            Err(tungstenite::Error::Io(e)) if would_block(&e) => {
+                let _ = ws.flush();
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => break,
+        }
+    }
+}
+
+fn feed_frame(msg: &Message, mut f: impl FnMut(Frame<'_>)) {
+    match msg {
+        Message::Text(t) => f(Frame::Text(t.as_bytes())),
+        Message::Binary(b) => f(Frame::Binary(b)),
+        Message::Ping(p) => f(Frame::Ping(p)),
+        Message::Pong(p) => f(Frame::Pong(p)),
+        Message::Close(_) | Message::Frame(_) => {}
+    }
+}
+
+fn close_info(cf: CloseFrame) -> CloseInfo {
+    CloseInfo {
+        code: cf.code.into(),
+        reason: cf.reason.as_str().to_owned(),
+    }
+}
+
+fn close_frame(c: CloseInfo) -> CloseFrame {
+    CloseFrame {
+        code: CloseCode::from(c.code),
+        reason: c.reason.into(),
+    }
+}
+
+/// The default TLS config: webpki roots, `ring`. `None` if rustls refuses to build it.
+fn default_tls() -> Option<Arc<ClientConfig>> {
+    static TLS: OnceLock<Option<Arc<ClientConfig>>> = OnceLock::new();
+    TLS.get_or_init(|| {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let cfg = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .ok()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Some(Arc::new(cfg))
+    })
+    .clone()
+}
+
+/// The remote handshake request: URL, extra headers, subprotocols.
+fn request(req: &RemoteConnect) -> Result<tungstenite::handshake::client::Request, String> {
+    let mut request = req
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| format!("bad remote URL: {e}"))?;
+    let headers = request.headers_mut();
+    for (name, value) in &req.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|e| format!("bad header name {name:?}: {e}"))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|e| format!("bad value for header {name}: {e}"))?;
+        headers.append(name, value);
+    }
+    if !req.subprotocols.is_empty() {
+        let value = HeaderValue::from_str(&req.subprotocols.join(", "))
+            .map_err(|e| format!("bad subprotocols: {e}"))?;
+        headers.insert("sec-websocket-protocol", value);
+    }
+    Ok(request)
+}
+
+/// Dials the remote (on the connect thread): TCP, TLS for `wss://`, the WebSocket
+/// handshake, all within the connect timeout.
+fn connect(
+    req: &RemoteConnect,
+    config: WebSocketConfig,
+    tls: Option<Arc<ClientConfig>>,
+) -> Result<RemoteWs, String> {
+    let started = Instant::now();
+    let request = request(req)?;
+    let uri = request.uri();
+    let host = uri.host().ok_or("the remote URL has no host")?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let tls_wanted = uri.scheme_str() == Some("wss");
+    let port = uri.port_u16().unwrap_or(if tls_wanted { 443 } else { 80 });
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?;
+    let mut last = format!("{host} has no address");
+    let mut tcp = None;
+    for addr in addrs {
+        let left = req.timeout.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            break;
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => {
+                tcp = Some(s);
+                break;
+            }
+            Err(e) => last = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    let tcp = tcp.ok_or(last)?;
+    let left = req
+        .timeout
+        .saturating_sub(started.elapsed())
+        .max(Duration::from_millis(1));
+    let timeouts = tcp
+        .set_read_timeout(Some(left))
+        .and_then(|()| tcp.set_write_timeout(Some(left)))
+        .and_then(|()| tcp.set_nodelay(true));
+    timeouts.map_err(|e| e.to_string())?;
+    let connector = if tls_wanted {
+        Connector::Rustls(tls.or_else(default_tls).ok_or("could not set up TLS")?)
+    } else {
+        Connector::Plain
+    };
+    match tungstenite::client_tls_with_config(request, tcp, Some(config), Some(connector)) {
+        Ok((ws, _response)) => {
+            let tcp = match ws.get_ref() {
+                MaybeTlsStream::Plain(s) => Some(s),
+                MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
+                _ => None,
+            };
+            if let Some(tcp) = tcp {
+                let _ = tcp.set_read_timeout(None);
+                let _ = tcp.set_write_timeout(None);
+            }
+            Ok(ws)
+        }
+        Err(HandshakeError::Interrupted(_)) => Err("the remote handshake timed out".to_owned()),
+        Err(HandshakeError::Failure(e)) => Err(e.to_string()),
+    }
+}

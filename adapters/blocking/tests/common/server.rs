@@ -1,0 +1,71 @@
+//! A bridge server on std threads for the tests: accepts Teler's socket on 127.0.0.1 port 0
+//! and bridges each call with `teler_blocking::StreamConnector`, one thread per call.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use teler_blocking::StreamConnector;
+use teler_blocking::media::{BridgeConfig, EndSummary, Event};
+
+use super::peers::Pair;
+
+/// A running bridge server; each call's summary arrives on `summaries`.
+pub struct BridgeServer {
+    pub addr: SocketAddr,
+    pub summaries: mpsc::Receiver<EndSummary>,
+    /// Every event of every call, through the connector's `on_event` hook.
+    pub events: mpsc::Receiver<Event>,
+}
+
+impl BridgeServer {
+    pub fn start(config: BridgeConfig, factory: impl Fn() -> Pair + Send + Sync + 'static) -> Self {
+        Self::start_tls(config, factory, None)
+    }
+
+    /// A server whose connector dials `wss://` remotes with `tls` (default roots if `None`).
+    pub fn start_tls(
+        config: BridgeConfig,
+        factory: impl Fn() -> Pair + Send + Sync + 'static,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Self {
+        let (sum_tx, summaries) = mpsc::channel();
+        let (ev_tx, events) = mpsc::channel();
+        let ev_tx = std::sync::Mutex::new(ev_tx);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut connector = StreamConnector::new(config, factory).on_event(move |e| {
+            let _ = ev_tx.lock().unwrap().send(e.clone());
+        });
+        if let Some(tls) = tls {
+            connector = connector.tls_config(tls);
+        }
+        let connector = Arc::new(connector);
+        thread::spawn(move || {
+            for tcp in listener.incoming() {
+                let Ok(tcp) = tcp else { continue };
+                let connector = connector.clone();
+                let sum_tx = sum_tx.clone();
+                thread::spawn(move || {
+                    let config = Some(connector.websocket_config());
+                    if let Ok(ws) = tungstenite::accept_with_config(tcp, config) {
+                        let _ = sum_tx.send(connector.bridge_stream(ws));
+                    }
+                });
+            }
+        });
+        BridgeServer {
+            addr,
+            summaries,
+            events,
+        }
+    }
+
+    /// The next call's summary (fails the test after 20 s).
+    pub fn summary(&self) -> EndSummary {
+        self.summaries
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the bridge ended within 20 s")
+    }
+}

@@ -1,0 +1,8 @@
+//! Test helpers: fake peers (shared by all adapters) and this adapter's bridge server.
+#![allow(dead_code, unused_imports)]
+
+pub mod peers;
+pub mod server;
+
+pub use peers::*;
+pub use server::*;

@@ -1,0 +1,89 @@
+//! A bridge server on smol for the tests: accepts Teler's socket on 127.0.0.1 port 0 and
+//! bridges each call with `teler_smol::StreamConnector`, one task per call.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use teler_smol::StreamConnector;
+use teler_smol::async_tungstenite;
+use teler_smol::media::{BridgeConfig, EndSummary, Event};
+
+use super::peers::Pair;
+
+/// A running bridge server; each call's summary arrives on `summaries`.
+pub struct BridgeServer {
+    pub addr: SocketAddr,
+    pub summaries: mpsc::Receiver<EndSummary>,
+    /// Every event of every call, through the connector's `on_event` hook.
+    pub events: mpsc::Receiver<Event>,
+}
+
+impl BridgeServer {
+    pub fn start(config: BridgeConfig, factory: impl Fn() -> Pair + Send + Sync + 'static) -> Self {
+        Self::start_tls(config, factory, None)
+    }
+
+    /// A server whose connector dials `wss://` remotes with `tls` (default roots if `None`).
+    pub fn start_tls(
+        config: BridgeConfig,
+        factory: impl Fn() -> Pair + Send + Sync + 'static,
+        tls: Option<Arc<rustls::ClientConfig>>,
+    ) -> Self {
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let (sum_tx, summaries) = mpsc::channel();
+        let (ev_tx, events) = mpsc::channel();
+        let ev_tx = std::sync::Mutex::new(ev_tx);
+        let ex = Arc::new(smol::Executor::new());
+        // Two executor threads, like the tokio server's two workers.
+        for _ in 0..2 {
+            let ex = ex.clone();
+            thread::spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())));
+        }
+        let ex2 = ex.clone();
+        ex.spawn(async move {
+            let listener = async_net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addr_tx.send(listener.local_addr().unwrap()).unwrap();
+            let mut connector = StreamConnector::new(config, factory).on_event(move |e| {
+                let _ = ev_tx.lock().unwrap().send(e.clone());
+            });
+            if let Some(tls) = tls {
+                connector = connector.tls_config(tls);
+            }
+            let connector = Arc::new(connector);
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let connector = connector.clone();
+                let sum_tx = sum_tx.clone();
+                ex2.spawn(async move {
+                    let ws = async_tungstenite::accept_async_with_config(
+                        tcp,
+                        Some(connector.websocket_config()),
+                    )
+                    .await;
+                    if let Ok(ws) = ws {
+                        let _ = sum_tx.send(connector.bridge_stream(ws).await);
+                    }
+                })
+                .detach();
+            }
+        })
+        .detach();
+        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        BridgeServer {
+            addr,
+            summaries,
+            events,
+        }
+    }
+
+    /// The next call's summary (fails the test after 20 s).
+    pub fn summary(&self) -> EndSummary {
+        self.summaries
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the bridge ended within 20 s")
+    }
+}

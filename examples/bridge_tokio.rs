@@ -1,0 +1,48 @@
+//! A Teler bridge server on tokio + axum 0.8, the Rust form of FreJun's sample app.
+//!
+//! - `POST /flow`: Teler asks what to do with a call; answers a `stream` action pointing
+//!   Teler's media stream at `wss://{BACKEND_DOMAIN}/media-stream` (500 ms chunks,
+//!   recorded).
+//! - `GET /media-stream` (WebSocket): Teler's media stream, bridged to `REMOTE_WS_URL` with
+//!   the ElevenLabs handlers (caller audio -> `user_audio_chunk`, agent audio -> Teler
+//!   `audio` with chunk ids, interruption -> `clear`), fresh handler state per call.
+//! - `POST /webhook`: call and stream events; logged, answered 200.
+//!
+//! The app itself is `teler_examples::tokio_app` (tested in `examples/tests/`).
+//!
+//! ```text
+//! REMOTE_WS_URL=wss://api.elevenlabs.io/v1/convai/conversation?agent_id=… \
+//! BACKEND_DOMAIN=my-bridge.example.com BIND_ADDR=0.0.0.0:8080 \
+//!     cargo run -p teler-examples --example bridge_tokio
+//! ```
+use axum::serve::ListenerExt;
+use teler_examples::Settings;
+
+#[tokio::main]
+async fn main() {
+    let settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bridge_tokio: {e}");
+            std::process::exit(2);
+        }
+    };
+    let bind_addr = settings.bind_addr.clone();
+    let router = teler_examples::tokio_app::router(settings, None);
+    let listener = match tokio::net::TcpListener::bind(&bind_addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bridge_tokio: cannot listen on {bind_addr}: {e}");
+            std::process::exit(1);
+        }
+    };
+    // Audio frames are small and latency-bound: no Nagle on Teler's socket either.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    eprintln!("bridge_tokio listening on {bind_addr}");
+    if let Err(e) = axum::serve(listener, router).await {
+        eprintln!("bridge_tokio: {e}");
+        std::process::exit(1);
+    }
+}
