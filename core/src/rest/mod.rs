@@ -32,6 +32,7 @@ use serde::de::DeserializeOwned;
 mod error;
 #[macro_use]
 mod macros;
+mod namespaces;
 pub mod events;
 pub mod model;
 pub mod numbers;

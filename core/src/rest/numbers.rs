@@ -25,6 +25,31 @@ pub struct NumberFilters {
 }
 
 impl NumberFilters {
+    /// No filters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the text search.
+    pub fn search(mut self, s: impl Into<String>) -> Self {
+        self.search = Some(s.into());
+        self
+    }
+    /// Sets the location filter.
+    pub fn location<I: IntoIterator<Item = S>, S: Into<String>>(mut self, v: I) -> Self {
+        self.location = v.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the voice app filter.
+    pub fn voice_app<I: IntoIterator<Item = S>, S: Into<String>>(mut self, v: I) -> Self {
+        self.voice_app = v.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Sets the SIP trunk filter.
+    pub fn sip_trunk<I: IntoIterator<Item = S>, S: Into<String>>(mut self, v: I) -> Self {
+        self.sip_trunk = v.into_iter().map(Into::into).collect();
+        self
+    }
+
     fn apply(&self, p: &mut Parts) {
         p.q("search", self.search.as_ref())
             .q_all("location", &self.location)

@@ -553,10 +553,7 @@ fn number_assignment_rules() {
         rule_of(UnassignNumbers::new(NumberSelection::Ids(vec![])).to_http(&cfg())).0,
         "vn_ids"
     );
-    let f = NumberFilters {
-        location: vec!["IN".into(), "US".into()],
-        ..Default::default()
-    };
+    let f = NumberFilters::new().location(["IN", "US"]);
     let r = UnassignNumbers::new(NumberSelection::AllMatching(f))
         .to_http(&cfg())
         .unwrap();
