@@ -20,6 +20,10 @@ pub struct Reply {
     pub delay: Duration,
     /// Close the connection without answering.
     pub hang_up: bool,
+    /// Write these bytes verbatim instead of a formatted answer.
+    pub raw: Option<Vec<u8>>,
+    /// Close the connection after answering (without saying so in a header).
+    pub close_after: bool,
 }
 
 impl Reply {
@@ -30,6 +34,8 @@ impl Reply {
             body: body.as_bytes().to_vec(),
             delay: Duration::ZERO,
             hang_up: false,
+            raw: None,
+            close_after: false,
         }
     }
     pub fn empty(status: u16) -> Reply {
@@ -39,6 +45,8 @@ impl Reply {
             body: Vec::new(),
             delay: Duration::ZERO,
             hang_up: false,
+            raw: None,
+            close_after: false,
         }
     }
     pub fn bytes(status: u16, body: Vec<u8>) -> Reply {
@@ -48,6 +56,8 @@ impl Reply {
             body,
             delay: Duration::ZERO,
             hang_up: false,
+            raw: None,
+            close_after: false,
         }
     }
     pub fn header(mut self, k: &str, v: &str) -> Reply {
@@ -56,6 +66,16 @@ impl Reply {
     }
     pub fn delayed(mut self, d: Duration) -> Reply {
         self.delay = d;
+        self
+    }
+    /// An answer written byte for byte as given.
+    pub fn raw(bytes: &[u8]) -> Reply {
+        let mut r = Reply::empty(200);
+        r.raw = Some(bytes.to_vec());
+        r
+    }
+    pub fn then_close(mut self) -> Reply {
+        self.close_after = true;
         self
     }
     pub fn hang_up() -> Reply {
@@ -203,6 +223,13 @@ impl Server {
                 let _ = writer.shutdown(std::net::Shutdown::Both);
                 return;
             }
+            if let Some(raw) = &reply.raw {
+                if writer.write_all(raw).is_err() || writer.flush().is_err() || reply.close_after {
+                    let _ = writer.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+                continue;
+            }
             let mut out = format!("HTTP/1.1 {} Scripted\r\n", reply.status).into_bytes();
             for (k, v) in &reply.headers {
                 out.extend_from_slice(format!("{k}: {v}\r\n").as_bytes());
@@ -213,7 +240,12 @@ impl Server {
             }
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(&reply.body);
-            if writer.write_all(&out).is_err() || writer.flush().is_err() || close_after {
+            if writer.write_all(&out).is_err()
+                || writer.flush().is_err()
+                || close_after
+                || reply.close_after
+            {
+                let _ = writer.shutdown(std::net::Shutdown::Both);
                 return;
             }
         }

@@ -5,3 +5,6 @@
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;
+
+pub mod rest;
+pub use rest::AsyncClient;
