@@ -23,6 +23,7 @@
 //! }
 //! # Ok::<(), Error>(())
 //! ```
+#![deny(missing_docs)]
 
 use std::io::{Read, Write};
 use std::sync::Arc;

@@ -34,6 +34,7 @@
 //! })?;
 //! # Ok::<(), Error>(())
 //! ```
+#![deny(missing_docs)]
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -30,6 +30,7 @@
 //! # Ok(())
 //! # }
 //! ```
+#![deny(missing_docs)]
 
 use std::future::Future;
 use std::pin::Pin;

@@ -32,9 +32,9 @@ use serde::de::DeserializeOwned;
 mod error;
 #[macro_use]
 mod macros;
-mod namespaces;
 pub mod events;
 pub mod model;
+mod namespaces;
 pub mod numbers;
 pub mod page;
 pub mod recordings;
