@@ -496,6 +496,19 @@ impl SmolTransport {
         pool.get_mut(origin)?.pop()
     }
 
+    /// A pooled connection that still looks open: one that has already seen the peer's
+    /// close (or stray bytes) is dropped before anything is written to it.
+    async fn take_live(&self, origin: &Origin) -> Option<Conn> {
+        while let Some(mut conn) = self.take_idle(origin) {
+            let mut probe = [0u8; 1];
+            match futures_lite::future::poll_once(conn.io.read(&mut probe)).await {
+                None => return Some(conn), // nothing to read: still open
+                Some(_) => continue,       // closed, failed, or unexpected bytes
+            }
+        }
+        None
+    }
+
     fn put_idle(&self, origin: Origin, conn: Conn) {
         let mut pool = self.inner.pool.lock().unwrap_or_else(|p| p.into_inner());
         let idle = pool.entry(origin).or_default();
@@ -541,8 +554,9 @@ impl SmolTransport {
     ) -> Result<(Origin, Conn, http::response::Parts), TransportError> {
         let origin = Origin::of(req.uri())?;
         let bytes = encode_request(req)?;
+        let replay_safe = is_replay_safe(req);
         loop {
-            let (mut conn, pooled) = match self.take_idle(&origin) {
+            let (mut conn, pooled) = match self.take_live(&origin).await {
                 Some(c) => (c, true),
                 None => (self.connect(&origin).await?, false),
             };
@@ -557,9 +571,10 @@ impl SmolTransport {
             };
             match head {
                 Ok(head) => return Ok((origin, conn, head)),
-                // A pooled connection the server had closed: nothing was answered; redo on
-                // a fresh one.
-                Err(_) if pooled && conn.buf.is_empty() => continue,
+                // A pooled connection the server closed while we wrote: nothing was
+                // answered. Resend on a fresh connection only when a replay is harmless,
+                // since the server may have read the request.
+                Err(_) if pooled && conn.buf.is_empty() && replay_safe => continue,
                 Err(e) => return Err(e),
             }
         }

@@ -525,3 +525,28 @@ fn a_pooled_connection_closed_by_the_server_is_replaced() {
         assert_eq!(server.connections(), 2);
     });
 }
+
+#[test]
+fn a_dead_pooled_connection_is_not_used_for_a_create() {
+    run(30, || async {
+        let server = Server::start();
+        let c = AsyncClient::builder(KEY)
+            .base_url(server.base_url())
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        server.push(Reply::json(200, r#"{"id":"cs_1"}"#).then_close());
+        c.voice().calls().retrieve("cs_1").await.unwrap();
+        // Give the close time to arrive: the probe then drops the connection before writing.
+        async_io::Timer::after(Duration::from_millis(100)).await;
+        server.push(Reply::json(201, r#"{"data":{"id":"cs_2"}}"#));
+        let created = c
+            .calls()
+            .create("+1", "+2", "https://f", "https://s", true)
+            .await
+            .unwrap();
+        assert_eq!(created.id, "cs_2");
+        assert_eq!(server.requests().len(), 2);
+        assert_eq!(server.connections(), 2);
+    });
+}
