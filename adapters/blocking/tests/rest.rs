@@ -945,9 +945,11 @@ fn keep_alive_reuses_one_connection_for_100_requests() {
         let server = Server::start();
         let c = client(&server);
         server.set_default(Reply::json(200, r#"{"id":"cs_1"}"#));
+        let t = Instant::now();
         for _ in 0..100 {
             c.voice().calls().retrieve("cs_1").unwrap();
         }
+        eprintln!("blocking: 100 sequential requests in {:?}", t.elapsed());
         assert_eq!(server.requests().len(), 100);
         assert_eq!(
             server.connections(),
@@ -1071,5 +1073,51 @@ fn settings_key_headers_and_redaction() {
         assert_eq!(r.header("user-agent"), Some("my-app/2"));
         assert_eq!(r.header("x-api-key"), Some(KEY));
         assert!(!format!("{c:?}").contains(KEY));
+    });
+}
+
+/// A user's own transport: counts exchanges and delegates the bytes to ureq.
+struct Counting {
+    inner: UreqTransport,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Transport for Counting {
+    fn send(&self, req: http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, TransportError> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.send(req)
+    }
+}
+
+#[test]
+fn a_custom_transport_carries_requests_and_buffered_downloads() {
+    with_deadline(20, || {
+        let server = Server::start();
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let c = Client::builder(KEY)
+            .base_url(server.base_url())
+            .retry(fast_retry())
+            .transport(Counting {
+                inner: UreqTransport::new(Duration::from_secs(5)),
+                sent: sent.clone(),
+            })
+            .build()
+            .unwrap();
+        server.push(Reply::json(503, "{}"));
+        server.push(Reply::json(200, r#"{"id":"cs_1"}"#));
+        assert_eq!(c.voice().calls().retrieve("cs_1").unwrap().id, "cs_1");
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // The trait's default download: follows the redirect itself, buffers, writes.
+        server.push(Reply::empty(307).header("Location", &format!("{}/s/a", server.origin())));
+        let rec = c
+            .recordings()
+            .retrieve(teler_blocking::rest::recordings::GetRecording::new("rec_1"))
+            .unwrap();
+        server.push(Reply::empty(302).header("Location", &format!("{}/s/b", server.origin())));
+        server.push(Reply::bytes(200, b"RIFF....WAVE".to_vec()));
+        let mut out = Vec::new();
+        assert_eq!(c.download_recording(&rec, &mut out).unwrap(), 12);
+        assert_eq!(out, b"RIFF....WAVE");
+        assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
     });
 }
