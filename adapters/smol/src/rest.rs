@@ -477,10 +477,17 @@ impl SmolTransport {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let builder = rustls::ClientConfig::builder_with_provider(provider)
+        let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .expect("the ring provider supports TLS 1.2 and 1.3");
-        let mut config = builder.with_root_certificates(roots).with_no_client_auth();
+            .expect("the ring provider supports TLS 1.2 and 1.3")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Self::with_tls_config(timeout, config)
+    }
+
+    /// Like [`SmolTransport::new`], with your own TLS settings (e.g. extra root
+    /// certificates for a proxy). ALPN is set to `http/1.1`.
+    pub fn with_tls_config(timeout: Duration, mut config: rustls::ClientConfig) -> Self {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         SmolTransport {
             inner: Arc::new(TransportInner {
