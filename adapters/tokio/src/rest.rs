@@ -138,13 +138,30 @@ impl std::fmt::Debug for HyperTransport {
 
 impl HyperTransport {
     /// A transport whose every exchange ends after `timeout` (connect, send, read the body).
+    ///
+    /// TLS uses rustls with the `ring` provider, chosen explicitly (so it works even when
+    /// another crate in the build enables a second rustls provider) and webpki roots.
     pub fn new(timeout: Duration) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+            .expect("the ring provider supports TLS 1.2 and 1.3")
+            .with_root_certificates(rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            })
+            .with_no_client_auth();
+        Self::with_tls_config(timeout, config)
+    }
+
+    /// Like [`HyperTransport::new`], with your own TLS settings (e.g. extra root
+    /// certificates for a proxy).
+    pub fn with_tls_config(timeout: Duration, config: rustls::ClientConfig) -> Self {
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
+            .with_tls_config(config)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
