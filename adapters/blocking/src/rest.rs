@@ -82,11 +82,18 @@ pub struct UreqTransport {
 impl UreqTransport {
     /// A transport whose every attempt ends after `timeout`.
     pub fn new(timeout: Duration) -> Self {
+        Self::with_tls_config(timeout, ureq::tls::TlsConfig::default())
+    }
+
+    /// Like [`UreqTransport::new`], with your own TLS settings (e.g. extra root
+    /// certificates for a proxy).
+    pub fn with_tls_config(timeout: Duration, tls: ureq::tls::TlsConfig) -> Self {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .timeout_global(Some(timeout))
             .user_agent(USER_AGENT)
+            .tls_config(tls)
             .build();
         UreqTransport {
             agent: config.into(),
@@ -104,6 +111,10 @@ fn map_ureq(e: ureq::Error) -> TransportError {
     let kind = match &e {
         U::Timeout(_) => TransportErrorKind::Timeout,
         U::HostNotFound | U::ConnectionFailed => TransportErrorKind::Connect,
+        // A failed TLS handshake (e.g. an untrusted certificate): nothing was sent.
+        U::Io(io) if io.get_ref().is_some_and(|inner| is_handshake_error(inner)) => {
+            TransportErrorKind::Connect
+        }
         U::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable => {
                 TransportErrorKind::Connect
@@ -118,6 +129,18 @@ fn map_ureq(e: ureq::Error) -> TransportError {
         _ => TransportErrorKind::Io,
     };
     TransportError::new(kind, e.to_string())
+}
+
+fn is_handshake_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
+    matches!(
+        e.downcast_ref::<rustls::Error>(),
+        Some(
+            rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::PeerIncompatible(_)
+                | rustls::Error::InappropriateHandshakeMessage { .. }
+        )
+    )
 }
 
 impl Transport for UreqTransport {
