@@ -112,9 +112,7 @@ fn map_ureq(e: ureq::Error) -> TransportError {
         U::Timeout(_) => TransportErrorKind::Timeout,
         U::HostNotFound | U::ConnectionFailed => TransportErrorKind::Connect,
         // A failed TLS handshake (e.g. an untrusted certificate): nothing was sent.
-        U::Io(io) if io.get_ref().is_some_and(|inner| is_handshake_error(inner)) => {
-            TransportErrorKind::Connect
-        }
+        U::Io(io) if io.get_ref().is_some_and(is_handshake_error) => TransportErrorKind::Connect,
         U::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable => {
                 TransportErrorKind::Connect
