@@ -137,8 +137,10 @@ impl RestConfig {
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, Error> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(value)
+        let mut value = HeaderValue::from_str(value)
             .map_err(|_| Error::Config(format!("invalid value for header {name}")))?;
+        // Extra headers may carry credentials of their own: keep them out of `Debug`.
+        value.set_sensitive(true);
         if name != "x-api-key" {
             self.headers.insert(name, value);
         }

@@ -152,6 +152,10 @@ fn config_rules() {
     assert_eq!(r.headers()["x-api-key"], "secret-key-123");
     // The key never shows in Debug.
     assert!(!format!("{c:?}").contains("secret-key-123"));
+    assert!(
+        !format!("{c:?}").contains("mine/1"),
+        "extra header values are redacted too"
+    );
     assert!(!format!("{:?}", c.api_key()).contains("secret"));
     assert_eq!(c.api_key().to_string(), "<redacted>");
 }
