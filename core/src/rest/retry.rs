@@ -101,7 +101,10 @@ impl RetryPolicy {
         } else {
             0.0
         };
-        step.mul_f64(j)
+        // `mul_f64` panics when the float form of a huge step overflows; never panic here.
+        Duration::try_from_secs_f64(step.as_secs_f64() * j)
+            .unwrap_or(step)
+            .min(step)
     }
 }
 

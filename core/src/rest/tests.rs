@@ -691,6 +691,8 @@ fn retry_statuses_and_backoff() {
     assert_eq!(p.backoff_delay(40, 0.5), Duration::from_millis(250));
     assert_eq!(p.backoff_delay(2, 0.0), Duration::ZERO);
     assert_eq!(p.backoff_delay(2, f64::NAN), Duration::ZERO);
+    let huge = RetryPolicy::default().backoff(Duration::MAX, Duration::MAX);
+    assert!(huge.backoff_delay(64, 0.999) <= Duration::MAX);
     assert!(jitter_from_bits(u64::MAX) < 1.0);
     assert_eq!(jitter_from_bits(0), 0.0);
 }
