@@ -8,6 +8,8 @@
 //! - [`media`]: Teler's media-stream messages, stream handlers, and the [`media::Bridge`]
 //!   session that bridges a call's audio socket to a remote WebSocket.
 //! - [`flow`]: typed builders for the call-flow actions a flow URL answers with.
+//! - [`rest`]: Teler's REST API as request values, typed answers and errors, pagination and
+//!   the retry decision, shared by every client.
 //!
 //! ## The run loop
 //!
@@ -69,6 +71,7 @@ pub mod audio;
 pub mod elevenlabs;
 pub mod flow;
 pub mod media;
+pub mod rest;
 pub mod webhook;
 
 /// The README's examples, compiled and run as doc tests.

@@ -12,3 +12,5 @@ pub use bridge::{StreamConnector, TcpSocket, websocket_config};
 pub use rustls;
 /// The WebSocket library the bridge speaks (tungstenite 0.30).
 pub use tungstenite;
+pub mod rest;
+pub use rest::Client;

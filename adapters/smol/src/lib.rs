@@ -12,3 +12,5 @@ pub use async_tungstenite;
 pub use bridge::{StreamConnector, websocket_config};
 /// The TLS library used for `wss://` remotes (for [`StreamConnector::tls_config`]).
 pub use rustls;
+pub mod rest;
+pub use rest::AsyncClient;

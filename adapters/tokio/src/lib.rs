@@ -14,3 +14,5 @@ pub use bridge::{StreamConnector, websocket_config};
 pub use rustls;
 #[cfg(feature = "axum")]
 pub mod axum_ws;
+pub mod rest;
+pub use rest::AsyncClient;

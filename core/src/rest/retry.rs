@@ -1,0 +1,267 @@
+//! The one retry decision, pure: the clients pass in the clock readings and a random number.
+//!
+//! Retried: 429 (after `Retry-After`, seconds or an HTTP date, when given), 502, 503, 504 and
+//! transport failures. Exponential backoff with full jitter, bounded by a number of attempts
+//! and a total time. A request that is not replay-safe (a POST or PATCH without an
+//! `Idempotency-Key`) is retried only when it surely never reached the server (the connection
+//! could not be made). Every retry sends the same bytes, so the same `Idempotency-Key`.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use teler_core::rest::retry::{Outcome, RetryDecision, RetryPolicy, RetryState};
+//!
+//! let policy = RetryPolicy::default();
+//! let mut state = RetryState::new(policy, true);
+//! let headers = http::HeaderMap::new();
+//! // A 503 after 50 ms, with the jitter drawn as 0.5: wait half of the first backoff step.
+//! let d = state.on_outcome(Duration::from_millis(50), SystemTime::UNIX_EPOCH, 0.5,
+//!     Outcome::Status { status: 503, headers: &headers });
+//! assert_eq!(d, RetryDecision::RetryAfter(Duration::from_millis(100)));
+//! ```
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use http::HeaderMap;
+
+use super::{TransportError, TransportErrorKind};
+
+/// When and how often to retry. On by default.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retries). Default 3.
+    pub max_attempts: u32,
+    /// The first backoff step; each retry doubles it. Default 200 ms.
+    pub base_delay: Duration,
+    /// The largest backoff step (before jitter). Default 5 s.
+    pub max_delay: Duration,
+    /// No retry starts once this much time has passed since the first attempt, and no wait
+    /// may end past it. Default 30 s.
+    pub max_elapsed: Duration,
+    /// The longest `Retry-After` honoured; a longer one ends the retries. Default 60 s.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            max_elapsed: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Never retry.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// Sets `max_attempts` (at least 1).
+    pub fn max_attempts(mut self, n: u32) -> Self {
+        self.max_attempts = n.max(1);
+        self
+    }
+
+    /// Sets the backoff steps.
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_delay = max.max(base);
+        self
+    }
+
+    /// Sets the total time budget.
+    pub fn max_elapsed(mut self, d: Duration) -> Self {
+        self.max_elapsed = d;
+        self
+    }
+
+    /// Sets the longest `Retry-After` honoured.
+    pub fn max_retry_after(mut self, d: Duration) -> Self {
+        self.max_retry_after = d;
+        self
+    }
+
+    /// The full-jitter backoff before retry number `retry` (1 for the first retry):
+    /// `jitter * min(max_delay, base_delay * 2^(retry-1))`, `jitter` in `[0, 1)`.
+    pub fn backoff_delay(&self, retry: u32, jitter: f64) -> Duration {
+        let exp = retry.saturating_sub(1).min(30);
+        let step = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
+        let j = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        // `mul_f64` panics when the float form of a huge step overflows; never panic here.
+        Duration::try_from_secs_f64(step.as_secs_f64() * j)
+            .unwrap_or(step)
+            .min(step)
+    }
+}
+
+/// What came back from one attempt.
+#[derive(Debug, Clone, Copy)]
+pub enum Outcome<'a> {
+    /// An HTTP answer.
+    Status {
+        /// Its status.
+        status: u16,
+        /// Its headers (for `Retry-After`).
+        headers: &'a HeaderMap,
+    },
+    /// No answer.
+    Transport(&'a TransportError),
+}
+
+/// The decision after one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryDecision {
+    /// Done: hand the outcome to the caller.
+    Stop,
+    /// Wait this long, then send the same request again.
+    RetryAfter(Duration),
+}
+
+/// The retry state of one call: the policy, whether the request is replay-safe, and the
+/// attempts made so far.
+#[derive(Debug, Clone)]
+pub struct RetryState {
+    policy: RetryPolicy,
+    replay_safe: bool,
+    attempts: u32,
+}
+
+impl RetryState {
+    /// A fresh state. `replay_safe`: see [`is_replay_safe`].
+    pub fn new(policy: RetryPolicy, replay_safe: bool) -> Self {
+        RetryState {
+            policy,
+            replay_safe,
+            attempts: 0,
+        }
+    }
+
+    /// Attempts made so far.
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Records one attempt's outcome and decides. `elapsed`: time since the first attempt
+    /// started; `now`: the wall clock (for a `Retry-After` date); `jitter`: a uniform random
+    /// number in `[0, 1)`.
+    pub fn on_outcome(
+        &mut self,
+        elapsed: Duration,
+        now: SystemTime,
+        jitter: f64,
+        outcome: Outcome<'_>,
+    ) -> RetryDecision {
+        self.attempts += 1;
+        if self.attempts >= self.policy.max_attempts {
+            return RetryDecision::Stop;
+        }
+        let wait = match outcome {
+            Outcome::Status { status, headers } => {
+                if !matches!(status, 429 | 502 | 503 | 504) || !self.replay_safe {
+                    return RetryDecision::Stop;
+                }
+                let hinted = headers
+                    .get(http::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, now));
+                match hinted {
+                    Some(d) if d > self.policy.max_retry_after => return RetryDecision::Stop,
+                    Some(d) => d,
+                    None => self.policy.backoff_delay(self.attempts, jitter),
+                }
+            }
+            Outcome::Transport(e) => {
+                let never_sent = e.kind == TransportErrorKind::Connect;
+                if !(never_sent || self.replay_safe) || e.kind == TransportErrorKind::Other {
+                    return RetryDecision::Stop;
+                }
+                self.policy.backoff_delay(self.attempts, jitter)
+            }
+        };
+        if elapsed.saturating_add(wait) > self.policy.max_elapsed {
+            return RetryDecision::Stop;
+        }
+        RetryDecision::RetryAfter(wait)
+    }
+}
+
+/// Whether sending `req` twice is harmless: GET, HEAD, OPTIONS, PUT and DELETE are, and so is
+/// any request with an `Idempotency-Key`.
+pub fn is_replay_safe(req: &http::Request<Vec<u8>>) -> bool {
+    use http::Method;
+    matches!(
+        *req.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    ) || req.headers().contains_key("idempotency-key")
+}
+
+/// Maps 64 random bits to a uniform number in `[0, 1)`, for `jitter`.
+pub fn jitter_from_bits(bits: u64) -> f64 {
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Reads a `Retry-After` value: delay seconds, or an HTTP date (IMF-fixdate, e.g.
+/// `Wed, 21 Oct 2015 07:28:00 GMT`) turned into a delay from `now` (zero if past).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let v = value.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = parse_http_date(v)?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+pub fn parse_http_date(v: &str) -> Option<SystemTime> {
+    let rest = v.split_once(", ")?.1;
+    let parts: Vec<&str> = rest.split(' ').collect();
+    let [day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let day: u32 = day.parse().ok()?;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as u32
+        + 1;
+    let year: i64 = year.parse().ok()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    if day == 0 || day > 31 || *h > 23 || *m > 59 || *s > 60 || year < 1970 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = m as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
