@@ -192,6 +192,8 @@ fn teler_audio(b64: &str, chunk_id: u64) -> String {
 async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats>) {
     let teler_path = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let tp = teler_path.clone();
+    // The callback's signature is tungstenite's (its error type is an HTTP response).
+    #[allow(clippy::result_large_err)]
     let cb = move |req: &tungstenite::handshake::server::Request,
                    res: tungstenite::handshake::server::Response| {
         tp.store(req.uri().path().starts_with("/teler"), Ordering::Relaxed);

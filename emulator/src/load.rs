@@ -89,6 +89,39 @@ impl LoadConfig {
     }
 }
 
+/// A load setting out of range.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// The setting and what it must be.
+    #[error("invalid load setting: {0}")]
+    Config(String),
+}
+
+impl LoadConfig {
+    /// Checks the settings ([`run`] does it first).
+    pub fn validate(&self) -> Result<(), LoadError> {
+        if let LoadTarget::Connect(_) = self.target {
+            if !(20..=2000).contains(&self.chunk_ms) || !self.chunk_ms.is_multiple_of(20) {
+                return Err(LoadError::Config(format!(
+                    "chunk_ms must be a multiple of 20 from 20 to 2000, got {}",
+                    self.chunk_ms
+                )));
+            }
+            if self.sample_rate != 8000 && self.sample_rate != 16000 {
+                return Err(LoadError::Config(format!(
+                    "sample_rate must be 8000 or 16000, got {}",
+                    self.sample_rate
+                )));
+            }
+        }
+        if self.duration > Duration::from_secs(24 * 3600) {
+            return Err(LoadError::Config("duration must be at most 24 h".into()));
+        }
+        Ok(())
+    }
+}
+
 /// What a load run measured.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
@@ -387,9 +420,10 @@ async fn open(i: usize, target: &LoadTarget, cfg: &LoadConfig) -> Result<Conn, S
     })
 }
 
-/// Runs a load test and reports what it measured. Never panics on network trouble: every
-/// failure is counted in `errors`.
-pub async fn run(cfg: LoadConfig) -> LoadReport {
+/// Runs a load test and reports what it measured. Network trouble never fails the run:
+/// every failure is counted in `errors`; only settings out of range are an `Err`.
+pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
+    cfg.validate()?;
     let fd_limit = raise_fd_limit((cfg.streams as u64) * 2 + 512);
     let stats = Arc::new(Stats::new());
     let wall0 = Instant::now();
@@ -516,7 +550,7 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
     let sent = stats.sent.load(Ordering::Relaxed);
     let matched = stats.matched.load(Ordering::Relaxed);
     let max = stats.max_us.load(Ordering::Relaxed);
-    LoadReport {
+    Ok(LoadReport {
         streams_requested: cfg.streams,
         streams_connected: stats.connected.load(Ordering::Relaxed),
         streams_completed: stats.completed.load(Ordering::Relaxed),
@@ -537,7 +571,7 @@ pub async fn run(cfg: LoadConfig) -> LoadReport {
         cpu_seconds: cpu,
         cpu_percent: 100.0 * cpu / wall.max(0.001),
         fd_limit,
-    }
+    })
 }
 
 async fn stream_task(

@@ -637,7 +637,7 @@ async fn run_stream(
                 }
                 sent_audio += 1;
                 stats.frames_sent += 1;
-                if sent_audio % 16 == 0 {
+                if sent_audio.is_multiple_of(16) {
                     let snapshot = stats.clone();
                     sh.with_call(id, |c| c.media = snapshot);
                 }

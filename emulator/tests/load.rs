@@ -23,7 +23,7 @@ async fn immediate_echo_matches_every_frame() {
         let mut cfg = LoadConfig::connect(a.teler_url(), 50);
         cfg.chunk_ms = 20;
         cfg.duration = Duration::from_secs(1);
-        let r = load::run(cfg).await;
+        let r = load::run(cfg).await.unwrap();
         assert_eq!(r.errors, 0, "{}", r.to_text());
         assert_eq!(r.streams_connected, 50);
         assert_eq!(r.streams_completed, 50);
@@ -64,7 +64,7 @@ async fn regrouped_echo_and_calls_mode() {
         });
         let mut cfg = LoadConfig::calls(flow_url, 10);
         cfg.duration = Duration::from_secs(1);
-        let r = load::run(cfg).await;
+        let r = load::run(cfg).await.unwrap();
         assert_eq!(r.errors, 0, "{}", r.to_text());
         assert_eq!(r.chunk_ms, 100);
         assert_eq!(r.frames_sent, 100);
@@ -85,7 +85,7 @@ async fn refused_target_is_counted_not_hung() {
     tokio::time::timeout(LIMIT, async {
         let mut cfg = LoadConfig::connect("ws://127.0.0.1:9/", 5);
         cfg.duration = Duration::from_millis(100);
-        let r = load::run(cfg).await;
+        let r = load::run(cfg).await.unwrap();
         assert_eq!(r.streams_connected, 0);
         assert_eq!(r.errors, 5);
         assert!(
@@ -94,6 +94,24 @@ async fn refused_target_is_counted_not_hung() {
             r.error_samples
         );
         assert_eq!(r.rtt_p50_ms, None);
+        let mut bad = LoadConfig::connect("ws://127.0.0.1:9/", 1);
+        bad.chunk_ms = 0;
+        assert!(
+            load::run(bad.clone())
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("chunk_ms")
+        );
+        bad.chunk_ms = 20;
+        bad.sample_rate = 44_100;
+        assert!(
+            load::run(bad)
+                .await
+                .unwrap_err()
+                .to_string()
+                .contains("sample_rate")
+        );
     })
     .await
     .unwrap();

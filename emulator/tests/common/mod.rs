@@ -146,6 +146,7 @@ fn b64(pcm: &[i16]) -> String {
 async fn media(tcp: tokio::net::TcpStream, mode: AppMode, seen: Arc<Mutex<Seen>>) {
     let query = Arc::new(Mutex::new(None));
     let q2 = query.clone();
+    #[allow(clippy::result_large_err)]
     let cb = move |req: &tungstenite::handshake::server::Request,
                    res: tungstenite::handshake::server::Response| {
         *q2.lock().unwrap() = req.uri().query().map(str::to_owned);
