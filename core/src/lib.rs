@@ -68,6 +68,7 @@
 pub mod elevenlabs;
 pub mod flow;
 pub mod media;
+pub mod webhook;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

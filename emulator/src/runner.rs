@@ -68,7 +68,7 @@ impl Hooks {
                 let body = event_body(sh.cfg.webhook_version, event, &subject, data);
                 let headers: Vec<(&str, String)> = match &sh.cfg.secret {
                     Some(secret) => {
-                        signature_headers(secret, now_unix_ms() / 1000, body.as_bytes()).to_vec()
+                        signature_headers(secret, now_unix_ms() / 1000, body.as_bytes())
                     }
                     None => Vec::new(),
                 };

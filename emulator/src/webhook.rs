@@ -88,27 +88,18 @@ pub(crate) fn event_body(
 }
 
 /// The signature headers for `body` sent at `timestamp` (Unix seconds): HMAC-SHA256 keyed
-/// with the secret over `"{timestamp}.{body}"`, hex digest (`TELER.md` section 5). The one
-/// place that decides the scheme.
-pub fn signature_headers(secret: &str, timestamp: u64, body: &[u8]) -> [(&'static str, String); 2] {
-    use hmac::{Hmac, KeyInit, Mac};
-    type HmacSha256 = Hmac<sha2::Sha256>;
-    let ts = timestamp.to_string();
-    let hex = match <HmacSha256 as KeyInit>::new_from_slice(secret.as_bytes()) {
-        Ok(mut mac) => {
-            mac.update(ts.as_bytes());
-            mac.update(b".");
-            mac.update(body);
-            let digest = mac.finalize().into_bytes();
-            digest
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        }
-        // HMAC takes keys of any length; this arm is unreachable in practice.
-        Err(_) => String::new(),
-    };
-    [("X-Teler-Signature", hex), ("X-Teler-Timestamp", ts)]
+/// with the secret over `"{timestamp}.{body}"`, hex digest (`TELER.md` section 5), computed
+/// by teler-core's [`WebhookSecret::sign`](teler_core::webhook::WebhookSecret::sign), the
+/// same code a receiver verifies with. An empty secret signs nothing.
+pub fn signature_headers(secret: &str, timestamp: u64, body: &[u8]) -> Vec<(&'static str, String)> {
+    use teler_core::webhook::{SignatureEncoding, WebhookSecret};
+    match WebhookSecret::new(secret) {
+        Ok(s) => s
+            .sign(timestamp, body)
+            .headers(SignatureEncoding::Hex)
+            .to_vec(),
+        Err(_) => Vec::new(),
+    }
 }
 
 #[cfg(test)]
@@ -120,10 +111,16 @@ mod tests {
         // Computed independently: printf '1.{}' | openssl dgst -sha256 -hmac whsec_x
         let h = signature_headers("whsec_x", 1, b"{}");
         assert_eq!(h[1], ("X-Teler-Timestamp", "1".to_string()));
+        assert_eq!(h[0].0, "X-Teler-Signature");
         assert_eq!(
             h[0].1,
             "36ee2f7498f0c1777d1312b2a7361947fe5ad31223be30d0c62421f4ca753401"
         );
+    }
+
+    #[test]
+    fn empty_secret_signs_nothing() {
+        assert!(signature_headers("", 1, b"{}").is_empty());
     }
 
     #[test]

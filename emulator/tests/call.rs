@@ -107,6 +107,8 @@ async fn echo_call_frames_webhooks_and_output() {
         );
         assert_eq!(fr["call_id"], call.id.as_str());
         assert_eq!(fr["direction"], "outbound");
+        let parsed = teler_core::webhook::FlowRequest::from_value(fr.clone()).unwrap();
+        assert_eq!(parsed.call_id, call.id);
         assert_eq!(fr["to_number"], "+14155550199");
         assert_eq!(
             seen.ws_query.as_deref(),
@@ -188,8 +190,22 @@ async fn echo_call_frames_webhooks_and_output() {
                 "call.completed"
             ]
         );
+        let verifier = teler_core::webhook::Verifier::new(
+            teler_core::webhook::WebhookSecret::new("whsec_test").unwrap(),
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         for (h, b) in &seen.webhooks {
             check_signature("whsec_test", h, b);
+            // What an SDK user's receiver does with it.
+            let pairs = h
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), v.as_bytes().to_vec()));
+            let ev = verifier.verify(pairs, b, now).unwrap();
+            assert_eq!(ev.version, teler_core::webhook::ApiVersion::V2025_08_01);
+            assert_eq!(ev.call_id.as_deref(), Some(call.id.as_str()));
         }
         let done: Value = serde_json::from_slice(&seen.webhooks[5].1).unwrap();
         assert!(done["data"]["duration"].is_u64());
@@ -297,7 +313,11 @@ async fn clear_drops_queued_audio_16k_envelope_webhooks() {
                 "call.completed"
             ]
         );
-        for h in &hooks {
+        for (h, (_, raw)) in hooks.iter().zip(&seen.webhooks) {
+            let ev = teler_core::webhook::WebhookEvent::from_json(raw).unwrap();
+            assert_eq!(ev.version, teler_core::webhook::ApiVersion::V2026_06_01);
+            assert_eq!(ev.event_type(), h["type"].as_str().unwrap());
+            assert_eq!(ev.leg_id.as_deref(), Some(call.legs[0].id.as_str()));
             assert_eq!(h["api_version"], "2026-06-01");
             assert!(h["id"].as_str().unwrap().starts_with("evt_"));
             assert_eq!(h["call_id"], call.id.as_str());
