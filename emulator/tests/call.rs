@@ -332,6 +332,42 @@ async fn clear_drops_queued_audio_16k_envelope_webhooks() {
     .unwrap();
 }
 
+#[tokio::test]
+async fn interrupt_drops_one_chunk() {
+    tokio::time::timeout(LIMIT, async {
+        let app = start_app(
+            r#"{"action":"stream","ws_url":"{WS}","chunk_size":500}"#,
+            AppMode::QueueThenInterrupt,
+        )
+        .await;
+        let dir = out_dir("interrupt");
+        let e = Emulator::builder()
+            .speed(10.0)
+            .call_duration(Duration::from_secs(3))
+            .output_dir(&dir)
+            .log(false)
+            .start("127.0.0.1:0")
+            .await
+            .unwrap();
+        let call = run_call(&e, &app).await;
+        assert_eq!(call.media.interrupts, 1);
+        assert_eq!(call.media.played_ms, 2000, "{:?}", call.media);
+        assert_eq!(call.media.dropped_ms, 1000, "{:?}", call.media);
+        let wav = Pcm::read(std::path::Path::new(
+            call.media.output_wav.as_ref().unwrap(),
+        ))
+        .unwrap();
+        let count = |v: i16| wav.samples.iter().filter(|s| **s == v).count();
+        assert_eq!((count(1000), count(2000), count(3000)), (8000, 0, 8000));
+        let first = wav.samples.iter().position(|s| *s == 1000).unwrap();
+        let third = wav.samples.iter().position(|s| *s == 3000).unwrap();
+        assert_eq!(third, first + 8000, "chunk 3 follows chunk 1 directly");
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .unwrap();
+}
+
 async fn quick_emu() -> EmulatorHandle {
     Emulator::builder()
         .speed(20.0)
@@ -429,6 +465,20 @@ async fn play_hangup_and_dial_actions() {
             "{:?}",
             c.notes
         );
+
+        // A stream's flow_url is fetched when the app closes the stream.
+        let next = start_app(r#"{"action":"hangup"}"#, AppMode::Echo).await;
+        let first = format!(
+            r#"{{"action":"stream","ws_url":"{{WS}}","chunk_size":100,"flow_url":"{}/flow"}}"#,
+            next.http_base
+        );
+        let app = start_app(&first, AppMode::CloseAfter3).await;
+        let c = run_call(&e, &app).await;
+        assert_eq!(
+            (c.state.as_str(), c.reason.as_deref()),
+            ("completed", Some("flow_hangup"))
+        );
+        assert_eq!(next.seen.lock().unwrap().flow_requests.len(), 1);
 
         let app = start_app(r#"{"action":"dial","to":"+14155550123"}"#, AppMode::Echo).await;
         let c = run_call(&e, &app).await;

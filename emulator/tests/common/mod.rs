@@ -66,6 +66,8 @@ pub enum AppMode {
     BadFrame,
     /// Close the socket after 3 caller frames.
     CloseAfter3,
+    /// Send 3 chunks of 1 s (levels 1000, 2000, 3000), then `interrupt` chunk 2.
+    QueueThenInterrupt,
 }
 
 /// What the test app saw.
@@ -197,6 +199,20 @@ async fn media(tcp: tokio::net::TcpStream, mode: AppMode, seen: Arc<Mutex<Seen>>
                         .send(Message::text(
                             r#"{"type":"audio","data":{"audio_b64":"AAA="},"chunk_id":1}"#,
                         ))
+                        .await;
+                }
+            }
+            AppMode::QueueThenInterrupt => {
+                if audio_frames == 1 {
+                    for id in 1..=3i16 {
+                        let out = format!(
+                            r#"{{"type":"audio","audio_b64":"{}","chunk_id":{id}}}"#,
+                            b64(&vec![1000 * id; 8000])
+                        );
+                        let _ = ws.send(Message::text(out)).await;
+                    }
+                    let _ = ws
+                        .send(Message::text(r#"{"type":"interrupt","chunk_id":2}"#))
                         .await;
                 }
             }
