@@ -171,7 +171,27 @@ fn set_state(sh: &Shared, id: &str, state: CallState) {
     });
 }
 
+/// Marks the call done however `run_call` ends (even by a panic), so
+/// `wait_for_call_end` can never wait forever.
+struct DoneGuard(Arc<Shared>, String);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let mut st = self.0.store();
+        if let Some(e) = st.calls.get_mut(&self.1) {
+            if !e.call.state.is_final() {
+                e.call.state = CallState::Failed;
+                e.call.reason = Some("emulator_error".into());
+                e.call
+                    .push_error("the emulator stopped playing this call".into());
+            }
+            e.done.send_replace(true);
+        }
+    }
+}
+
 async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Option<String>>) {
+    let _done = DoneGuard(sh.clone(), id.clone());
     let Some(c) = sh.with_call(&id, |c| c.clone()) else {
         return;
     };
@@ -291,9 +311,6 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
         json!({ "hangup_time": ended_at, "duration": duration, "reason": end.reason }),
     );
     hooks.finish(sh.cfg.http_timeout * 8).await;
-    if let Some(e) = sh.store().calls.get(&id) {
-        e.done.send_replace(true);
-    }
 }
 
 async fn fetch_flow(sh: &Shared, c: &Call, url: &str) -> Result<Action, String> {
