@@ -35,13 +35,27 @@ pub fn split_http_url(url: &str) -> Result<(String, u16, String), String> {
         Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
         None => (rest, "/".to_owned()),
     };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
-            h.trim_start_matches('[').trim_end_matches(']').to_owned(),
-            p.parse::<u16>()
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{url}: unclosed [ in the host"))?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p
+                .parse::<u16>()
                 .map_err(|_| format!("{url}: bad port {p:?}"))?,
-        ),
-        _ => (authority.to_owned(), 80),
+            None if after.is_empty() => 80,
+            None => return Err(format!("{url}: junk after the host")),
+        };
+        (h.to_owned(), port)
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (
+                h.to_owned(),
+                p.parse::<u16>()
+                    .map_err(|_| format!("{url}: bad port {p:?}"))?,
+            ),
+            None => (authority.to_owned(), 80),
+        }
     };
     if host.is_empty() {
         return Err(format!("{url}: no host"));
@@ -125,5 +139,15 @@ mod tests {
         );
         assert!(split_http_url("ftp://h/").is_err());
         assert!(split_http_url("http://h:99999/").is_err());
+        assert_eq!(
+            split_http_url("http://[::1]:8080/x").unwrap(),
+            ("::1".into(), 8080, "/x".into())
+        );
+        assert_eq!(
+            split_http_url("http://[::1]").unwrap(),
+            ("::1".into(), 80, "/".into())
+        );
+        assert!(split_http_url("http://[::1/").is_err());
+        assert!(split_http_url("http:///x").is_err());
     }
 }

@@ -131,7 +131,10 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     }
     let offset_s: i64 = match &s[i..] {
         "Z" | "z" => 0,
-        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
+        tz if tz.len() == 6
+            && (tz.starts_with('+') || tz.starts_with('-'))
+            && tz.as_bytes()[3] == b':' =>
+        {
             let oh = i64::from(num(i + 1..i + 3)?);
             let om = i64::from(num(i + 4..i + 6)?);
             let sign = if tz.starts_with('-') { -1 } else { 1 };
@@ -196,6 +199,18 @@ mod tests {
         assert_eq!(parse_rfc3339("2026-11-25"), Some(1_795_564_800_000));
         assert_eq!(parse_rfc3339("yesterday"), None);
         assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2026-11-25T21:23:46+0é:0"), None);
+        // Never panics, whatever the bytes (multi-byte characters at every position).
+        let base = "2026-11-25T21:23:46.123+01:00";
+        for cut in 0..=base.len() {
+            for ins in ["é", "€", "𝄞", "", "Z", "."] {
+                let mut t = base[..cut].to_owned();
+                t.push_str(ins);
+                t.push_str(&base[cut..]);
+                let _ = parse_rfc3339(&t);
+                let _ = parse_rfc3339(&t[..cut + ins.len()]);
+            }
+        }
     }
 
     #[test]
