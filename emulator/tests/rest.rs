@@ -171,6 +171,39 @@ async fn initiate_answers_and_validates() {
             "{:?}",
             ended.errors
         );
+        // Webhook failures are recorded per delivery, in order (they do not fail the call).
+        let events: Vec<&str> = ended.webhooks.iter().map(|w| w.event.as_str()).collect();
+        assert_eq!(
+            events,
+            [
+                "call.initiated",
+                "call.ringing",
+                "call.answered",
+                "call.completed"
+            ]
+        );
+        assert!(ended.webhooks.iter().all(|w| {
+            w.status.is_none()
+                && w.error
+                    .as_ref()
+                    .is_some_and(|e| e.contains("cannot connect"))
+        }));
+
+        // Odd bodies are 422s, never a 500 or a dropped connection.
+        for body in [
+            "[]",
+            "null",
+            "1",
+            "\"x\"",
+            "{",
+            "{\"from_number\":null}",
+            "{\"record\":\"yes\"}",
+            "{\"from_number\":{\"a\":1},\"to_number\":[1],\"flow_url\":1e400}",
+            "{\"from_number\":\"+1\u{e9}\",\"to_number\":\"+\",\"flow_url\":\"http://a b\"}",
+        ] {
+            let r = call(&e, "POST", "/voice/calls/initiate", body).await;
+            assert_error_shape(&r, 422);
+        }
     })
     .await
     .unwrap();
