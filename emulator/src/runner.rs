@@ -561,7 +561,6 @@ async fn run_stream(
             None => last_activity + sh.cfg.drain_idle,
         };
         tokio::select! {
-            biased;
             r = hangup_signal(hangup) => end = Some(StreamEnd::Hangup(r)),
             m = ws.next() => match m {
                 Some(Ok(Message::Text(t))) => {
