@@ -1,0 +1,696 @@
+//! Plays one call as Teler does: webhooks, the flow request, the media stream, the end.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use teler_core::flow::{Action, Stream};
+use teler_core::media::AppMessage;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tungstenite::Message;
+
+use crate::model::{Call, CallState, MediaStats, WebhookDelivery};
+use crate::store::Shared;
+use crate::util::{new_uuid, now_unix_ms, rfc3339};
+use crate::wav::WavWriter;
+use crate::webhook::{EventSubject, event_body, signature_headers};
+
+/// How long a send to the app may block before the stream is declared dead.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most app audio queued for playback (2 minutes at 8 kHz).
+const MAX_QUEUED_SAMPLES: usize = 8000 * 120;
+
+/// Creates the call record and starts playing it.
+pub(crate) fn place(
+    sh: &Arc<Shared>,
+    from: String,
+    to: String,
+    flow_url: String,
+    cb: Option<String>,
+    record: bool,
+) -> Call {
+    let call = crate::rest::new_call(sh, from, to, flow_url, cb, record);
+    let (hangup_rx, id) = sh.store().insert(call.clone());
+    sh.log(
+        &id,
+        format_args!("initiated {} -> {}", call.from_number, call.to_number),
+    );
+    tokio::spawn(run_call(sh.clone(), id, hangup_rx));
+    call
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// Delivers one call's webhooks in order, one at a time.
+struct Hooks {
+    tx: mpsc::UnboundedSender<(&'static str, Map<String, Value>)>,
+    task: JoinHandle<()>,
+}
+
+impl Hooks {
+    fn spawn(sh: &Arc<Shared>, subject: EventSubject, url: Option<String>) -> Hooks {
+        let (tx, mut rx) = mpsc::unbounded_channel::<(&'static str, Map<String, Value>)>();
+        let sh = sh.clone();
+        let task = tokio::spawn(async move {
+            while let Some((event, data)) = rx.recv().await {
+                let Some(url) = &url else { continue };
+                let body = event_body(sh.cfg.webhook_version, event, &subject, data);
+                let headers: Vec<(&str, String)> = match &sh.cfg.secret {
+                    Some(secret) => {
+                        signature_headers(secret, now_unix_ms() / 1000, body.as_bytes())
+                    }
+                    None => Vec::new(),
+                };
+                let r = crate::http::post_json(url, body, &headers, sh.cfg.http_timeout).await;
+                let d = match r {
+                    Ok(a) if (200..300).contains(&a.status) => WebhookDelivery {
+                        event: event.into(),
+                        status: Some(a.status),
+                        error: None,
+                    },
+                    Ok(a) => WebhookDelivery {
+                        event: event.into(),
+                        status: Some(a.status),
+                        error: Some(format!("the receiver answered HTTP {}", a.status)),
+                    },
+                    Err(e) => WebhookDelivery {
+                        event: event.into(),
+                        status: None,
+                        error: Some(e),
+                    },
+                };
+                if let Some(e) = &d.error {
+                    sh.log(&subject.call_id, format_args!("webhook {event}: {e}"));
+                }
+                sh.with_call(&subject.call_id, |c| {
+                    if c.webhooks.len() < 100 {
+                        c.webhooks.push(d)
+                    }
+                });
+            }
+        });
+        Hooks { tx, task }
+    }
+
+    fn send(&self, event: &'static str, data: Value) {
+        let _ = self.tx.send((event, obj(data)));
+    }
+
+    /// Waits until every queued event has been delivered (or timed out).
+    async fn finish(self, limit: Duration) {
+        drop(self.tx);
+        let mut task = self.task;
+        if tokio::time::timeout(limit, &mut task).await.is_err() {
+            task.abort();
+        }
+    }
+}
+
+/// Resolves with the reason once a REST hangup arrives; never if none does.
+async fn hangup_signal(rx: &mut watch::Receiver<Option<String>>) -> String {
+    loop {
+        if let Some(r) = rx.borrow_and_update().clone() {
+            return r;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+struct End {
+    state: CallState,
+    reason: String,
+    ended_by: &'static str,
+}
+
+impl End {
+    fn completed(reason: impl Into<String>, by: &'static str) -> End {
+        End {
+            state: CallState::Completed,
+            reason: reason.into(),
+            ended_by: by,
+        }
+    }
+    fn failed(reason: impl Into<String>) -> End {
+        End {
+            state: CallState::Failed,
+            reason: reason.into(),
+            ended_by: "system",
+        }
+    }
+    fn hangup(reason: String) -> End {
+        End::completed(reason.to_ascii_lowercase(), "api")
+    }
+}
+
+fn scaled(sh: &Shared, d: Duration) -> Duration {
+    match sh.cfg.speed {
+        Some(s) if s > 0.0 => d.div_f64(s),
+        _ => Duration::ZERO,
+    }
+}
+
+fn set_state(sh: &Shared, id: &str, state: CallState) {
+    sh.with_call(id, |c| {
+        c.state = state;
+        for l in &mut c.legs {
+            l.state = state;
+        }
+    });
+}
+
+/// Marks the call done however `run_call` ends (even by a panic), so
+/// `wait_for_call_end` can never wait forever.
+struct DoneGuard(Arc<Shared>, String);
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        let mut st = self.0.store();
+        if let Some(e) = st.calls.get_mut(&self.1) {
+            if !e.call.state.is_final() {
+                e.call.state = CallState::Failed;
+                e.call.reason = Some("emulator_error".into());
+                e.call
+                    .push_error("the emulator stopped playing this call".into());
+            }
+            e.done.send_replace(true);
+        }
+    }
+}
+
+async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Option<String>>) {
+    let _done = DoneGuard(sh.clone(), id.clone());
+    let Some(c) = sh.with_call(&id, |c| c.clone()) else {
+        return;
+    };
+    let subject = EventSubject {
+        call_id: c.id.clone(),
+        leg_id: c.legs.first().map(|l| l.id.clone()).unwrap_or_default(),
+        account_id: c.account_id.clone(),
+        voice_app_id: c.voice_app_id.clone(),
+        from: c.from_number.clone(),
+        to: c.to_number.clone(),
+    };
+    let cb = c.properties["status_callback_url"]
+        .as_str()
+        .map(str::to_owned);
+    let hooks = Hooks::spawn(&sh, subject, cb);
+    hooks.send("call.initiated", json!({ "start_time": c.created_at }));
+    set_state(&sh, &id, CallState::Ringing);
+    hooks.send("call.ringing", json!({}));
+
+    let mut answered_ms = None;
+    let end = 'call: {
+        tokio::select! {
+            r = hangup_signal(&mut hangup) => break 'call End::completed(format!("canceled: {}", r.to_ascii_lowercase()), "api"),
+            _ = tokio::time::sleep(scaled(&sh, sh.cfg.ring_time)) => {}
+        }
+        let now = now_unix_ms();
+        answered_ms = Some(now);
+        let answered_at = rfc3339(now);
+        sh.with_call(&id, |c| {
+            c.state = CallState::InProgress;
+            c.answered_at = Some(answered_at.clone());
+            for l in &mut c.legs {
+                l.state = CallState::InProgress;
+                l.answered_at = Some(answered_at.clone());
+            }
+        });
+        sh.log(&id, "answered");
+        hooks.send("call.answered", json!({ "answer_time": answered_at }));
+
+        let mut next = c.properties["flow_url"].as_str().map(str::to_owned);
+        let mut streams = 0u32;
+        loop {
+            let Some(url) = next.take() else {
+                break 'call End::completed("flow_finished", "flow");
+            };
+            let action = tokio::select! {
+                r = hangup_signal(&mut hangup) => break 'call End::hangup(r),
+                a = fetch_flow(&sh, &c, &url) => a,
+            };
+            let action = match action {
+                Ok(a) => a,
+                Err(e) => {
+                    sh.error(&id, e);
+                    break 'call End::failed("flow_error");
+                }
+            };
+            sh.log(&id, format_args!("flow action {}", action.to_json()));
+            sh.with_call(&id, |c| c.push_note(format!("flow {}", action.to_json())));
+            match action {
+                Action::Stream(s) => {
+                    streams += 1;
+                    match run_stream(&sh, &id, &s, streams, &mut hangup, &hooks).await {
+                        StreamEnd::Duration => {
+                            break 'call End::completed("call_duration_elapsed", "timer");
+                        }
+                        StreamEnd::Hangup(r) => break 'call End::hangup(r),
+                        StreamEnd::AppClosed => match s.flow_url {
+                            Some(f) => next = Some(f),
+                            None => break 'call End::completed("stream_closed_by_app", "app"),
+                        },
+                        StreamEnd::Failed(reason) => break 'call End::failed(reason),
+                    }
+                }
+                Action::Play(p) => {
+                    tokio::select! {
+                        r = hangup_signal(&mut hangup) => break 'call End::hangup(r),
+                        _ = tokio::time::sleep(scaled(&sh, sh.cfg.play_duration)) => {}
+                    }
+                    match p.flow_url {
+                        Some(f) => next = Some(f),
+                        None => break 'call End::completed("play_finished", "flow"),
+                    }
+                }
+                Action::Hangup => break 'call End::completed("flow_hangup", "flow"),
+                Action::Dial(d) => {
+                    sh.error(
+                        &id,
+                        format!("the dial action (to {}) is not emulated", d.to),
+                    );
+                    break 'call End::failed("dial_not_emulated");
+                }
+                other => {
+                    sh.error(&id, format!("unsupported flow action {}", other.to_json()));
+                    break 'call End::failed("unsupported_action");
+                }
+            }
+        }
+    };
+
+    let now = now_unix_ms();
+    let ended_at = rfc3339(now);
+    sh.with_call(&id, |c| {
+        c.state = end.state;
+        c.ended_at = Some(ended_at.clone());
+        c.reason = Some(end.reason.clone());
+        for l in &mut c.legs {
+            l.state = end.state;
+            l.ended_at = Some(ended_at.clone());
+            l.reason = Some(end.reason.clone());
+            l.ended_by = Some(end.ended_by.to_owned());
+        }
+    });
+    sh.log(&id, format_args!("{} ({})", end.state.as_str(), end.reason));
+    let duration = answered_ms.map_or(0, |a| now.saturating_sub(a) / 1000);
+    hooks.send(
+        "call.completed",
+        json!({ "hangup_time": ended_at, "duration": duration, "reason": end.reason }),
+    );
+    hooks.finish(sh.cfg.http_timeout * 8).await;
+}
+
+async fn fetch_flow(sh: &Shared, c: &Call, url: &str) -> Result<Action, String> {
+    let body = json!({
+        "call_id": c.id,
+        "account_id": c.account_id,
+        "from_number": c.from_number,
+        "to_number": c.to_number,
+        "direction": "outbound",
+    });
+    let a = crate::http::post_json(url, body.to_string(), &[], sh.cfg.http_timeout)
+        .await
+        .map_err(|e| format!("flow request failed: {e}"))?;
+    let text = String::from_utf8_lossy(&a.body);
+    if !(200..300).contains(&a.status) {
+        let snippet: String = text.chars().take(200).collect();
+        return Err(format!(
+            "flow URL {url} answered HTTP {}: {snippet}",
+            a.status
+        ));
+    }
+    Action::from_json(&text).map_err(|e| format!("flow URL {url} answered an invalid action: {e}"))
+}
+
+enum StreamEnd {
+    Duration,
+    Hangup(String),
+    AppClosed,
+    Failed(String),
+}
+
+/// What the caller hears: app audio queued in order, played on the call's timeline.
+struct Player {
+    queue: VecDeque<(u64, Vec<i16>, usize)>,
+    queued: usize,
+    cursor: u64,
+    out: Option<WavWriter>,
+    played: u64,
+    dropped: u64,
+    write_error: Option<String>,
+}
+
+impl Player {
+    fn write(&mut self, samples: Option<&[i16]>, n: usize) {
+        if let Some(w) = &mut self.out {
+            let r = match samples {
+                Some(s) => w.write(s),
+                None => w.silence(n),
+            };
+            if let Err(e) = r {
+                self.write_error = Some(format!("writing the output WAV: {e}"));
+                self.out = None;
+            }
+        }
+    }
+
+    /// Plays up to `to_ms` of the call's timeline (silence where nothing is queued).
+    fn advance(&mut self, to_ms: u64) {
+        let target = to_ms * 8;
+        while self.cursor < target {
+            let want = (target - self.cursor) as usize;
+            let Some((_, samples, pos)) = self.queue.front_mut() else {
+                self.write(None, want);
+                self.cursor += want as u64;
+                break;
+            };
+            let n = want.min(samples.len() - *pos);
+            let (start, end) = (*pos, *pos + n);
+            *pos = end;
+            let done = end == samples.len();
+            let chunk = std::mem::take(samples);
+            self.write(Some(&chunk[start..end]), n);
+            if let Some(front) = self.queue.front_mut() {
+                front.1 = chunk;
+            }
+            self.cursor += n as u64;
+            self.played += n as u64;
+            self.queued -= n;
+            if done {
+                self.queue.pop_front();
+            }
+        }
+    }
+
+    fn push(&mut self, id: u64, samples: Vec<i16>) -> Result<(), String> {
+        if samples.is_empty() {
+            return Ok(());
+        }
+        if self.queued + samples.len() > MAX_QUEUED_SAMPLES {
+            self.dropped += samples.len() as u64;
+            return Err(format!(
+                "audio chunk {id} dropped: more than {} s of audio already queued",
+                MAX_QUEUED_SAMPLES / 8000
+            ));
+        }
+        self.queued += samples.len();
+        self.queue.push_back((id, samples, 0));
+        Ok(())
+    }
+
+    fn clear(&mut self) {
+        self.dropped += self.queued as u64;
+        self.queued = 0;
+        self.queue.clear();
+    }
+
+    fn interrupt(&mut self, id: u64) -> bool {
+        match self.queue.iter().position(|(c, _, _)| *c == id) {
+            Some(i) => {
+                if let Some((_, s, pos)) = self.queue.remove(i) {
+                    let left = s.len() - pos;
+                    self.queued -= left;
+                    self.dropped += left as u64;
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn finish(mut self, end_ms: u64) -> (u64, u64, Option<String>) {
+        self.advance(end_ms);
+        self.clear();
+        if let Some(w) = self.out.take()
+            && let Err(e) = w.finish()
+        {
+            self.write_error = Some(format!("writing the output WAV: {e}"));
+        }
+        (self.played / 8, self.dropped / 8, self.write_error)
+    }
+}
+
+fn decode_pcm(b64: &str) -> Result<Vec<i16>, String> {
+    let bytes = B64
+        .decode(b64)
+        .map_err(|e| format!("audio_b64 is not valid base64: {e}"))?;
+    if bytes.len() % 2 != 0 {
+        return Err(format!(
+            "audio_b64 decodes to {} bytes, not whole 16-bit samples",
+            bytes.len()
+        ));
+    }
+    Ok(bytes
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect())
+}
+
+async fn run_stream(
+    sh: &Arc<Shared>,
+    id: &str,
+    s: &Stream,
+    n: u32,
+    hangup: &mut watch::Receiver<Option<String>>,
+    hooks: &Hooks,
+) -> StreamEnd {
+    let mut ws = match crate::ws::connect(&s.ws_url, sh.cfg.http_timeout).await {
+        Ok(ws) => ws,
+        Err(e) => {
+            sh.error(id, format!("media stream: {e}"));
+            return StreamEnd::Failed("ws_connect_failed".into());
+        }
+    };
+    let hz = s.sample_rate.hz();
+    let stream_id = new_uuid();
+    let pcm = sh.sources.at(hz);
+    let per_frame = (hz as usize * s.chunk_size as usize) / 1000;
+    let chunk_ms = u64::from(s.chunk_size);
+    let total_ms = sh.cfg.call_duration.as_millis() as u64;
+    let frames_total = total_ms.div_ceil(chunk_ms).max(1);
+    let output = sh.cfg.output_dir.as_ref().map(|d| {
+        if n == 1 {
+            d.join(format!("{id}.wav"))
+        } else {
+            d.join(format!("{id}-{n}.wav"))
+        }
+    });
+    let mut stats = MediaStats {
+        stream_id: Some(stream_id.clone()),
+        ws_url: Some(s.ws_url.clone()),
+        sample_rate: Some(hz),
+        chunk_size_ms: Some(s.chunk_size),
+        output_wav: output.as_ref().map(|p| p.display().to_string()),
+        ..MediaStats::default()
+    };
+    let mut player = Player {
+        queue: VecDeque::new(),
+        queued: 0,
+        cursor: 0,
+        out: None,
+        played: 0,
+        dropped: 0,
+        write_error: None,
+    };
+    if let Some(p) = &output {
+        match WavWriter::create(p, 8000) {
+            Ok(w) => player.out = Some(w),
+            Err(e) => sh.error(id, format!("cannot create {}: {e}", p.display())),
+        }
+    }
+
+    let mut message_id: u64 = 1;
+    let start = json!({
+        "type": "start",
+        "account_id": sh.cfg.account_id,
+        "call_app_id": sh.cfg.voice_app_id,
+        "call_id": id,
+        "stream_id": stream_id,
+        "message_id": message_id,
+        "data": { "encoding": "audio/l16", "sample_rate": hz, "channels": 1 },
+    });
+    let mut end =
+        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(start.to_string()))).await {
+            Ok(Ok(())) => None,
+            _ => Some(StreamEnd::AppClosed),
+        };
+    stats.frames_sent += 1;
+    sh.log(id, format_args!("stream {stream_id} open to {}", s.ws_url));
+    hooks.send(
+        "stream.initiated",
+        json!({ "call_id": id, "stream_id": stream_id }),
+    );
+
+    let speed = sh.cfg.speed.filter(|s| *s > 0.0);
+    let period = Duration::from_millis(chunk_ms).div_f64(speed.unwrap_or(1.0));
+    let mut ticker = speed.map(|_| {
+        let mut i = tokio::time::interval(period);
+        i.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        i
+    });
+    let t0 = Instant::now();
+    let mut sent_audio: u64 = 0;
+    let mut pos = 0usize;
+    let mut frame_pcm: Vec<u8> = Vec::with_capacity(per_frame * 2);
+    let mut last_activity = Instant::now();
+    let mut last_chunk_id: Option<u64> = None;
+    let media_ms = |sent: u64| -> u64 {
+        match speed {
+            Some(sp) => ((t0.elapsed().as_secs_f64() * 1000.0 * sp) as u64).min(total_ms),
+            None => (sent * chunk_ms).min(total_ms),
+        }
+    };
+
+    while end.is_none() {
+        let all_sent = sent_audio >= frames_total;
+        let deadline = match speed {
+            Some(_) => last_activity + period,
+            None => last_activity + sh.cfg.drain_idle,
+        };
+        tokio::select! {
+            r = hangup_signal(hangup) => end = Some(StreamEnd::Hangup(r)),
+            m = ws.next() => match m {
+                Some(Ok(Message::Text(t))) => {
+                    if speed.is_none() {
+                        last_activity = Instant::now();
+                    }
+                    stats.frames_received += 1;
+                    let now_ms = media_ms(sent_audio);
+                    match AppMessage::parse(t.as_str()) {
+                        Ok(AppMessage::Audio { audio_b64, chunk_id }) => match decode_pcm(&audio_b64) {
+                            Ok(samples) => {
+                                if let Some(last) = last_chunk_id
+                                    && chunk_id <= last
+                                {
+                                    sh.error(id, format!("audio chunk_id {chunk_id} is not greater than the previous {last} (chunk ids must increase)"));
+                                }
+                                last_chunk_id = Some(chunk_id);
+                                stats.audio_chunks += 1;
+                                player.advance(now_ms);
+                                if let Err(e) = player.push(chunk_id, samples) {
+                                    sh.error(id, e);
+                                }
+                            }
+                            Err(e) => {
+                                stats.bad_frames += 1;
+                                sh.error(id, format!("bad audio frame from the app (chunk_id {chunk_id}): {e}"));
+                            }
+                        },
+                        Ok(AppMessage::Interrupt { chunk_id }) => {
+                            stats.interrupts += 1;
+                            player.advance(now_ms);
+                            if !player.interrupt(chunk_id) {
+                                sh.with_call(id, |c| c.push_note(format!("interrupt {chunk_id}: no such chunk queued")));
+                            }
+                        }
+                        Ok(AppMessage::Clear) => {
+                            stats.clears += 1;
+                            player.advance(now_ms);
+                            player.clear();
+                        }
+                        Ok(other) => {
+                            stats.bad_frames += 1;
+                            sh.error(id, format!("app frame not handled by the emulator: {}", other.to_json()));
+                        }
+                        Err(e) => {
+                            stats.bad_frames += 1;
+                            let snippet: String = t.as_str().chars().take(120).collect();
+                            sh.error(id, format!("bad frame from the app: {e}: {snippet}"));
+                        }
+                    }
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    stats.bad_frames += 1;
+                    sh.error(id, format!("bad frame from the app: a binary frame of {} bytes (Teler reads JSON text frames only)", b.len()));
+                }
+                Some(Ok(Message::Close(_))) | None => end = Some(StreamEnd::AppClosed),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    sh.error(id, format!("media stream error: {e}"));
+                    end = Some(StreamEnd::AppClosed);
+                }
+            },
+            _ = async {
+                match &mut ticker {
+                    Some(t) => { t.tick().await; }
+                    None => tokio::task::yield_now().await,
+                }
+            }, if !all_sent => {
+                frame_pcm.clear();
+                for _ in 0..per_frame {
+                    let v = pcm.samples.get(pos).copied().unwrap_or(0);
+                    frame_pcm.extend_from_slice(&v.to_le_bytes());
+                    pos += 1;
+                    if pos >= pcm.samples.len() {
+                        pos = 0;
+                    }
+                }
+                message_id += 1;
+                let frame = format!(
+                    r#"{{"type":"audio","stream_id":"{stream_id}","message_id":{message_id},"data":{{"audio_b64":"{}"}}}}"#,
+                    B64.encode(&frame_pcm)
+                );
+                match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(frame))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => end = Some(StreamEnd::AppClosed),
+                    Err(_) => {
+                        sh.error(id, format!("the app did not read its media stream for {SEND_TIMEOUT:?}"));
+                        end = Some(StreamEnd::Failed("app_not_reading".into()));
+                    }
+                }
+                sent_audio += 1;
+                stats.frames_sent += 1;
+                if sent_audio.is_multiple_of(16) {
+                    let snapshot = stats.clone();
+                    sh.with_call(id, |c| c.media = snapshot);
+                }
+                if sent_audio >= frames_total {
+                    last_activity = Instant::now();
+                }
+            },
+            _ = tokio::time::sleep_until(deadline), if all_sent => end = Some(StreamEnd::Duration),
+        }
+    }
+    let end = end.unwrap_or(StreamEnd::Duration);
+    if !matches!(end, StreamEnd::AppClosed) {
+        // Teler ends a stream by closing the socket (there is no stop message).
+        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+    }
+    let end_ms = match speed {
+        Some(_) => media_ms(sent_audio),
+        // Unpaced: the timeline stretches to play what the app queued.
+        None => (sent_audio * chunk_ms).max(player.cursor / 8 + player.queued as u64 / 8),
+    };
+    let (played, dropped, werr) = player.finish(end_ms);
+    if let Some(e) = werr {
+        sh.error(id, e);
+    }
+    stats.played_ms = played;
+    stats.dropped_ms = dropped;
+    sh.log(
+        id,
+        format_args!(
+            "stream {stream_id} closed: {} frames sent, {} received, {played} ms played",
+            stats.frames_sent, stats.frames_received
+        ),
+    );
+    sh.with_call(id, |c| c.media = stats);
+    hooks.send(
+        "stream.completed",
+        json!({ "call_id": id, "stream_id": stream_id }),
+    );
+    end
+}

@@ -1,0 +1,139 @@
+//! The emulator's shared state: configuration, calls, idempotency answers.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::model::Call;
+use crate::wav::Pcm;
+use crate::webhook::WebhookVersion;
+
+/// The most calls kept; beyond it the oldest ended calls are forgotten.
+pub const MAX_CALLS: usize = 100_000;
+/// The most idempotency answers kept; beyond it the oldest are forgotten.
+pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub api_key: String,
+    pub account_id: String,
+    pub voice_app_id: String,
+    pub webhook_version: WebhookVersion,
+    pub secret: Option<String>,
+    /// None: as fast as the app reads; Some(s): s times real time.
+    pub speed: Option<f64>,
+    pub call_duration: Duration,
+    pub ring_time: Duration,
+    pub play_duration: Duration,
+    pub drain_idle: Duration,
+    pub http_timeout: Duration,
+    pub output_dir: Option<PathBuf>,
+    pub log: bool,
+}
+
+/// The inbound audio, ready at both sample rates.
+#[derive(Debug)]
+pub(crate) struct Sources {
+    pub k8: Arc<Pcm>,
+    pub k16: Arc<Pcm>,
+}
+
+impl Sources {
+    pub fn at(&self, hz: u32) -> Arc<Pcm> {
+        if hz == 16000 {
+            self.k16.clone()
+        } else {
+            self.k8.clone()
+        }
+    }
+}
+
+pub(crate) struct Entry {
+    pub call: Call,
+    pub hangup: watch::Sender<Option<String>>,
+    pub done: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+pub(crate) struct Store {
+    pub calls: HashMap<String, Entry>,
+    /// Call ids, oldest first.
+    pub order: VecDeque<String>,
+    pub next_seq: u64,
+    /// key -> (request body, status, answer).
+    pub idem: HashMap<String, (Vec<u8>, u16, serde_json::Value)>,
+    pub idem_order: VecDeque<String>,
+}
+
+impl Store {
+    pub fn insert(&mut self, mut call: Call) -> (watch::Receiver<Option<String>>, String) {
+        call.seq = self.next_seq;
+        self.next_seq += 1;
+        let id = call.id.clone();
+        let (hangup, hangup_rx) = watch::channel(None);
+        let (done, _) = watch::channel(false);
+        self.calls.insert(id.clone(), Entry { call, hangup, done });
+        self.order.push_back(id.clone());
+        if self.order.len() > MAX_CALLS {
+            let ended = self
+                .order
+                .iter()
+                .position(|i| self.calls.get(i).is_some_and(|e| e.call.state.is_final()));
+            if let Some(pos) = ended
+                && let Some(old) = self.order.remove(pos)
+            {
+                self.calls.remove(&old);
+            }
+        }
+        (hangup_rx, id)
+    }
+
+    pub fn remember(&mut self, key: String, body: Vec<u8>, status: u16, answer: serde_json::Value) {
+        if self
+            .idem
+            .insert(key.clone(), (body, status, answer))
+            .is_none()
+        {
+            self.idem_order.push_back(key);
+        }
+        while self.idem_order.len() > MAX_IDEMPOTENCY_KEYS {
+            if let Some(old) = self.idem_order.pop_front() {
+                self.idem.remove(&old);
+            }
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub cfg: Config,
+    pub sources: Sources,
+    pub store: Mutex<Store>,
+}
+
+impl Shared {
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding the lock cannot leave a call half-written in a way that
+        // matters more than losing the emulator: keep serving.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on a call, if it exists.
+    pub fn with_call<R>(&self, id: &str, f: impl FnOnce(&mut Call) -> R) -> Option<R> {
+        self.store().calls.get_mut(id).map(|e| f(&mut e.call))
+    }
+
+    pub fn log(&self, call_id: &str, msg: impl std::fmt::Display) {
+        if self.cfg.log {
+            eprintln!("teler-emulator [{call_id}] {msg}");
+        }
+    }
+
+    /// Logs and records an error on the call.
+    pub fn error(&self, call_id: &str, msg: String) {
+        self.log(call_id, format_args!("error: {msg}"));
+        self.with_call(call_id, |c| c.push_error(msg));
+    }
+}

@@ -1,0 +1,265 @@
+//! The stand-in ElevenLabs agent: protocol, barge-in, echo, Teler echo mode, and a whole
+//! call emulator -> bridge (teler-core's ElevenLabs handlers) -> agent.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use common::LIMIT;
+use futures_util::StreamExt;
+use serde_json::Value;
+use teler_core::media::{AppMessage, StreamOp};
+use teler_emulator::agent::{self, AgentConfig};
+use teler_emulator::ws::{WsClient, connect};
+use teler_emulator::{CallRequest, Emulator, Pcm};
+use tungstenite::Message;
+
+async fn next_json(ws: &mut WsClient) -> Value {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("socket open")
+            .unwrap();
+        if let Message::Text(t) = m {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+fn pcm_b64(s: &[i16]) -> String {
+    let b: Vec<u8> = s.iter().flat_map(|x| x.to_le_bytes()).collect();
+    B64.encode(b)
+}
+
+fn decode(b64: &str) -> Vec<i16> {
+    B64.decode(b64)
+        .unwrap()
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+#[tokio::test]
+async fn greets_is_interrupted_and_echoes() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let mut ws = connect(&a.url(), Duration::from_secs(5)).await.unwrap();
+        let meta = next_json(&mut ws).await;
+        assert_eq!(meta["type"], "conversation_initiation_metadata");
+        assert!(meta["conversation_initiation_metadata_event"]["conversation_id"].is_string());
+        for i in 1..=3u64 {
+            let m = next_json(&mut ws).await;
+            assert_eq!(m["type"], "audio");
+            assert_eq!(m["audio_event"]["event_id"], i);
+            assert_eq!(
+                decode(m["audio_event"]["audio_base_64"].as_str().unwrap()).len(),
+                4000,
+                "500 ms at 8 kHz"
+            );
+        }
+        // The caller talks over the greeting: interruption, then the echo of what it said.
+        let talk = Pcm::tone(8000, 300.0, 8000, 500).samples;
+        for c in talk.chunks(800) {
+            ws.send(Message::text(format!(
+                r#"{{"user_audio_chunk":"{}"}}"#,
+                pcm_b64(c)
+            )))
+            .await
+            .unwrap();
+        }
+        let m = next_json(&mut ws).await;
+        assert_eq!(m["type"], "interruption");
+        assert!(m["interruption_event"].is_object());
+        let m = next_json(&mut ws).await;
+        assert_eq!(m["type"], "audio");
+        assert_eq!(
+            decode(m["audio_event"]["audio_base_64"].as_str().unwrap()),
+            talk,
+            "the echo is what the caller said"
+        );
+        assert_eq!(
+            a.stats()
+                .interruptions
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn quiet_caller_does_not_interrupt() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve_with(
+            "127.0.0.1:0",
+            AgentConfig {
+                greeting_ms: 1000,
+                ..AgentConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let mut ws = connect(&a.url(), Duration::from_secs(5)).await.unwrap();
+        for _ in 0..3 {
+            next_json(&mut ws).await; // metadata + 2 greeting chunks
+        }
+        for _ in 0..5 {
+            ws.send(Message::text(format!(
+                r#"{{"user_audio_chunk":"{}"}}"#,
+                pcm_b64(&[20i16; 800])
+            )))
+            .await
+            .unwrap();
+        }
+        let m = next_json(&mut ws).await;
+        assert_eq!(
+            m["type"], "audio",
+            "no interruption for a quiet caller: {m}"
+        );
+        assert_eq!(
+            decode(m["audio_event"]["audio_base_64"].as_str().unwrap()),
+            vec![20i16; 4000]
+        );
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn teler_echo_mode() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let mut ws = connect(&a.teler_url(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        ws.send(Message::text(
+            r#"{"type":"start","stream_id":"s","message_id":1,"data":{"sample_rate":8000}}"#,
+        ))
+        .await
+        .unwrap();
+        let tone = Pcm::tone(8000, 440.0, 3000, 1000).samples;
+        for (i, c) in tone.chunks(800).enumerate() {
+            let f = format!(
+                r#"{{"type":"audio","stream_id":"s","message_id":{},"data":{{"audio_b64":"{}"}}}}"#,
+                i + 2,
+                pcm_b64(c)
+            );
+            ws.send(Message::text(f)).await.unwrap();
+        }
+        for (i, want) in tone.chunks(4000).enumerate() {
+            let Message::Text(t) = ws.next().await.unwrap().unwrap() else {
+                panic!("text expected")
+            };
+            match AppMessage::parse(t.as_str()).unwrap() {
+                AppMessage::Audio {
+                    audio_b64,
+                    chunk_id,
+                } => {
+                    assert_eq!(chunk_id, i as u64 + 1);
+                    assert_eq!(decode(&audio_b64), want);
+                }
+                other => panic!("audio expected, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// A minimal bridge built from teler-core's ElevenLabs handlers (the seed app's logic).
+async fn bridge(tcp: tokio::net::TcpStream, agent_url: String) {
+    let Ok(mut teler) = async_tungstenite::tokio::accept_async(tcp).await else {
+        return;
+    };
+    let Ok(mut remote) = connect(&agent_url, Duration::from_secs(5)).await else {
+        return;
+    };
+    let mut call_h = teler_core::elevenlabs::call_handler();
+    let mut remote_h = teler_core::elevenlabs::remote_handler();
+    loop {
+        tokio::select! {
+            m = teler.next() => match m {
+                Some(Ok(Message::Text(t))) => {
+                    if let Ok((out, StreamOp::Relay)) = call_h.handle_text(t.as_str())
+                        && remote.send(Message::text(out)).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+            m = remote.next() => match m {
+                Some(Ok(Message::Text(t))) => {
+                    if let Ok((out, StreamOp::Relay)) = remote_h.handle_text(t.as_str())
+                        && teler.send(Message::text(out)).await.is_err()
+                    {
+                        break;
+                    }
+                }
+                Some(Ok(_)) => {}
+                _ => break,
+            },
+        }
+    }
+    let _ = teler.close(None).await;
+    let _ = remote.close(None).await;
+}
+
+#[tokio::test]
+async fn whole_call_through_a_bridge_to_the_agent() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let ws_url = format!("ws://{}/media", l.local_addr().unwrap());
+        let agent_url = a.url();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = l.accept().await {
+                tokio::spawn(bridge(tcp, agent_url.clone()));
+            }
+        });
+        let flow = format!(r#"{{"action":"stream","ws_url":"{ws_url}","chunk_size":100}}"#);
+        let fl = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let flow_url = format!("http://{}/flow", fl.local_addr().unwrap());
+        tokio::spawn(async move {
+            let app = axum::Router::new()
+                .route("/flow", axum::routing::post(move || async move { flow }));
+            let _ = axum::serve(fl, app).await;
+        });
+        let e = Emulator::builder()
+            .speed(5.0)
+            .call_duration(Duration::from_secs(3))
+            .log(false)
+            .start("127.0.0.1:0")
+            .await
+            .unwrap();
+        let c = e.place_call(CallRequest {
+            from_number: "+14155550100".into(),
+            to_number: "+14155550101".into(),
+            flow_url,
+            status_callback_url: None,
+            record: true,
+        });
+        let c = e.wait_for_call_end(&c.id).await.unwrap();
+        assert_eq!(c.state.as_str(), "completed", "{:?}", c.errors);
+        assert!(c.errors.is_empty(), "{:?}", c.errors);
+        assert_eq!(
+            c.media.clears, 1,
+            "the caller's tone barged in on the greeting: {:?}",
+            c.media
+        );
+        assert!(
+            c.media.audio_chunks >= 6,
+            "greeting + echoes: {:?}",
+            c.media
+        );
+        assert!(c.media.played_ms >= 1500, "{:?}", c.media);
+        assert!(c.media.dropped_ms > 0, "{:?}", c.media);
+    })
+    .await
+    .unwrap();
+}

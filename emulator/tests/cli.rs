@@ -1,0 +1,73 @@
+//! The `teler-emulator` binary: help, bad options, a load run's exit code and JSON.
+
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the binary; kills it (and fails) if it takes more than 20 s.
+fn run(args: &[&str]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_teler-emulator"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("teler-emulator {args:?} did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn help_and_bad_options() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for s in [
+        "serve",
+        "agent",
+        "load",
+        "--webhook-version",
+        "--connect",
+        "--calls",
+    ] {
+        assert!(text.contains(s), "help mentions {s}");
+    }
+    let out = run(&["serve", "--nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option \"--nope\""));
+    let out = run(&["load", "--streams", "1"]);
+    assert_eq!(out.status.code(), Some(2), "load needs a target");
+    let out = run(&["serve", "--webhook-version", "2024-01-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown webhook version"));
+}
+
+#[test]
+fn load_against_a_refusing_target_reports_and_fails() {
+    let out = run(&[
+        "load",
+        "--connect",
+        "ws://127.0.0.1:9/",
+        "--streams",
+        "3",
+        "--duration",
+        "0.1",
+        "--no-progress",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "errors make the exit code 1");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("streams: 3 requested, 0 connected"),
+        "{stdout}"
+    );
+    let json_start = stdout.find('{').unwrap();
+    let v: serde_json::Value = serde_json::from_str(&stdout[json_start..]).unwrap();
+    assert_eq!(v["errors"], 3);
+}
