@@ -6,7 +6,11 @@
 //! - `GET /media-stream` (WebSocket): Teler's media stream, bridged to `REMOTE_WS_URL` with
 //!   the ElevenLabs handlers (caller audio -> `user_audio_chunk`, agent audio -> Teler
 //!   `audio` with chunk ids, interruption -> `clear`), fresh handler state per call.
-//! - `POST /webhook`: call and stream events; logged, answered 200.
+//! - `POST /webhook`: call and stream events; logged, answered 200. With
+//!   `TELER_WEBHOOK_SECRET` set, unsigned or badly signed deliveries get 401.
+//! - `POST /initiate-call`: places a call through the REST API when `TELER_API_KEY`,
+//!   `FROM_NUMBER` and `TO_NUMBER` are set (the `seed_app` example is this server with those
+//!   required).
 //!
 //! The app itself is `teler_examples::tokio_app` (tested in `examples/tests/`).
 //!
@@ -28,7 +32,13 @@ async fn main() {
         }
     };
     let bind_addr = settings.bind_addr.clone();
-    let router = teler_examples::tokio_app::router(settings, None);
+    let router = match teler_examples::tokio_app::router(settings, Default::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bridge_tokio: {e}");
+            std::process::exit(2);
+        }
+    };
     let listener = match tokio::net::TcpListener::bind(&bind_addr).await {
         Ok(l) => l,
         Err(e) => {

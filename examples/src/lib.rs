@@ -3,9 +3,11 @@
 //! echo agent.
 #![forbid(unsafe_code)]
 
+pub mod story;
 pub mod tokio_app;
 
 use teler_core::media::{BridgeConfig, Event};
+use teler_core::webhook::{UrlTokenKey, WebhookSecret};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 /// The path Teler's media stream connects to.
@@ -16,12 +18,37 @@ pub const MEDIA_STREAM_PATH: &str = "/media-stream";
 pub struct Settings {
     /// `BIND_ADDR` (default `127.0.0.1:8080`).
     pub bind_addr: String,
-    /// `BACKEND_DOMAIN`: the public host (and port) Teler reaches this server at, used in
-    /// the `stream` action's `wss://` URL (default: `bind_addr`).
+    /// `BACKEND_DOMAIN`: where Teler reaches this server. A bare host (and port), as in the
+    /// seed (`example.com`), means `https://…/flow` and `wss://…/media-stream`; a base URL
+    /// with a scheme (`http://127.0.0.1:8080`) is used as given, with `ws://` for an `http://`
+    /// base (local testing against the emulator). Default: `http://{bind_addr}`.
     pub backend_domain: String,
     /// The bridge config: `REMOTE_WS_URL` (required) and, if set, `REMOTE_AUTHORIZATION`
     /// sent as the remote handshake's `Authorization` header.
     pub config: BridgeConfig,
+    /// What `/initiate-call` needs: `TELER_API_KEY`, `FROM_NUMBER`, `TO_NUMBER` and
+    /// optionally `TELER_BASE_URL` (the emulator's, for local runs). `None` when
+    /// `TELER_API_KEY` is unset.
+    pub teler: Option<TelerSettings>,
+    /// `TELER_WEBHOOK_SECRET` (`whsec_…`): when set, `/webhook` answers 401 to a delivery
+    /// without a valid signature.
+    pub webhook_secret: Option<WebhookSecret>,
+    /// `MEDIA_TOKEN_KEY` (16+ bytes): when set, `/flow` puts a signed, expiring token bound to
+    /// the call id in the `ws_url`, and `/media-stream` refuses a connection without one (401).
+    pub media_token_key: Option<UrlTokenKey>,
+}
+
+/// The REST side of the seed app: who places the call, from where to where.
+#[derive(Debug, Clone)]
+pub struct TelerSettings {
+    /// `TELER_API_KEY`.
+    pub api_key: String,
+    /// `TELER_BASE_URL` (default: Teler's own, [`teler_core::rest::DEFAULT_BASE_URL`]).
+    pub base_url: Option<String>,
+    /// `FROM_NUMBER`: one of your virtual numbers (E.164).
+    pub from_number: String,
+    /// `TO_NUMBER`: the number to call (E.164).
+    pub to_number: String,
 }
 
 impl Settings {
@@ -33,11 +60,15 @@ impl Settings {
     ///     _ => None,
     /// }).unwrap();
     /// assert_eq!(s.bind_addr, "127.0.0.1:8080");
+    /// assert_eq!(s.backend_url("/flow"), "http://127.0.0.1:8080/flow");
+    /// assert!(s.teler.is_none());
     /// assert!(teler_examples::Settings::from_vars(|_| None).is_err());
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let backend_domain = var("BACKEND_DOMAIN").unwrap_or_else(|| bind_addr.clone());
+        let backend_domain = var("BACKEND_DOMAIN").unwrap_or_else(|| format!("http://{bind_addr}"));
+        let backend_domain = backend_domain.trim_end_matches('/').to_owned();
         let remote =
             var("REMOTE_WS_URL").ok_or("set REMOTE_WS_URL to the agent's ws:// or wss:// URL")?;
         let mut builder = BridgeConfig::builder(remote);
@@ -45,16 +76,70 @@ impl Settings {
             builder = builder.header("Authorization", auth);
         }
         let config = builder.build().map_err(|e| format!("REMOTE_WS_URL: {e}"))?;
+        let teler = match var("TELER_API_KEY") {
+            None => None,
+            Some(api_key) => Some(TelerSettings {
+                api_key,
+                base_url: var("TELER_BASE_URL"),
+                from_number: var("FROM_NUMBER")
+                    .ok_or("set FROM_NUMBER (one of your virtual numbers) with TELER_API_KEY")?,
+                to_number: var("TO_NUMBER")
+                    .ok_or("set TO_NUMBER (who to call) with TELER_API_KEY")?,
+            }),
+        };
+        let webhook_secret = var("TELER_WEBHOOK_SECRET")
+            .map(WebhookSecret::new)
+            .transpose()
+            .map_err(|e| format!("TELER_WEBHOOK_SECRET: {e}"))?;
+        let media_token_key = var("MEDIA_TOKEN_KEY")
+            .map(UrlTokenKey::new)
+            .transpose()
+            .map_err(|e| format!("MEDIA_TOKEN_KEY: {e}"))?;
         Ok(Settings {
             bind_addr,
             backend_domain,
             config,
+            teler,
+            webhook_secret,
+            media_token_key,
         })
     }
 
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Settings, String> {
         Settings::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The public URL of `path` on this server (`/flow`, `/webhook`).
+    ///
+    /// ```
+    /// let s = teler_examples::Settings::from_vars(|name| match name {
+    ///     "REMOTE_WS_URL" => Some("wss://agent.example/ws".to_owned()),
+    ///     "BACKEND_DOMAIN" => Some("bridge.example.com".to_owned()),
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert_eq!(s.backend_url("/flow"), "https://bridge.example.com/flow");
+    /// assert_eq!(s.backend_ws_url("/media-stream"), "wss://bridge.example.com/media-stream");
+    /// ```
+    pub fn backend_url(&self, path: &str) -> String {
+        if self.backend_domain.contains("://") {
+            format!("{}{path}", self.backend_domain)
+        } else {
+            format!("https://{}{path}", self.backend_domain)
+        }
+    }
+
+    /// The public WebSocket URL of `path` on this server (`/media-stream`): `wss://` unless
+    /// `BACKEND_DOMAIN` is an `http://` base.
+    pub fn backend_ws_url(&self, path: &str) -> String {
+        let http = self.backend_url(path);
+        if let Some(rest) = http.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else if let Some(rest) = http.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else {
+            http
+        }
     }
 }
 

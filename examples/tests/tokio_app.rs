@@ -8,6 +8,7 @@ use std::thread;
 use std::time::Duration;
 
 use teler_core::media::{EndReason, EndSummary};
+use teler_core::webhook::{SignatureEncoding, UrlTokenKey, WebhookSecret, token_from_query};
 use teler_examples::{Settings, serve_echo_agent, tokio_app};
 use tungstenite::Message;
 
@@ -29,11 +30,20 @@ fn watchdog<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
 /// Serves the app on 127.0.0.1 port 0, bridging to `remote`; each call's summary arrives
 /// on the receiver.
 fn serve(remote: &str) -> (SocketAddr, mpsc::Receiver<EndSummary>) {
+    serve_with(remote, &[])
+}
+
+/// [`serve`] with more settings (`NAME`, value).
+fn serve_with(remote: &str, vars: &[(&str, &str)]) -> (SocketAddr, mpsc::Receiver<EndSummary>) {
     let remote = remote.to_owned();
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let settings = Settings::from_vars(|name| match name {
         "REMOTE_WS_URL" => Some(remote.clone()),
         "BACKEND_DOMAIN" => Some("bridge.example.com".to_owned()),
-        _ => None,
+        _ => vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
     })
     .unwrap();
     let (addr_tx, addr_rx) = mpsc::channel();
@@ -49,7 +59,11 @@ fn serve(remote: &str) -> (SocketAddr, mpsc::Receiver<EndSummary>) {
             let on_end = move |s: EndSummary| {
                 let _ = sum_tx.lock().unwrap().send(s);
             };
-            let app = tokio_app::router(settings, Some(Box::new(on_end)));
+            let hooks = tokio_app::Hooks {
+                on_end: Some(Box::new(on_end)),
+                ..Default::default()
+            };
+            let app = tokio_app::router(settings, hooks).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             axum::serve(listener, app).await.unwrap();
@@ -63,11 +77,25 @@ fn serve(remote: &str) -> (SocketAddr, mpsc::Receiver<EndSummary>) {
 
 /// One HTTP/1.1 POST; the status code, headers and body.
 fn post(addr: SocketAddr, path: &str, body: &str) -> (u16, String, String) {
+    post_with(addr, path, &[], body)
+}
+
+/// [`post`] with extra request headers.
+fn post_with(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &str,
+) -> (u16, String, String) {
     let mut tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         tcp,
-        "POST {path} HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "POST {path} HTTP/1.1\r\nHost: bridge\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -145,5 +173,116 @@ fn media_stream_is_bridged_to_the_echo_agent() {
             s.reason
         );
         assert_eq!(s.stats.from_remote.relayed_frames, 3);
+    })
+}
+
+const SECRET: &str = "whsec_dGVzdC1zZWNyZXQtZm9yLXRoZS1zZWVkLWFwcA";
+const COMPLETED: &str =
+    r#"{"event":"call.completed","event_id":"ev_1","call_id":"cs_1","status":"completed"}"#;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn signed(secret: &str, at: u64, body: &str) -> Vec<(&'static str, String)> {
+    let sig = WebhookSecret::new(secret)
+        .unwrap()
+        .sign(at, body.as_bytes());
+    sig.headers(SignatureEncoding::Hex).to_vec()
+}
+
+#[test]
+fn webhook_with_a_secret_refuses_bad_signatures_with_401() {
+    watchdog(|| {
+        let (addr, _) = serve_with(
+            "ws://127.0.0.1:9/agent",
+            &[("TELER_WEBHOOK_SECRET", SECRET)],
+        );
+        let now = unix_now();
+        // Good signature: accepted.
+        let (status, _, body) =
+            post_with(addr, "/webhook", &signed(SECRET, now, COMPLETED), COMPLETED);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body, r#""Webhook received.""#);
+        // No signature, another secret, a changed body, a stale timestamp: 401.
+        let (status, _, _) = post(addr, "/webhook", COMPLETED);
+        assert_eq!(status, 401);
+        let other = "whsec_c29tZS1vdGhlci1zZWNyZXQtb2YtZW5vdWdoLWxlbmd0aA";
+        let (status, _, _) = post_with(addr, "/webhook", &signed(other, now, COMPLETED), COMPLETED);
+        assert_eq!(status, 401);
+        let tampered = COMPLETED.replace("completed\"}", "failed\"}");
+        let (status, _, _) =
+            post_with(addr, "/webhook", &signed(SECRET, now, COMPLETED), &tampered);
+        assert_eq!(status, 401);
+        let (status, _, body) = post_with(
+            addr,
+            "/webhook",
+            &signed(SECRET, now - 3600, COMPLETED),
+            COMPLETED,
+        );
+        assert_eq!(status, 401, "{body}");
+        // Signed but not a webhook: 400.
+        let (status, _, _) = post_with(addr, "/webhook", &signed(SECRET, now, "[1]"), "[1]");
+        assert_eq!(status, 400);
+    })
+}
+
+#[test]
+fn flow_with_a_media_token_key_hands_out_tokens_the_media_stream_checks() {
+    watchdog(|| {
+        let key = "a media token key of 16+ bytes";
+        let (addr, _) = serve_with("ws://127.0.0.1:9/agent", &[("MEDIA_TOKEN_KEY", key)]);
+        let (status, _, body) = post(addr, "/flow", r#"{"call_id":"cs_7"}"#);
+        assert_eq!(status, 200);
+        let flow: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let ws_url = flow["ws_url"].as_str().unwrap();
+        assert!(
+            ws_url.starts_with("wss://bridge.example.com/media-stream?teler_token=v1."),
+            "{ws_url}"
+        );
+        let claims = UrlTokenKey::new(key)
+            .unwrap()
+            .verify(token_from_query(ws_url).unwrap(), unix_now())
+            .unwrap();
+        assert_eq!(claims.call_id, "cs_7");
+
+        // Without a token, or with a forged one, the upgrade is refused with 401.
+        for path in [
+            "/media-stream",
+            "/media-stream?teler_token=v1.1.Y3NfNw.AAAA",
+        ] {
+            let tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            match tungstenite::client(format!("ws://{addr}{path}"), tcp) {
+                Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+                    assert_eq!(resp.status(), 401, "{path}")
+                }
+                other => panic!("{path}: expected a 401, got {:?}", other.map(|_| ())),
+            }
+        }
+        // With the token, the stream is accepted (and bridged: the remote here is down).
+        let query = &ws_url[ws_url.find('?').unwrap()..];
+        let tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (mut ws, resp) =
+            tungstenite::client(format!("ws://{addr}/media-stream{query}"), tcp).unwrap();
+        assert_eq!(resp.status(), 101);
+        ws.close(None).unwrap();
+    })
+}
+
+#[test]
+fn flow_refuses_a_body_without_a_call_id_and_initiate_needs_teler_settings() {
+    watchdog(|| {
+        let (addr, _) = serve("ws://127.0.0.1:9/agent");
+        let (status, _, body) = post(addr, "/flow", r#"{"account_id":"acc_1"}"#);
+        assert_eq!(status, 422);
+        assert!(body.contains("call_id"), "{body}");
+        let (status, _, body) = post(addr, "/initiate-call", "");
+        assert_eq!(status, 503);
+        assert!(body.contains("TELER_API_KEY"), "{body}");
     })
 }
