@@ -10,6 +10,10 @@
 //! - [`flow`]: typed builders for the call-flow actions a flow URL answers with.
 //! - [`rest`]: Teler's REST API as request values, typed answers and errors, pagination and
 //!   the retry decision, shared by every client.
+//! - [`webhook`]: webhook events (both API versions), the flow request, signature
+//!   verification and signing, signed URL tokens, dedupe.
+//! - [`audio`]: base64/PCM, G.711, a resampler and a packetiser, with handler helpers.
+//! - [`elevenlabs`]: the seed app's two ElevenLabs handlers, ready-made.
 //!
 //! ## The run loop
 //!
@@ -73,11 +77,6 @@ pub mod flow;
 pub mod media;
 pub mod rest;
 pub mod webhook;
-
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

@@ -4,6 +4,13 @@
 #![forbid(unsafe_code)]
 
 pub mod story;
+
+/// The README's examples, compiled and run as doc tests here, where every crate of the
+/// workspace is a dependency.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 pub mod tokio_app;
 
 use teler_core::media::{BridgeConfig, Event};

@@ -1,7 +1,10 @@
-//! The blocking adapter of the Teler SDK.
+//! The blocking adapter of the Teler SDK, for embedded gateways: everything in
+//! [`teler_core`] (re-exported here) on std threads, with no async runtime compiled in.
 //!
-//! For now it re-exports [`teler_core`]; the sockets and HTTP transport arrive with the
-//! adapters and REST issues.
+//! - [`StreamConnector`] ([`bridge`]): bridges Teler's media stream (a tungstenite
+//!   `WebSocket`) to a remote `ws://` or `wss://` WebSocket on the calling thread, blocking
+//!   until the call ends, and returns the call's [`media::EndSummary`].
+//! - [`Client`] ([`rest`]): Teler's REST API over ureq, with retries and pagination.
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;

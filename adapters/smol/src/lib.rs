@@ -1,7 +1,11 @@
-//! The smol adapter of the Teler SDK.
+//! The smol adapter of the Teler SDK: everything in [`teler_core`] (re-exported here), on
+//! async-io sockets and timers, with no tokio anywhere in the dependency tree.
 //!
-//! For now it re-exports [`teler_core`]; the sockets and HTTP transport arrive with the
-//! adapters and REST issues.
+//! - [`StreamConnector`] ([`bridge`]): bridges Teler's media stream (any `Stream + Sink` of
+//!   WebSocket messages) to a remote `ws://` or `wss://` WebSocket, one task per call, and
+//!   returns the call's [`media::EndSummary`].
+//! - [`AsyncClient`] ([`rest`]): Teler's REST API over a small HTTP/1.1 client on async-net
+//!   and futures-rustls, with retries and pagination.
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;

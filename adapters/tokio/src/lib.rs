@@ -1,7 +1,11 @@
-//! The tokio adapter of the Teler SDK.
+//! The tokio adapter of the Teler SDK: everything in [`teler_core`] (re-exported here), on
+//! tokio sockets and timers.
 //!
-//! For now it re-exports [`teler_core`]; the sockets and HTTP transport arrive with the
-//! adapters and REST issues.
+//! - [`StreamConnector`] ([`bridge`]): bridges Teler's media stream (any `Stream + Sink` of
+//!   WebSocket messages; axum's `WebSocket` through `axum_ws`, feature `axum`) to a
+//!   remote `ws://` or `wss://` WebSocket, one task per call, and returns the call's
+//!   [`media::EndSummary`].
+//! - [`AsyncClient`] ([`rest`]): Teler's REST API over hyper, with retries and pagination.
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;
