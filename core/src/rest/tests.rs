@@ -362,6 +362,8 @@ fn ip_acl_rules() {
         (&["2001:db8::/63"], "/64"),
         (&["127.0.0.1"], "loopback"),
         (&["::1"], "loopback"),
+        (&["::ffff:127.0.0.1"], "loopback"),
+        (&["::ffff:0.0.0.0/128"], "unspecified"),
         (&["0.0.0.0/32"], "unspecified"),
         (&["::"], "unspecified"),
         (&["203.0.113.7/24", "203.0.113.0/24"], "same network"),

@@ -2,7 +2,7 @@
 //! failure is a [`ValidationError`] naming the parameter and the rule.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use core::net::IpAddr;
 
 use super::model::{IpAclEntry, WebhookApiVersion};
 use super::{IDEMPOTENCY_KEY_MAX_LEN, ValidationError};
@@ -192,7 +192,12 @@ pub fn acl_entries(entries: &[IpAclEntry]) -> R {
                 ),
             );
         }
-        if net.is_loopback() || net.is_unspecified() {
+        // An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is judged as the IPv4 it carries.
+        let judged = match net {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(net, IpAddr::V4),
+            v4 => v4,
+        };
+        if judged.is_loopback() || judged.is_unspecified() {
             return err(
                 param,
                 format!(
