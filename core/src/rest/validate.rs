@@ -1,8 +1,8 @@
 //! The client-side rules of `TELER.md` section 4, checked before anything is sent. Each
 //! failure is a [`ValidationError`] naming the parameter and the rule.
 
-use std::collections::HashMap;
 use core::net::IpAddr;
+use std::collections::HashMap;
 
 use super::model::{IpAclEntry, WebhookApiVersion};
 use super::{IDEMPOTENCY_KEY_MAX_LEN, ValidationError};
