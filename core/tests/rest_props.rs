@@ -71,4 +71,20 @@ proptest! {
         let _ = parse_retry_after(&v, std::time::SystemTime::UNIX_EPOCH);
         let _ = parse_http_date(&v);
     }
+
+    /// Well-formed dates with any year, day and time fields: never a panic or an overflow;
+    /// dates outside 1970..=9999 are refused.
+    #[test]
+    fn well_formed_http_dates_never_panic(
+        year in prop_oneof![any::<u64>(), 1960u64..10_100],
+        day in 0u32..40,
+        (h, m, s) in (0u64..30, 0u64..70, 0u64..70),
+    ) {
+        let v = format!("Sun, {day:02} Nov {year} {h:02}:{m:02}:{s:02} GMT");
+        let parsed = parse_http_date(&v);
+        if !(1970..=9999).contains(&year) {
+            prop_assert_eq!(parsed, None);
+        }
+        let _ = parse_retry_after(&v, std::time::SystemTime::UNIX_EPOCH);
+    }
 }

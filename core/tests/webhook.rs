@@ -162,10 +162,17 @@ fn unknown_types_and_fields_are_kept() {
         }
     );
 
-    // Unknown type, flat: call_id still lifted (for dedupe), the rest kept.
+    // Unknown type, flat: call_id still lifted, the rest kept; no dedupe key, since an
+    // unknown event may happen more than once in a call.
     let e = parse(json!({"event":"call.held","data":{"call_id":"cs_9","hold":1}})).unwrap();
     assert_eq!(e.call_id.as_deref(), Some("cs_9"));
-    assert_eq!(e.dedupe_key().as_deref(), Some("call.held/cs_9"));
+    assert_eq!(e.dedupe_key(), None);
+    let stream = parse(json!({"event":"stream.initiated","data":{"call_id":"cs_9"}})).unwrap();
+    assert_eq!(
+        stream.dedupe_key(),
+        None,
+        "a stream event without its stream id"
+    );
     assert_eq!(
         e.kind,
         EventKind::Other {

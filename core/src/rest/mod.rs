@@ -40,6 +40,8 @@ pub mod page;
 pub mod recordings;
 pub mod retry;
 pub mod secrets;
+// For the `by_id!` expansion of `RetrieveSecret` (it names `$crate::rest::$parse`).
+use secrets::parse_secret;
 pub mod sip;
 pub mod validate;
 pub mod voice;
@@ -134,9 +136,37 @@ impl RestConfig {
 
     /// Adds a header sent with every request. It overrides the SDK's defaults
     /// (`Content-Type`, `Accept`, `User-Agent`); `x-api-key` always comes from the key.
+    ///
+    /// Headers that belong to one request or to the connection are refused with
+    /// [`Error::Config`]: `Idempotency-Key` (set it per mutation: one key on every request
+    /// would make the API answer every call placed with the first call's answer, and would
+    /// mark non-idempotent requests safe to retry), and the framing headers `Content-Length`,
+    /// `Transfer-Encoding`, `Host`, `Connection`, `TE`, `Upgrade`.
+    ///
+    /// ```
+    /// use teler_core::rest::RestConfig;
+    /// assert!(RestConfig::new("key")?.with_header("X-Trace", "on").is_ok());
+    /// assert!(RestConfig::new("key")?.with_header("Idempotency-Key", "k1").is_err());
+    /// # Ok::<(), teler_core::rest::Error>(())
+    /// ```
     pub fn with_header(mut self, name: &str, value: &str) -> Result<Self, Error> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::Config(format!("invalid header name {name:?}")))?;
+        const PER_REQUEST: [&str; 7] = [
+            "idempotency-key",
+            "content-length",
+            "transfer-encoding",
+            "host",
+            "connection",
+            "te",
+            "upgrade",
+        ];
+        if PER_REQUEST.contains(&name.as_str()) {
+            return Err(Error::Config(format!(
+                "header {name} cannot be set for every request: it belongs to one request or \
+                 to the connection"
+            )));
+        }
         let mut value = HeaderValue::from_str(value)
             .map_err(|_| Error::Config(format!("invalid value for header {name}")))?;
         // Extra headers may carry credentials of their own: keep them out of `Debug`.

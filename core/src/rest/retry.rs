@@ -247,12 +247,13 @@ pub fn parse_http_date(v: &str) -> Option<SystemTime> {
     let [h, m, s] = hms.as_slice() else {
         return None;
     };
-    if day == 0 || day > 31 || *h > 23 || *m > 59 || *s > 60 || year < 1970 {
+    // Four-digit years only (IMF-fixdate): also keeps every sum below from overflowing.
+    if day == 0 || day > 31 || *h > 23 || *m > 59 || *s > 60 || !(1970..=9999).contains(&year) {
         return None;
     }
     let days = days_from_civil(year, month, day);
     let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
+    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

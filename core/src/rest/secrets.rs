@@ -10,6 +10,25 @@ use super::{
     validate,
 };
 
+/// Secret answers carry `secret_value`: when one cannot be decoded, the error keeps neither
+/// the raw body nor serde's message (which can quote a value), so logging it leaks nothing.
+fn withhold_details(e: Error) -> Error {
+    match e {
+        Error::Decode { status, .. } => Error::Decode {
+            status,
+            message: "the answer is not a secret object (body withheld: it may hold the secret \
+                      value)"
+                .into(),
+            body: Vec::new(),
+        },
+        other => other,
+    }
+}
+
+pub(super) fn parse_secret(resp: http::Response<Vec<u8>>) -> Result<Secret, Error> {
+    parse_object(resp).map_err(withhold_details)
+}
+
 /// `POST /secrets`: create a signing secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -34,7 +53,7 @@ impl TelerRequest for CreateSecret {
         p.build(cfg)
     }
     fn parse(&self, resp: http::Response<Vec<u8>>) -> Result<Secret, Error> {
-        parse_object(resp)
+        parse_secret(resp)
     }
 }
 
@@ -89,13 +108,13 @@ impl TelerRequest for ListSecrets {
         p.build(cfg)
     }
     fn parse(&self, resp: http::Response<Vec<u8>>) -> Result<Page<Secret>, Error> {
-        parse_page(resp)
+        parse_page(resp).map_err(withhold_details)
     }
 }
 
 by_id!(
     /// `GET /secrets/{id}`.
-    RetrieveSecret, secret_id, GET, "/secrets/{}", Secret, parse_object
+    RetrieveSecret, secret_id, GET, "/secrets/{}", Secret, parse_secret
 );
 by_id!(
     /// `DELETE /secrets/{id}`.
@@ -142,6 +161,6 @@ impl TelerRequest for UpdateSecret {
         p.build(cfg)
     }
     fn parse(&self, resp: http::Response<Vec<u8>>) -> Result<Secret, Error> {
-        parse_object(resp)
+        parse_secret(resp)
     }
 }

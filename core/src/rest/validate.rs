@@ -122,7 +122,9 @@ pub fn acl_name(name: &str) -> R {
 }
 
 /// Parses `address` (a single IP or `ip/prefix`) into its canonical network: the address
-/// with host bits cleared, and the prefix length.
+/// with host bits cleared, and the prefix length. An IPv4-mapped IPv6 network
+/// (`::ffff:a.b.c.d/p`) is the IPv4 network it maps (`a.b.c.d/(p-96)`); with a prefix below
+/// /96 it is refused.
 pub fn canonical_network(address: &str) -> Option<(IpAddr, u8)> {
     let s = address.trim();
     let (ip, prefix) = match s.split_once('/') {
@@ -133,6 +135,20 @@ pub fn canonical_network(address: &str) -> Option<(IpAddr, u8)> {
             (ip.parse::<IpAddr>().ok()?, Some(p.parse::<u8>().ok()?))
         }
         None => (s.parse::<IpAddr>().ok()?, None),
+    };
+    // An IPv4-mapped IPv6 network (`::ffff:a.b.c.d/p`, p >= 96) is the IPv4 network
+    // `a.b.c.d/(p - 96)`: judged and compared as such. A mapped prefix below 96 spans more
+    // than the mapped range and is refused.
+    let (ip, prefix) = match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => match prefix {
+                None => (IpAddr::V4(v4), None),
+                Some(p) if (96..=128).contains(&p) => (IpAddr::V4(v4), Some(p - 96)),
+                Some(_) => return None,
+            },
+            None => (ip, prefix),
+        },
+        v4 => (v4, prefix),
     };
     match ip {
         IpAddr::V4(v4) => {
@@ -174,10 +190,15 @@ pub fn acl_entries(entries: &[IpAclEntry]) -> R {
     for (i, e) in entries.iter().enumerate() {
         let param = format!("addresses[{i}].address");
         let Some((net, prefix)) = canonical_network(&e.address) else {
+            let mapped = if e.address.to_ascii_lowercase().contains("::ffff:") {
+                " (an IPv4-mapped IPv6 network needs a prefix of /96 or longer)"
+            } else {
+                ""
+            };
             return err(
                 param,
                 format!(
-                    "{:?} is not a valid IPv4/IPv6 address or CIDR network",
+                    "{:?} is not a valid IPv4/IPv6 address or CIDR network{mapped}",
                     e.address
                 ),
             );
@@ -192,12 +213,7 @@ pub fn acl_entries(entries: &[IpAclEntry]) -> R {
                 ),
             );
         }
-        // An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) is judged as the IPv4 it carries.
-        let judged = match net {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(net, IpAddr::V4),
-            v4 => v4,
-        };
-        if judged.is_loopback() || judged.is_unspecified() {
+        if net.is_loopback() || net.is_unspecified() {
             return err(
                 param,
                 format!(

@@ -641,14 +641,17 @@ impl WebhookEvent {
     }
 
     /// A key to deduplicate deliveries by: the event `id` (2026-06-01), or, for the flat
-    /// 2025-08-01 shape which has no id, `"{event}/{call_id}"` (plus `/{stream_id}` for stream
-    /// events), since each of those events happens at most once per call (per stream).
-    /// `None` when neither is present.
+    /// 2025-08-01 shape which has no id, `"{event}/{call_id}"` for the call lifecycle events
+    /// and `"{event}/{call_id}/{stream_id}"` for stream events, since each of those happens at
+    /// most once per call (per stream). `None` otherwise (no id, an event type that may repeat,
+    /// a stream event without its stream id): such deliveries cannot be deduplicated.
     ///
     /// ```
     /// use teler_core::webhook::WebhookEvent;
     /// let e = WebhookEvent::from_json(br#"{"event":"call.answered","data":{"call_id":"cs_1"}}"#)?;
     /// assert_eq!(e.dedupe_key().as_deref(), Some("call.answered/cs_1"));
+    /// let dtmf = WebhookEvent::from_json(br#"{"event":"call.dtmf","data":{"call_id":"cs_1","digit":"1"}}"#)?;
+    /// assert_eq!(dtmf.dedupe_key(), None); // may happen many times in a call
     /// # Ok::<(), teler_core::webhook::ParseError>(())
     /// ```
     pub fn dedupe_key(&self) -> Option<Cow<'_, str>> {
@@ -659,14 +662,25 @@ impl WebhookEvent {
             return None;
         }
         let call_id = self.call_id.as_deref()?;
+        // Only events known to happen once per call (or per stream) get a key: an unknown
+        // type (say a DTMF event) may repeat within a call, and a stream event without its
+        // stream id cannot tell one stream of the call from the next.
+        let stream = match &self.kind {
+            EventKind::CallInitiated(_)
+            | EventKind::CallRinging(_)
+            | EventKind::CallAnswered(_)
+            | EventKind::CallCompleted(_)
+            | EventKind::CallFailed(_) => None,
+            EventKind::StreamInitiated(StreamData {
+                stream_id: Some(s), ..
+            })
+            | EventKind::StreamCompleted(StreamData {
+                stream_id: Some(s), ..
+            }) => Some(s),
+            _ => return None,
+        };
         let mut key = format!("{}/{}", self.event_type(), call_id);
-        if let EventKind::StreamInitiated(StreamData {
-            stream_id: Some(s), ..
-        })
-        | EventKind::StreamCompleted(StreamData {
-            stream_id: Some(s), ..
-        }) = &self.kind
-        {
+        if let Some(s) = stream {
             key.push('/');
             key.push_str(s);
         }
