@@ -432,3 +432,37 @@ impl RecordingUrlStub {
         GetRecording::new("rec_1").parse(resp).unwrap()
     }
 }
+
+#[test]
+fn a_stalled_or_silent_download_ends_with_a_timeout() {
+    run(30, || async {
+        let server = Server::start();
+        let c = AsyncClient::builder(KEY)
+            .base_url(server.base_url())
+            .retry(RetryPolicy::none())
+            .timeout(Duration::from_millis(400))
+            .build()
+            .unwrap();
+        server.push(Reply::empty(307).header("Location", &format!("{}/s/a", server.origin())));
+        let rec = c
+            .recordings()
+            .retrieve(GetRecording::new("rec_1"))
+            .await
+            .unwrap();
+        // The file's head and 3 of its 100 bytes, then nothing (the connection stays open).
+        server.push(Reply::raw(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc",
+        ));
+        let mut out: Vec<u8> = Vec::new();
+        let t = Instant::now();
+        let e = c.download_recording(&rec, &mut out).await.unwrap_err();
+        assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+        // A storage host that never answers at all.
+        server.push(Reply::bytes(200, b"RIFF".to_vec()).delayed(Duration::from_secs(3)));
+        let t = Instant::now();
+        let e = c.download_recording(&rec, &mut Vec::new()).await.unwrap_err();
+        assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+        assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    });
+}

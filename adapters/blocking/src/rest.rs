@@ -77,7 +77,11 @@ pub trait Transport: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,
+    timeout: Duration,
 }
+
+/// The longest a recording download may take in all (a stalled one ends then).
+const DOWNLOAD_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 impl UreqTransport {
     /// A transport whose every attempt ends after `timeout`.
@@ -97,6 +101,7 @@ impl UreqTransport {
             .build();
         UreqTransport {
             agent: config.into(),
+            timeout,
         }
     }
 
@@ -173,8 +178,12 @@ impl Transport for UreqTransport {
             .with_agent(&self.agent)
             .configure()
             .max_redirects(5)
+            // Connecting and each answer's head are bounded by the client's timeout; the
+            // file itself by DOWNLOAD_LIMIT.
             .timeout_global(None)
-            .timeout_recv_body(None)
+            .timeout_connect(Some(self.timeout))
+            .timeout_recv_response(Some(self.timeout))
+            .timeout_recv_body(Some(DOWNLOAD_LIMIT))
             .build()
             .run()
             .map_err(|e| Error::from_transport(map_ureq(e)))?;

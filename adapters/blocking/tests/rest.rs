@@ -926,6 +926,22 @@ fn timeouts_and_refused_connections_are_typed() {
             t.elapsed()
         );
 
+        // A recording's storage host that does not answer: the download ends too.
+        server.push(Reply::empty(307).header("Location", &format!("{}/s/a", server.origin())));
+        let rec = c
+            .recordings()
+            .retrieve(teler_blocking::rest::recordings::GetRecording::new("rec_1"))
+            .unwrap();
+        server.push(Reply::bytes(200, b"RIFF".to_vec()).delayed(Duration::from_secs(2)));
+        let t = Instant::now();
+        let e = c.download_recording(&rec, &mut Vec::new()).unwrap_err();
+        assert!(matches!(e, Error::Timeout(_)), "{e:?}");
+        assert!(
+            t.elapsed() < Duration::from_millis(1500),
+            "{:?}",
+            t.elapsed()
+        );
+
         let c = Client::builder(KEY)
             .base_url(refused_base_url())
             .retry(fast_retry())

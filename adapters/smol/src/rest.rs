@@ -138,6 +138,9 @@ struct Conn {
 
 /// Largest response head accepted.
 const MAX_HEAD: usize = 64 * 1024;
+/// Largest response body read into memory (API answers; downloads stream instead), as in
+/// the blocking client.
+const MAX_BODY: usize = 64 * 1024 * 1024;
 
 impl Conn {
     /// Reads more bytes into the buffer; `Ok(0)` at end of stream.
@@ -177,7 +180,14 @@ impl Conn {
                 let mut resp = httparse::Response::new(&mut headers);
                 match resp.parse(&self.buf) {
                     Ok(httparse::Status::Complete(len)) => {
-                        let mut b = http::Response::builder().status(resp.code.unwrap_or(0));
+                        let version = if resp.version == Some(0) {
+                            http::Version::HTTP_10
+                        } else {
+                            http::Version::HTTP_11
+                        };
+                        let mut b = http::Response::builder()
+                            .status(resp.code.unwrap_or(0))
+                            .version(version);
                         for h in resp.headers.iter() {
                             b = b.header(h.name, h.value);
                         }
@@ -235,22 +245,28 @@ struct BodyReader<'c> {
 }
 
 impl BodyReader<'_> {
+    /// The reader for `head`'s body; an unreadable `Content-Length` is an error (guessing
+    /// a framing would desynchronise the connection).
     fn new<'c>(
         conn: &'c mut Conn,
         method: &http::Method,
         head: &http::response::Parts,
-    ) -> BodyReader<'c> {
+    ) -> Result<BodyReader<'c>, TransportError> {
         let s = head.status.as_u16();
         let chunked = head
             .headers
             .get(http::header::TRANSFER_ENCODING)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
-        let length = head
-            .headers
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let length = match head.headers.get(http::header::CONTENT_LENGTH) {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .ok_or_else(|| io_err("reading the answer", "invalid Content-Length"))?,
+            ),
+        };
         let framing = if *method == http::Method::HEAD || s == 204 || s == 304 {
             Framing::Length(0)
         } else if chunked {
@@ -263,11 +279,11 @@ impl BodyReader<'_> {
         } else {
             Framing::UntilClose
         };
-        BodyReader {
+        Ok(BodyReader {
             conn,
             framing,
             finished: false,
-        }
+        })
     }
 
     /// Whether the connection can carry another request after this body.
@@ -507,6 +523,9 @@ impl SmolTransport {
     /// close (or stray bytes) is dropped before anything is written to it.
     async fn take_live(&self, origin: &Origin) -> Option<Conn> {
         while let Some(mut conn) = self.take_idle(origin) {
+            if !conn.buf.is_empty() {
+                continue; // bytes beyond the last answer: the stream cannot be trusted
+            }
             let mut probe = [0u8; 1];
             match futures_lite::future::poll_once(conn.io.read(&mut probe)).await {
                 None => return Some(conn), // nothing to read: still open
@@ -587,21 +606,47 @@ impl SmolTransport {
         }
     }
 
-    /// Pools the connection again if its answer was read to the end and it stays open.
+    /// Pools the connection again if its answer was read exactly to the end (no bytes left
+    /// over: they would be read as the next answer) and the server keeps it open.
     fn finish(&self, origin: Origin, conn: Conn, head: &http::response::Parts, body_done: bool) {
-        let keep = !head
-            .headers
-            .get(http::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        if keep && body_done {
+        if body_done && conn.buf.is_empty() && keeps_alive(head) {
             self.put_idle(origin, conn);
         }
     }
 }
 
+/// Whether the server lets the connection carry another request: HTTP/1.1 without a
+/// `close` token, HTTP/1.0 only with `keep-alive`; never after an answer framed both by
+/// length and chunked (a sign of a confused or hostile peer).
+fn keeps_alive(head: &http::response::Parts) -> bool {
+    let has_token = |token: &str| {
+        head.headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    let ambiguous = head.headers.contains_key(http::header::CONTENT_LENGTH)
+        && head.headers.contains_key(http::header::TRANSFER_ENCODING);
+    let persistent = if head.version == http::Version::HTTP_10 {
+        has_token("keep-alive")
+    } else {
+        !has_token("close")
+    };
+    persistent && !ambiguous
+}
+
+/// The whole body, at most [`MAX_BODY`] bytes.
 async fn read_all(body: &mut BodyReader<'_>) -> Result<Vec<u8>, TransportError> {
     let mut all = Vec::new();
     while let Some(part) = body.next().await? {
+        if all.len() + part.len() > MAX_BODY {
+            return Err(io_err(
+                "reading the body",
+                format!("the answer is larger than {MAX_BODY} bytes"),
+            ));
+        }
         all.extend_from_slice(&part);
     }
     Ok(all)
@@ -617,7 +662,7 @@ impl AsyncTransport for SmolTransport {
             "the request",
             async move {
                 let (origin, mut conn, head) = self.start(&req).await?;
-                let mut body = BodyReader::new(&mut conn, req.method(), &head);
+                let mut body = BodyReader::new(&mut conn, req.method(), &head)?;
                 let bytes = read_all(&mut body).await?;
                 let done = body.reusable();
                 self.finish(origin, conn, &head, done);
@@ -637,27 +682,28 @@ impl AsyncTransport for SmolTransport {
                 let req = http::Request::get(url.as_str())
                     .body(Vec::new())
                     .map_err(|e| Error::Config(format!("invalid download URL: {e}")))?;
-                // The timeout covers the answer's head; the file itself may take longer.
-                let (origin, mut conn, head) = with_timeout(
-                    self.inner.timeout,
-                    "the download's answer",
-                    self.start(&req),
-                )
-                .await?;
-                let mut body = BodyReader::new(&mut conn, req.method(), &head);
+                // The timeout covers the answer's head, redirect and error bodies, and each
+                // wait for more of the file: the file itself may take longer, but a stalled
+                // one ends.
+                let t = self.inner.timeout;
+                let (origin, mut conn, head) =
+                    with_timeout(t, "the download's answer", self.start(&req)).await?;
+                let mut body = BodyReader::new(&mut conn, req.method(), &head)?;
                 if let Some(next) = redirect_target(head.status, &head.headers) {
-                    read_all(&mut body).await?;
+                    with_timeout(t, "the redirect's body", read_all(&mut body)).await?;
                     let done = body.reusable();
                     self.finish(origin, conn, &head, done);
                     url = next;
                     continue;
                 }
                 if head.status.as_u16() >= 400 {
-                    let bytes = read_all(&mut body).await?;
+                    let bytes = with_timeout(t, "the error body", read_all(&mut body)).await?;
                     return check_status(&http::Response::from_parts(head, bytes)).map(|_| 0);
                 }
                 let mut total = 0u64;
-                while let Some(part) = body.next().await? {
+                while let Some(part) =
+                    with_timeout(t, "waiting for more of the download", body.next()).await?
+                {
                     out.write_all(&part).await.map_err(write_err)?;
                     total += part.len() as u64;
                 }

@@ -124,3 +124,42 @@ fn a_dead_pooled_connection_is_not_used_for_a_create() {
         assert_eq!(server.connections(), 2);
     });
 }
+
+#[test]
+fn a_connection_with_bytes_beyond_the_answer_is_not_reused() {
+    run(30, || async {
+        let server = Server::start();
+        let c = client(&server);
+        // An answer followed by a stray second one on the same write: were the connection
+        // pooled, the stray bytes would be read as the answer to the next request.
+        server.push(Reply::raw(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\n{\"id\":\"cs_1\"}\
+              HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\n{\"id\":\"STRAY\"}",
+        ));
+        assert_eq!(c.voice().calls().retrieve("cs_1").await.unwrap().id, "cs_1");
+        server.push(Reply::json(200, r#"{"id":"cs_2"}"#));
+        assert_eq!(c.voice().calls().retrieve("cs_2").await.unwrap().id, "cs_2");
+        assert_eq!(server.connections(), 2);
+        // HTTP/1.0 without keep-alive, and `close` among other tokens: not pooled either.
+        server.push(Reply::raw(
+            b"HTTP/1.0 200 OK\r\nContent-Length: 13\r\n\r\n{\"id\":\"cs_3\"}",
+        ));
+        assert_eq!(c.voice().calls().retrieve("cs_3").await.unwrap().id, "cs_3");
+        server.push(Reply::json(200, r#"{"id":"cs_4"}"#).header("Connection", "keep-alive, close"));
+        assert_eq!(c.voice().calls().retrieve("cs_4").await.unwrap().id, "cs_4");
+        server.push(Reply::json(200, r#"{"id":"cs_5"}"#));
+        assert_eq!(c.voice().calls().retrieve("cs_5").await.unwrap().id, "cs_5");
+        assert_eq!(server.connections(), 4);
+        // An unreadable Content-Length is an error, not a guess.
+        server.push(Reply::raw(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n{}",
+        ));
+        let once = AsyncClient::builder(KEY)
+            .base_url(server.base_url())
+            .retry(RetryPolicy::none())
+            .build()
+            .unwrap();
+        let e = once.voice().calls().retrieve("cs_6").await.unwrap_err();
+        assert!(matches!(e, Error::Network(_)), "{e:?}");
+    });
+}

@@ -195,6 +195,10 @@ fn map_hyper_util(e: hyper_util::client::legacy::Error) -> TransportError {
     TransportError::new(kind, message)
 }
 
+/// Largest response body read into memory (API answers; downloads stream instead), as in
+/// the blocking client.
+const MAX_BODY: usize = 64 * 1024 * 1024;
+
 fn timed_out(what: &str, d: Duration) -> TransportError {
     TransportError::new(
         TransportErrorKind::Timeout,
@@ -211,9 +215,15 @@ impl AsyncTransport for HyperTransport {
             let work = async {
                 let resp = self.exchange(req).await?;
                 let (parts, body) = resp.into_parts();
-                let bytes = body.collect().await.map_err(|e| {
-                    TransportError::new(TransportErrorKind::Io, format!("reading the body: {e}"))
-                })?;
+                let bytes = http_body_util::Limited::new(body, MAX_BODY)
+                    .collect()
+                    .await
+                    .map_err(|e| {
+                        TransportError::new(
+                            TransportErrorKind::Io,
+                            format!("reading the body: {e}"),
+                        )
+                    })?;
                 Ok(http::Response::from_parts(parts, bytes.to_bytes().to_vec()))
             };
             tokio::time::timeout(self.timeout, work)
@@ -242,12 +252,23 @@ impl AsyncTransport for HyperTransport {
                 }
                 let (parts, mut body) = resp.into_parts();
                 if parts.status.as_u16() >= 400 {
-                    let bytes = body.collect().await.map(|b| b.to_bytes().to_vec());
+                    let limited = http_body_util::Limited::new(body, MAX_BODY);
+                    let bytes = tokio::time::timeout(self.timeout, limited.collect())
+                        .await
+                        .ok()
+                        .and_then(Result::ok)
+                        .map(|b| b.to_bytes().to_vec());
                     let resp = http::Response::from_parts(parts, bytes.unwrap_or_default());
                     return check_status(&resp).map(|_| 0);
                 }
                 let mut total = 0u64;
-                while let Some(frame) = body.frame().await {
+                // Each wait for more of the file is bounded by the timeout: the file may take
+                // longer in all, but a stalled one ends.
+                let stalled = || timed_out("waiting for more of the download", self.timeout);
+                while let Some(frame) = tokio::time::timeout(self.timeout, body.frame())
+                    .await
+                    .map_err(|_| Error::Timeout(stalled()))?
+                {
                     let frame = frame.map_err(|e| {
                         Error::Network(TransportError::new(TransportErrorKind::Io, e.to_string()))
                     })?;
