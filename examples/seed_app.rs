@@ -13,7 +13,10 @@
 //! | `BIND_ADDR` | listen address (`127.0.0.1:8080`) |
 //! | `TELER_BASE_URL` | Teler's REST base URL; the emulator's for local runs |
 //! | `TELER_WEBHOOK_SECRET` | `whsec_…`: `/webhook` refuses unsigned deliveries with 401 |
-//! | `MEDIA_TOKEN_KEY` | 16+ bytes: the media stream URL carries a signed, expiring token |
+//! | `MEDIA_TOKEN_KEY` | 16+ bytes: the flow and media stream URLs carry signed, expiring tokens |
+//!
+//! `seed_app --print-flow-url` prints the flow URL to put in your voice app's settings (for
+//! inbound calls; with a token valid for a year when `MEDIA_TOKEN_KEY` is set).
 //!
 //! Against the local emulator (three terminals):
 //!
@@ -38,6 +41,17 @@ async fn main() {
         Ok(_) => fail("set TELER_API_KEY, FROM_NUMBER and TO_NUMBER", 2),
         Err(e) => fail(&e, 2),
     };
+    if std::env::args().any(|a| a == "--print-flow-url") {
+        // For a voice app's flow URL (inbound calls): a flow token valid for a year.
+        match &settings.media_token_key {
+            Some(key) => println!(
+                "{}",
+                tokio_app::flow_url_with_token(&settings, key, 365 * 86_400)
+            ),
+            None => println!("{}", settings.backend_url("/flow")),
+        }
+        return;
+    }
     if settings.webhook_secret.is_none() {
         eprintln!("seed_app: TELER_WEBHOOK_SECRET is unset: webhooks are NOT verified");
     }

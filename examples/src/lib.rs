@@ -72,9 +72,30 @@ impl Settings {
     /// assert!(teler_examples::Settings::from_vars(|_| None).is_err());
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
-        let var = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        // Values are trimmed (a mounted secret often ends in a newline); blank means unset,
+        // except for the two security settings, where a blank value is an error: it usually
+        // means a missing secret, and treating it as unset would turn verification off.
+        let raw = |name: &str| var(name).map(|v| v.trim().to_owned());
+        let var = |name: &str| raw(name).filter(|v| !v.is_empty());
+        let secret = |name: &str| match raw(name) {
+            Some(v) if v.is_empty() => Err(format!(
+                "{name} is set but empty: set it to the secret, or unset it"
+            )),
+            other => Ok(other),
+        };
         let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let backend_domain = var("BACKEND_DOMAIN").unwrap_or_else(|| format!("http://{bind_addr}"));
+        let backend_domain = var("BACKEND_DOMAIN");
+        if backend_domain.is_none()
+            && var("TELER_API_KEY").is_some()
+            && var("TELER_BASE_URL").is_none()
+        {
+            return Err(
+                "set BACKEND_DOMAIN to the public host Teler reaches this app at: calls \
+                        placed through Teler need a public flow URL"
+                    .to_owned(),
+            );
+        }
+        let backend_domain = backend_domain.unwrap_or_else(|| format!("http://{bind_addr}"));
         let backend_domain = backend_domain.trim_end_matches('/').to_owned();
         let remote =
             var("REMOTE_WS_URL").ok_or("set REMOTE_WS_URL to the agent's ws:// or wss:// URL")?;
@@ -94,11 +115,11 @@ impl Settings {
                     .ok_or("set TO_NUMBER (who to call) with TELER_API_KEY")?,
             }),
         };
-        let webhook_secret = var("TELER_WEBHOOK_SECRET")
+        let webhook_secret = secret("TELER_WEBHOOK_SECRET")?
             .map(WebhookSecret::new)
             .transpose()
             .map_err(|e| format!("TELER_WEBHOOK_SECRET: {e}"))?;
-        let media_token_key = var("MEDIA_TOKEN_KEY")
+        let media_token_key = secret("MEDIA_TOKEN_KEY")?
             .map(UrlTokenKey::new)
             .transpose()
             .map_err(|e| format!("MEDIA_TOKEN_KEY: {e}"))?;
@@ -129,10 +150,9 @@ impl Settings {
     /// assert_eq!(s.backend_ws_url("/media-stream"), "wss://bridge.example.com/media-stream");
     /// ```
     pub fn backend_url(&self, path: &str) -> String {
-        if self.backend_domain.contains("://") {
-            format!("{}{path}", self.backend_domain)
-        } else {
-            format!("https://{}{path}", self.backend_domain)
+        match self.backend_domain.split_once("://") {
+            Some((scheme, rest)) => format!("{}://{rest}{path}", scheme.to_ascii_lowercase()),
+            None => format!("https://{}{path}", self.backend_domain),
         }
     }
 

@@ -2,17 +2,26 @@
 //! Rust. Here (not in the example files) so tests can serve it.
 //!
 //! - `POST /flow`: Teler asks what to do with a call; answers the seed's `stream` action
-//!   (`{BACKEND_DOMAIN}/media-stream`, 500 ms chunks, recorded). With `MEDIA_TOKEN_KEY` set,
-//!   the `ws_url` carries a signed token bound to the call id, valid for 10 minutes.
+//!   (`{BACKEND_DOMAIN}/media-stream`, 500 ms chunks, recorded).
 //! - `GET /media-stream` (WebSocket): Teler's media stream, bridged to the remote with the
-//!   seed's ElevenLabs handlers, fresh handler state per call. With `MEDIA_TOKEN_KEY` set, a
-//!   connection without a valid token is refused with 401 before the upgrade.
+//!   seed's ElevenLabs handlers, fresh handler state per call.
 //! - `POST /webhook`: call and stream events. With `TELER_WEBHOOK_SECRET` set, a delivery
 //!   without a valid signature is refused with 401 (a stale timestamp too); a body that is not
 //!   a webhook gets 400; a repeated delivery (same event id) is acknowledged and skipped.
 //! - `POST /initiate-call`: places a call from `FROM_NUMBER` to `TO_NUMBER` through Teler's
 //!   REST API (or the emulator's, with `TELER_BASE_URL`), with this server's `/flow` and
 //!   `/webhook` as the call's flow and status URLs. 503 when `TELER_API_KEY` is unset.
+//!   Anyone who can reach this route can place calls on your account: keep it private.
+//!
+//! Teler signs neither the flow request nor the media socket, so with `MEDIA_TOKEN_KEY` set
+//! both URLs carry signed, expiring tokens ([`UrlTokenKey`]): `/initiate-call` gives Teler a
+//! flow URL with a flow token (valid an hour; for inbound calls, put one in the voice app's
+//! flow URL: `seed_app --print-flow-url`), `/flow` refuses a request without one (401) and
+//! answers with a `ws_url` carrying a media token bound to the call id (valid 10 minutes,
+//! accepted once), and `/media-stream` refuses a connection without a valid, unused one (401)
+//! before the upgrade. The media token's call id is only logged, not matched against the
+//! `start` frame: Teler has been seen to use another id form on the socket than in REST and
+//! flow requests.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -39,6 +48,16 @@ type Pair = (CallHandler, RemoteHandler);
 
 /// How long a media-stream token minted in `/flow` stays valid.
 const MEDIA_TOKEN_TTL_SECS: u64 = 600;
+/// How long the flow token `/initiate-call` puts in the flow URL stays valid.
+const FLOW_TOKEN_TTL_SECS: u64 = 3600;
+/// What a flow token is bound to (in place of a call id, unknown when the call is placed).
+pub const FLOW_TOKEN_SUBJECT: &str = "teler-flow";
+
+/// The flow URL with a flow token valid for `ttl_secs`, for a voice app's settings or a call.
+pub fn flow_url_with_token(settings: &Settings, key: &UrlTokenKey, ttl_secs: u64) -> String {
+    let token = key.mint(FLOW_TOKEN_SUBJECT, unix_now() + ttl_secs);
+    append_token(&settings.backend_url("/flow"), &token)
+}
 
 /// Called with each call's bridge summary.
 pub type OnEnd = Box<dyn Fn(EndSummary) + Send + Sync>;
@@ -60,6 +79,7 @@ struct App {
     rest: Option<(AsyncClient, TelerSettings)>,
     verifier: Option<Verifier>,
     seen: Mutex<Dedupe>,
+    used_media_tokens: Mutex<Dedupe>,
     hooks: Hooks,
 }
 
@@ -96,6 +116,7 @@ pub fn router(settings: Settings, hooks: Hooks) -> Result<Router, String> {
         rest,
         settings,
         seen: Mutex::new(Dedupe::new(4096)),
+        used_media_tokens: Mutex::new(Dedupe::new(4096)),
         hooks,
     });
     Ok(Router::new()
@@ -123,16 +144,31 @@ async fn media_stream(
     if let Some(key) = &app.settings.media_token_key {
         let target = format!("{MEDIA_STREAM_PATH}?{}", query.unwrap_or_default());
         let token = token_from_query(&target).unwrap_or("");
+        let refused = |why: String| {
+            eprintln!("media stream refused: {why}");
+            (
+                StatusCode::UNAUTHORIZED,
+                format!("media stream refused: {why}"),
+            )
+                .into_response()
+        };
         match key.verify(token, unix_now()) {
-            Ok(claims) => eprintln!("media stream for call {}", claims.call_id),
-            Err(e) => {
-                eprintln!("media stream refused: {e}");
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    format!("media stream refused: {e}"),
-                )
-                    .into_response();
+            Ok(claims) if claims.call_id == FLOW_TOKEN_SUBJECT => {
+                return refused("a flow token is not a media token".into());
             }
+            Ok(claims) => {
+                // Accepted once: a token seen in a log or a proxy cannot open a second stream.
+                let fresh = app
+                    .used_media_tokens
+                    .lock()
+                    .map(|mut used| used.insert(token))
+                    .unwrap_or(false);
+                if !fresh {
+                    return refused("the token was already used".into());
+                }
+                eprintln!("media stream for call {}", claims.call_id);
+            }
+            Err(e) => return refused(e.to_string()),
         }
     }
     axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
@@ -143,7 +179,19 @@ async fn media_stream(
     })
 }
 
-async fn flow(State(app): State<Arc<App>>, body: Bytes) -> Response {
+async fn flow(State(app): State<Arc<App>>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    if let Some(key) = &app.settings.media_token_key {
+        let target = format!("/flow?{}", query.unwrap_or_default());
+        let token = token_from_query(&target).unwrap_or("");
+        if let Err(e) = key.verify_for_call(token, FLOW_TOKEN_SUBJECT, unix_now()) {
+            eprintln!("flow request refused: {e}");
+            return (
+                StatusCode::UNAUTHORIZED,
+                format!("flow request refused: {e}"),
+            )
+                .into_response();
+        }
+    }
     let req = match FlowRequest::from_json(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -230,7 +278,10 @@ async fn initiate_call(State(app): State<Arc<App>>) -> Response {
             }),
         );
     };
-    let flow_url = app.settings.backend_url("/flow");
+    let flow_url = match &app.settings.media_token_key {
+        Some(key) => flow_url_with_token(&app.settings, key, FLOW_TOKEN_TTL_SECS),
+        None => app.settings.backend_url("/flow"),
+    };
     let status_url = app.settings.backend_url("/webhook");
     match client
         .calls()

@@ -36,7 +36,10 @@ fn check(report: &story::StoryReport) {
     assert_eq!(c.state.as_str(), "completed", "{text}");
     assert_eq!(c.reason.as_deref(), Some("call_duration_elapsed"), "{text}");
     assert!(c.errors.is_empty(), "{text}");
-    // The flow was fetched from the app and its stream action followed (with a token).
+    // The call was placed with a flow URL carrying a flow token; the flow was fetched from
+    // the app and its stream action followed (with a media token).
+    let flow_url = c.properties["flow_url"].as_str().unwrap_or_default();
+    assert!(flow_url.contains("/flow?teler_token=v1."), "{flow_url}");
     assert_eq!(c.media.chunk_size_ms, Some(500), "{text}");
     let ws_url = c.media.ws_url.as_deref().unwrap_or_default();
     assert!(ws_url.contains("/media-stream?teler_token=v1."), "{ws_url}");

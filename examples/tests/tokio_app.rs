@@ -231,47 +231,85 @@ fn webhook_with_a_secret_refuses_bad_signatures_with_401() {
 }
 
 #[test]
-fn flow_with_a_media_token_key_hands_out_tokens_the_media_stream_checks() {
+fn with_a_token_key_flow_and_media_stream_need_tokens() {
     watchdog(|| {
         let key = "a media token key of 16+ bytes";
         let (addr, _) = serve_with("ws://127.0.0.1:9/agent", &[("MEDIA_TOKEN_KEY", key)]);
-        let (status, _, body) = post(addr, "/flow", r#"{"call_id":"cs_7"}"#);
-        assert_eq!(status, 200);
-        let flow: serde_json::Value = serde_json::from_str(&body).unwrap();
-        let ws_url = flow["ws_url"].as_str().unwrap();
+        let tokens = UrlTokenKey::new(key).unwrap();
+
+        // /flow without a flow token, or with a media token: 401.
+        let (status, _, _) = post(addr, "/flow", r#"{"call_id":"cs_7"}"#);
+        assert_eq!(status, 401);
+        let media = tokens.mint("cs_7", unix_now() + 60);
+        let (status, _, _) = post(
+            addr,
+            &format!("/flow?teler_token={media}"),
+            r#"{"call_id":"cs_7"}"#,
+        );
+        assert_eq!(status, 401);
+
+        // With a flow token: the answer's ws_url carries a media token for the call.
+        let flow = tokens.mint(tokio_app::FLOW_TOKEN_SUBJECT, unix_now() + 60);
+        let (status, _, body) = post(
+            addr,
+            &format!("/flow?teler_token={flow}"),
+            r#"{"call_id":"cs_7"}"#,
+        );
+        assert_eq!(status, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let ws_url = answer["ws_url"].as_str().unwrap();
         assert!(
             ws_url.starts_with("wss://bridge.example.com/media-stream?teler_token=v1."),
             "{ws_url}"
         );
-        let claims = UrlTokenKey::new(key)
-            .unwrap()
+        let claims = tokens
             .verify(token_from_query(ws_url).unwrap(), unix_now())
             .unwrap();
         assert_eq!(claims.call_id, "cs_7");
 
-        // Without a token, or with a forged one, the upgrade is refused with 401.
-        for path in [
-            "/media-stream",
-            "/media-stream?teler_token=v1.1.Y3NfNw.AAAA",
-        ] {
+        let connect = |path: &str| {
             let tcp = TcpStream::connect(addr).unwrap();
             tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            match tungstenite::client(format!("ws://{addr}{path}"), tcp) {
-                Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
-                    assert_eq!(resp.status(), 401, "{path}")
-                }
-                other => panic!("{path}: expected a 401, got {:?}", other.map(|_| ())),
+            tungstenite::client(format!("ws://{addr}{path}"), tcp)
+        };
+        let refused = |path: &str| match connect(path) {
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+                assert_eq!(resp.status(), 401, "{path}")
             }
-        }
-        // With the token, the stream is accepted (and bridged: the remote here is down).
+            other => panic!("{path}: expected a 401, got {:?}", other.map(|_| ())),
+        };
+        // No token, a forged one, the flow token: refused before the upgrade.
+        refused("/media-stream");
+        refused("/media-stream?teler_token=v1.1.Y3NfNw.AAAA");
+        refused(&format!("/media-stream?teler_token={flow}"));
+        // The media token: accepted once.
         let query = &ws_url[ws_url.find('?').unwrap()..];
-        let tcp = TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        let (mut ws, resp) =
-            tungstenite::client(format!("ws://{addr}/media-stream{query}"), tcp).unwrap();
+        let (mut ws, resp) = connect(&format!("/media-stream{query}")).unwrap();
         assert_eq!(resp.status(), 101);
         ws.close(None).unwrap();
+        refused(&format!("/media-stream{query}"));
     })
+}
+
+#[test]
+fn blank_security_settings_are_errors_not_off() {
+    for name in ["TELER_WEBHOOK_SECRET", "MEDIA_TOKEN_KEY"] {
+        let e = Settings::from_vars(|n| match n {
+            "REMOTE_WS_URL" => Some("ws://127.0.0.1:9/agent".to_owned()),
+            n if n == name => Some("  \n".to_owned()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(e.contains(name) && e.contains("empty"), "{e}");
+    }
+    // A real Teler key without a public BACKEND_DOMAIN would hand Teler a loopback flow URL.
+    let e = Settings::from_vars(|n| match n {
+        "REMOTE_WS_URL" => Some("ws://127.0.0.1:9/agent".to_owned()),
+        "TELER_API_KEY" | "FROM_NUMBER" | "TO_NUMBER" => Some("x".to_owned()),
+        _ => None,
+    })
+    .unwrap_err();
+    assert!(e.contains("BACKEND_DOMAIN"), "{e}");
 }
 
 #[test]
