@@ -231,6 +231,7 @@ fn webhook_with_a_secret_refuses_bad_signatures_with_401() {
 }
 
 #[test]
+#[allow(clippy::result_large_err)] // tungstenite's handshake error, in a test
 fn with_a_token_key_flow_and_media_stream_need_tokens() {
     watchdog(|| {
         let key = "a media token key of 16+ bytes";
