@@ -215,7 +215,7 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, String> {
         _ => "ElevenLabs",
     };
     eprintln!(
-        "teler-emulator agent: {default} protocol at {}, OpenAI-Realtime-style (24 kHz) at {}, Teler echo at {}",
+        "teler-emulator agent: {default} protocol at {}; OpenAI-Realtime-style (24 kHz) at {}; Teler echo at {}",
         h.url(),
         h.openai_url(),
         h.teler_url()
