@@ -14,6 +14,7 @@
 //!   verification and signing, signed URL tokens, dedupe.
 //! - [`audio`]: base64/PCM, G.711, a resampler and a packetiser, with handler helpers.
 //! - [`elevenlabs`]: the seed app's two ElevenLabs handlers, ready-made.
+//! - [`openai`]: handlers for an OpenAI-Realtime-style agent (24 kHz PCM16), ready-made.
 //!
 //! ## The run loop
 //!
@@ -75,6 +76,7 @@ pub mod audio;
 pub mod elevenlabs;
 pub mod flow;
 pub mod media;
+pub mod openai;
 pub mod rest;
 pub mod webhook;
 

@@ -1,59 +1,12 @@
-//! An OpenAI-Realtime-style voice agent (24 kHz PCM16 both ways) bridged to Teler (8 kHz),
-//! built from the audio helpers and driven through a real `Bridge` with a simulated clock.
-//! No network: the test plays both sockets.
+//! An OpenAI-Realtime-style voice agent (24 kHz PCM16 both ways) bridged to Teler (8 kHz)
+//! with the ready-made `teler_core::openai` handlers, driven through a real `Bridge` with a
+//! simulated clock. No network: the test plays both sockets.
 
 use std::time::{Duration, Instant};
 
-use teler_core::audio::{
-    InboundAudio, OutboundAudio, SampleRate, VendorEvent, decode_b64_pcm16, encode_pcm16_b64,
-};
-use teler_core::media::{
-    Bridge, BridgeConfig, Frame, HandlerError, Message, OutFrame, Outbox, Output, Side,
-    StreamHandler, StreamOp, TelerMessage,
-};
-
-/// Call side: greets the vendor with its session config, then turns caller audio (Teler's
-/// 8 kHz) into `input_audio_buffer.append` at 24 kHz.
-struct CallSide {
-    audio: InboundAudio,
-}
-
-impl StreamHandler for CallSide {
-    fn handle(&mut self, m: &Message<'_>, out: &mut Outbox) -> Result<StreamOp, HandlerError> {
-        let Some(TelerMessage::Audio(a)) = m.teler() else {
-            return Ok(StreamOp::Pass);
-        };
-        let mut msg = String::from(r#"{"type":"input_audio_buffer.append","audio":""#);
-        self.audio.convert_b64(&a.audio_b64, &mut msg)?;
-        msg.push_str(r#""}"#);
-        out.send(msg);
-        Ok(StreamOp::Relay)
-    }
-
-    fn on_remote_connected(&mut self, out: &mut Outbox) -> Result<(), HandlerError> {
-        out.send(r#"{"type":"session.update","session":{"audio":{"input":{"format":{"type":"audio/pcm","rate":24000}}}}}"#.into());
-        Ok(())
-    }
-}
-
-/// Remote side: the vendor's events, classified; the packetiser does the audio.
-fn remote_side() -> impl StreamHandler {
-    OutboundAudio::pcm16(SampleRate::Hz24000, |text: &str| {
-        let v: serde_json::Value = serde_json::from_str(text)?;
-        Ok(match v["type"].as_str().unwrap_or_default() {
-            "response.output_audio.delta" | "response.audio.delta" => {
-                let delta = v["delta"]
-                    .as_str()
-                    .ok_or_else(|| HandlerError::msg("audio delta without \"delta\""))?;
-                VendorEvent::Audio(delta.to_owned().into())
-            }
-            "input_audio_buffer.speech_started" => VendorEvent::Clear,
-            "response.done" => VendorEvent::Flush,
-            _ => VendorEvent::Ignore,
-        })
-    })
-    .unwrap()
-}
+use teler_core::audio::{decode_b64_pcm16, encode_pcm16_b64};
+use teler_core::media::{Bridge, BridgeConfig, Frame, OutFrame, Output, Side, StreamHandler};
+use teler_core::openai;
 
 fn tone(rate: u32, ms: u32, f: f64) -> Vec<i16> {
     (0..rate * ms / 1000)
@@ -67,7 +20,7 @@ fn b64(pcm: &[i16]) -> String {
     s
 }
 
-fn sends(bridge: &mut Bridge<CallSide, impl StreamHandler>, side: Side) -> Vec<String> {
+fn sends(bridge: &mut Bridge<impl StreamHandler, impl StreamHandler>, side: Side) -> Vec<String> {
     let mut v = Vec::new();
     while let Some(o) = bridge.poll_output() {
         if let Output::Send {
@@ -87,10 +40,8 @@ fn a_24k_agent_talks_to_an_8k_call() {
     let cfg = BridgeConfig::builder("wss://vendor.example/realtime")
         .build()
         .unwrap();
-    let call = CallSide {
-        audio: InboundAudio::new(SampleRate::Hz8000, SampleRate::Hz24000),
-    };
-    let mut bridge = Bridge::new(cfg, call, remote_side());
+    let (call, remote) = openai::handlers();
+    let mut bridge = Bridge::new(cfg, call, remote);
     let t0 = Instant::now();
     let at = |ms| t0 + Duration::from_millis(ms);
 
@@ -101,7 +52,7 @@ fn a_24k_agent_talks_to_an_8k_call() {
     );
     bridge.handle_remote_connected(at(30));
     let to_vendor = sends(&mut bridge, Side::Remote);
-    assert!(to_vendor[0].contains("session.update"));
+    assert_eq!(to_vendor, [openai::DEFAULT_SESSION_UPDATE]);
 
     // 20 ms of caller audio (160 samples at 8 kHz) reaches the vendor at 24 kHz.
     let frame = format!(

@@ -1,5 +1,10 @@
-//! A stand-in voice agent speaking the ElevenLabs conversational protocol (what FreJun's
-//! sample app bridges to), so a bridge can be tested end to end with no vendor account.
+//! A stand-in voice agent, so a bridge can be tested end to end with no vendor account. It
+//! speaks two vendor protocols: the ElevenLabs conversational protocol (what FreJun's
+//! sample app bridges to) and an OpenAI-Realtime-style protocol (24 kHz PCM16 both ways).
+//! Both behave alike: a greeting tone, an interruption when the caller talks over it, and
+//! an echo of the caller.
+//!
+//! ## ElevenLabs protocol (`ws://ADDR/`, the default)
 //!
 //! On each WebSocket connection it:
 //! 1. sends `{"type":"conversation_initiation_metadata",…}` first;
@@ -11,6 +16,29 @@
 //!    `{"type":"interruption","interruption_event":{"event_id":n}}` and stop speaking;
 //! 4. echoes the caller's audio back in `chunk_ms` chunks (`echo`), or at once when
 //!    `chunk_ms` is 0.
+//!
+//! ## OpenAI-Realtime-style protocol (`ws://ADDR/openai`, or [`AgentProtocol::OpenAi`])
+//!
+//! All audio is base64 PCM16 LE mono at **24 kHz** ([`OPENAI_SAMPLE_RATE`]; `sample_rate`
+//! does not apply). On each connection it:
+//! 1. sends `{"type":"session.created","session":{…}}` first;
+//! 2. speaks the greeting tone as one response: `{"type":"response.created",…}`, then
+//!    `{"type":"response.output_audio.delta","response_id":R,"delta":b64,…}` deltas of
+//!    `chunk_ms`, then `{"type":"response.done","response":{"id":R,"status":"completed"}}`;
+//! 3. answers `{"type":"session.update","session":{…}}` with `session.updated`, or with an
+//!    `{"type":"error","error":{…}}` event when the session asks for an audio format other
+//!    than `audio/pcm` at 24000 Hz (as OpenAI does);
+//! 4. reads `{"type":"input_audio_buffer.append","audio":b64}`; while the greeting would
+//!    still be playing, caller audio louder than `interrupt_rms` makes it send
+//!    `{"type":"input_audio_buffer.speech_started","audio_start_ms":…,"item_id":…}` (the
+//!    bridge's cue for barge-in) and stop speaking;
+//! 5. echoes the caller's audio back as responses of one `chunk_ms` delta each, every one
+//!    followed by its `response.done` (each append at once when `chunk_ms` is 0).
+//!
+//! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
+//! ignored.
+//!
+//! ## Teler echo (`ws://ADDR/teler`)
 //!
 //! A connection whose path starts with `/teler` (or whose first frame is a Teler `start`)
 //! is treated as a Teler media stream instead: caller `audio` frames are echoed back as the
@@ -50,9 +78,41 @@ pub struct AgentConfig {
     pub chunk_ms: u32,
     /// RMS level of caller audio that interrupts the greeting (0: never). Default 500.
     pub interrupt_rms: f64,
-    /// Sample rate of the audio both ways. Default 8000 (what Teler plays).
+    /// Sample rate of the audio both ways in the ElevenLabs protocol. Default 8000 (what
+    /// Teler plays). The OpenAI-style protocol is always 24 kHz.
     pub sample_rate: u32,
+    /// The protocol spoken on paths other than `/openai` and `/teler`. Default
+    /// [`AgentProtocol::ElevenLabs`].
+    pub protocol: AgentProtocol,
 }
+
+/// The vendor protocol the agent speaks on `ws://ADDR/` (see the [module docs](self)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AgentProtocol {
+    /// The ElevenLabs conversational protocol (FreJun's sample app).
+    #[default]
+    ElevenLabs,
+    /// An OpenAI-Realtime-style protocol, 24 kHz PCM16 both ways.
+    OpenAi,
+}
+
+impl std::str::FromStr for AgentProtocol {
+    type Err = String;
+    /// `elevenlabs` or `openai`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
+            "openai" => Ok(AgentProtocol::OpenAi),
+            _ => Err(format!(
+                "unknown agent protocol {s:?} (elevenlabs or openai)"
+            )),
+        }
+    }
+}
+
+/// The sample rate of all audio in the OpenAI-style protocol.
+pub const OPENAI_SAMPLE_RATE: u32 = 24_000;
 
 impl Default for AgentConfig {
     fn default() -> Self {
@@ -64,6 +124,7 @@ impl Default for AgentConfig {
             chunk_ms: 500,
             interrupt_rms: 500.0,
             sample_rate: 8000,
+            protocol: AgentProtocol::ElevenLabs,
         }
     }
 }
@@ -79,8 +140,13 @@ pub struct AgentStats {
     pub audio_out: AtomicU64,
     /// Interruptions sent.
     pub interruptions: AtomicU64,
-    /// Messages that could not be read.
+    /// Messages that could not be read, and OpenAI-style `error` events sent.
     pub errors: AtomicU64,
+    /// Bytes of caller audio received (decoded PCM16), in whichever protocol: at 24 kHz in
+    /// the OpenAI-style protocol, 48,000 bytes per second of audio.
+    pub audio_in_bytes: AtomicU64,
+    /// OpenAI-style `session.update` messages accepted (answered with `session.updated`).
+    pub session_updates: AtomicU64,
 }
 
 /// A running agent; dropping it stops accepting connections.
@@ -96,9 +162,15 @@ impl AgentHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
-    /// The ElevenLabs-protocol URL, `ws://ADDR/`.
+    /// The default protocol's URL, `ws://ADDR/` (ElevenLabs unless the config says
+    /// otherwise).
     pub fn url(&self) -> String {
         format!("ws://{}/", self.addr)
+    }
+    /// The OpenAI-Realtime-style URL, `ws://ADDR/openai` (24 kHz PCM16), whatever the
+    /// config's protocol.
+    pub fn openai_url(&self) -> String {
+        format!("ws://{}/openai", self.addr)
     }
     /// The Teler-protocol echo URL, `ws://ADDR/teler`.
     pub fn teler_url(&self) -> String {
@@ -158,12 +230,73 @@ struct Incoming<'a> {
     user_audio_chunk: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     data: Option<TelerData<'a>>,
+    /// OpenAI-style `input_audio_buffer.append`.
+    #[serde(borrow, default)]
+    audio: Option<Cow<'a, str>>,
+    /// OpenAI-style `session.update`.
+    #[serde(default)]
+    session: Option<SessionConfig>,
 }
 
 #[derive(Deserialize)]
 struct TelerData<'a> {
     #[serde(borrow, default)]
     audio_b64: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct SessionConfig {
+    #[serde(default)]
+    audio: Option<SessionAudio>,
+}
+
+#[derive(Deserialize, Default)]
+struct SessionAudio {
+    #[serde(default)]
+    input: Option<SessionDirection>,
+    #[serde(default)]
+    output: Option<SessionDirection>,
+}
+
+#[derive(Deserialize, Default)]
+struct SessionDirection {
+    #[serde(default)]
+    format: Option<SessionFormat>,
+}
+
+#[derive(Deserialize, Default)]
+struct SessionFormat {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    rate: Option<u32>,
+}
+
+impl SessionConfig {
+    /// Why this session cannot be served (a format other than 24 kHz PCM), if it cannot.
+    fn refusal(&self) -> Option<String> {
+        let audio = self.audio.as_ref()?;
+        for (side, dir) in [("input", &audio.input), ("output", &audio.output)] {
+            let Some(f) = dir.as_ref().and_then(|d| d.format.as_ref()) else {
+                continue;
+            };
+            if let Some(k) = f.kind.as_deref()
+                && k != "audio/pcm"
+            {
+                return Some(format!(
+                    "session.audio.{side}.format.type {k:?}: this agent speaks audio/pcm only"
+                ));
+            }
+            if let Some(r) = f.rate
+                && r != OPENAI_SAMPLE_RATE
+            {
+                return Some(format!(
+                    "session.audio.{side}.format.rate {r}: only {OPENAI_SAMPLE_RATE} is supported"
+                ));
+            }
+        }
+        None
+    }
 }
 
 fn rms(pcm: &[u8]) -> f64 {
@@ -189,14 +322,111 @@ fn teler_audio(b64: &str, chunk_id: u64) -> String {
     format!(r#"{{"type":"audio","audio_b64":"{b64}","chunk_id":{chunk_id}}}"#)
 }
 
+/// The effective session of the OpenAI-style protocol.
+const OPENAI_SESSION: &str = r#"{"type":"realtime","object":"realtime.session","model":"teler-emulator-agent","output_modalities":["audio"],"audio":{"input":{"format":{"type":"audio/pcm","rate":24000},"turn_detection":{"type":"server_vad"}},"output":{"format":{"type":"audio/pcm","rate":24000}}}}"#;
+
+/// Which protocol a connection speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    ElevenLabs,
+    OpenAi,
+    Teler,
+}
+
+/// What a connection sends, with its event counter and the current OpenAI-style response.
+struct Speaker {
+    mode: Mode,
+    event_id: u64,
+    out: Vec<(String, bool)>,
+}
+
+impl Speaker {
+    fn next_id(&mut self) -> u64 {
+        self.event_id += 1;
+        self.event_id
+    }
+
+    fn push(&mut self, msg: String) {
+        self.out.push((msg, false));
+    }
+
+    /// One chunk of agent audio in the connection's protocol; in the OpenAI-style one,
+    /// `response` is the response it belongs to.
+    fn audio(&mut self, b64: &str, response: &str) {
+        let id = self.next_id();
+        let msg = match self.mode {
+            Mode::ElevenLabs => el_audio(b64, id),
+            Mode::Teler => teler_audio(b64, id),
+            Mode::OpenAi => format!(
+                r#"{{"type":"response.output_audio.delta","event_id":"evt_{id}","response_id":"{response}","item_id":"item_{response}","output_index":0,"content_index":0,"delta":"{b64}"}}"#
+            ),
+        };
+        self.out.push((msg, true));
+    }
+
+    /// OpenAI-style: a response starts; its id.
+    fn response_created(&mut self) -> String {
+        let resp = new_id("resp");
+        let id = self.next_id();
+        self.push(format!(
+            r#"{{"type":"response.created","event_id":"evt_{id}","response":{{"object":"realtime.response","id":"{resp}","status":"in_progress"}}}}"#
+        ));
+        resp
+    }
+
+    /// OpenAI-style: a response ends.
+    fn response_done(&mut self, resp: &str) {
+        let id = self.next_id();
+        self.push(format!(
+            r#"{{"type":"response.done","event_id":"evt_{id}","response":{{"object":"realtime.response","id":"{resp}","status":"completed"}}}}"#
+        ));
+    }
+
+    /// The caller talked over the greeting.
+    fn interruption(&mut self, audio_start_ms: u64) {
+        let id = self.next_id();
+        let msg = match self.mode {
+            Mode::OpenAi => format!(
+                r#"{{"type":"input_audio_buffer.speech_started","event_id":"evt_{id}","audio_start_ms":{audio_start_ms},"item_id":"{}"}}"#,
+                new_id("item")
+            ),
+            _ => format!(r#"{{"type":"interruption","interruption_event":{{"event_id":{id}}}}}"#),
+        };
+        self.push(msg);
+    }
+
+    /// Sends everything queued; false when the socket is gone.
+    async fn flush(&mut self, ws: &mut crate::ws::WsClient, stats: &AgentStats) -> bool {
+        for (msg, audio) in self.out.drain(..) {
+            if ws.send(Message::text(msg)).await.is_err() {
+                return false;
+            }
+            if audio {
+                stats.audio_out.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        true
+    }
+}
+
 async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats>) {
-    let teler_path = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let tp = teler_path.clone();
+    let path_mode = Arc::new(std::sync::Mutex::new(None));
+    let pm = path_mode.clone();
     // The callback's signature is tungstenite's (its error type is an HTTP response).
     #[allow(clippy::result_large_err)]
     let cb = move |req: &tungstenite::handshake::server::Request,
                    res: tungstenite::handshake::server::Response| {
-        tp.store(req.uri().path().starts_with("/teler"), Ordering::Relaxed);
+        let path = req.uri().path();
+        let mode = if path.starts_with("/teler") {
+            Some(Mode::Teler)
+        } else if path.starts_with("/openai") {
+            Some(Mode::OpenAi)
+        } else {
+            None
+        };
+        if let Ok(mut m) = pm.lock() {
+            *m = mode;
+        }
         Ok(res)
     };
     let Ok(mut ws) = async_tungstenite::tokio::accept_hdr_async_with_config(
@@ -209,41 +439,64 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         return;
     };
     stats.connections.fetch_add(1, Ordering::Relaxed);
-    let mut teler = teler_path.load(Ordering::Relaxed);
-    let mut event_id = 0u64;
-    let chunk_bytes = (cfg.sample_rate as usize * cfg.chunk_ms as usize / 1000) * 2;
+    let from_path = path_mode.lock().ok().and_then(|m| *m);
+    let mode = from_path.unwrap_or(match cfg.protocol {
+        AgentProtocol::ElevenLabs => Mode::ElevenLabs,
+        AgentProtocol::OpenAi => Mode::OpenAi,
+    });
+    let mut sp = Speaker {
+        mode,
+        event_id: 0,
+        out: Vec::new(),
+    };
+    let rate = if mode == Mode::OpenAi {
+        OPENAI_SAMPLE_RATE
+    } else {
+        cfg.sample_rate
+    };
+    let chunk_bytes = (rate as usize * cfg.chunk_ms as usize / 1000) * 2;
     let mut speaking_until = Instant::now();
-    if !teler {
-        let meta = format!(
+    match mode {
+        Mode::ElevenLabs => sp.push(format!(
             r#"{{"type":"conversation_initiation_metadata","conversation_initiation_metadata_event":{{"conversation_id":"{}","agent_output_audio_format":"pcm_{rate}","user_input_audio_format":"pcm_{rate}"}}}}"#,
             new_id("conv"),
-            rate = cfg.sample_rate
-        );
-        if ws.send(Message::text(meta)).await.is_err() {
-            return;
+        )),
+        Mode::OpenAi => {
+            let id = sp.next_id();
+            sp.push(format!(
+                r#"{{"type":"session.created","event_id":"evt_{id}","session":{{"id":"{}",{}}}"#,
+                new_id("sess"),
+                &OPENAI_SESSION[1..]
+            ));
         }
-        if cfg.greeting_ms > 0 {
-            let tone = Pcm::tone(cfg.sample_rate, cfg.tone_hz, cfg.amplitude, cfg.greeting_ms);
-            let bytes: Vec<u8> = tone.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-            let step = if chunk_bytes == 0 {
-                bytes.len()
-            } else {
-                chunk_bytes
-            };
-            for c in bytes.chunks(step.max(2)) {
-                event_id += 1;
-                if ws
-                    .send(Message::text(el_audio(&B64.encode(c), event_id)))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                stats.audio_out.fetch_add(1, Ordering::Relaxed);
-            }
-            speaking_until = Instant::now() + Duration::from_millis(u64::from(cfg.greeting_ms));
-        }
+        Mode::Teler => {}
     }
+    if mode != Mode::Teler && cfg.greeting_ms > 0 {
+        let tone = Pcm::tone(rate, cfg.tone_hz, cfg.amplitude, cfg.greeting_ms);
+        let bytes: Vec<u8> = tone.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let step = if chunk_bytes == 0 {
+            bytes.len()
+        } else {
+            chunk_bytes
+        };
+        let resp = if mode == Mode::OpenAi {
+            sp.response_created()
+        } else {
+            String::new()
+        };
+        for c in bytes.chunks(step.max(2)) {
+            sp.audio(&B64.encode(c), &resp);
+        }
+        if mode == Mode::OpenAi {
+            sp.response_done(&resp);
+        }
+        speaking_until = Instant::now() + Duration::from_millis(u64::from(cfg.greeting_ms));
+    }
+    if !sp.flush(&mut ws, &stats).await {
+        return;
+    }
+    let connected = Instant::now();
+    let mut teler = mode == Mode::Teler;
     let mut pending: Vec<u8> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
     while let Some(msg) = ws.next().await {
@@ -257,72 +510,110 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             stats.errors.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        if m.kind.as_deref() == Some("start") {
+        if m.kind.as_deref() == Some("start") && sp.mode != Mode::OpenAi {
             teler = true;
+            sp.mode = Mode::Teler;
             continue;
         }
-        let b64 = if teler {
-            match (m.kind.as_deref(), m.data.and_then(|d| d.audio_b64)) {
+        let b64 = match sp.mode {
+            Mode::Teler => match (m.kind.as_deref(), m.data.and_then(|d| d.audio_b64)) {
                 (Some("audio"), Some(a)) => a,
                 _ => continue,
-            }
-        } else {
-            match m.user_audio_chunk {
+            },
+            Mode::ElevenLabs => match m.user_audio_chunk {
                 Some(a) => a,
                 None => continue, // pong, user_activity, contextual_update, …
-            }
+            },
+            Mode::OpenAi => match m.kind.as_deref() {
+                Some("input_audio_buffer.append") => match m.audio {
+                    Some(a) => a,
+                    None => {
+                        stats.errors.fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                },
+                Some("session.update") => {
+                    let id = sp.next_id();
+                    let session = m.session.unwrap_or_default();
+                    match session.refusal() {
+                        None => {
+                            stats.session_updates.fetch_add(1, Ordering::Relaxed);
+                            sp.push(format!(
+                                r#"{{"type":"session.updated","event_id":"evt_{id}","session":{OPENAI_SESSION}}}"#
+                            ));
+                        }
+                        Some(why) => {
+                            stats.errors.fetch_add(1, Ordering::Relaxed);
+                            sp.push(
+                                serde_json::json!({
+                                    "type": "error",
+                                    "event_id": format!("evt_{id}"),
+                                    "error": {
+                                        "type": "invalid_request_error",
+                                        "code": "invalid_value",
+                                        "message": why,
+                                        "event_id": serde_json::Value::Null,
+                                    }
+                                })
+                                .to_string(),
+                            );
+                        }
+                    }
+                    if !sp.flush(&mut ws, &stats).await {
+                        return;
+                    }
+                    continue;
+                }
+                _ => continue, // response.create, input_audio_buffer.commit, …
+            },
         };
-        let mut out: Vec<String> = Vec::new();
         if teler && chunk_bytes == 0 {
             // Echo at once, without decoding.
-            event_id += 1;
-            out.push(teler_audio(&b64, event_id));
+            sp.audio(&b64, "");
         } else {
             scratch.clear();
             if B64.decode_vec(b64.as_bytes(), &mut scratch).is_err() {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
+            stats
+                .audio_in_bytes
+                .fetch_add(scratch.len() as u64, Ordering::Relaxed);
             if !teler
                 && cfg.interrupt_rms > 0.0
                 && Instant::now() < speaking_until
                 && rms(&scratch) > cfg.interrupt_rms
             {
                 speaking_until = Instant::now();
-                event_id += 1;
-                out.push(format!(
-                    r#"{{"type":"interruption","interruption_event":{{"event_id":{event_id}}}}}"#
-                ));
+                sp.interruption(connected.elapsed().as_millis() as u64);
                 stats.interruptions.fetch_add(1, Ordering::Relaxed);
             }
             if teler || cfg.echo {
                 if chunk_bytes == 0 {
-                    event_id += 1;
-                    out.push(el_audio(&b64, event_id));
+                    echo(&mut sp, &b64);
                 } else {
                     pending.extend_from_slice(&scratch);
                     while pending.len() >= chunk_bytes {
                         let rest = pending.split_off(chunk_bytes);
                         let chunk = std::mem::replace(&mut pending, rest);
-                        event_id += 1;
-                        let b = B64.encode(&chunk);
-                        out.push(if teler {
-                            teler_audio(&b, event_id)
-                        } else {
-                            el_audio(&b, event_id)
-                        });
+                        echo(&mut sp, &B64.encode(&chunk));
                     }
                 }
             }
         }
-        for o in out {
-            let audio = o.starts_with(r#"{"type":"audio""#);
-            if ws.send(Message::text(o)).await.is_err() {
-                return;
-            }
-            if audio {
-                stats.audio_out.fetch_add(1, Ordering::Relaxed);
-            }
+        if !sp.flush(&mut ws, &stats).await {
+            return;
         }
+    }
+}
+
+/// Echoes one chunk of caller audio: in the OpenAI-style protocol as a whole response.
+fn echo(sp: &mut Speaker, b64: &str) {
+    if sp.mode == Mode::OpenAi {
+        let resp = sp.response_created();
+        sp.audio(b64, &resp);
+        sp.response_done(&resp);
+    } else {
+        sp.audio(b64, "");
     }
 }

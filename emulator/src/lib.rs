@@ -5,8 +5,9 @@
 //!   Teler does: lifecycle webhooks (either version, signed when a secret is set), the flow
 //!   request, a media stream to the app's `ws_url` with real audio at real-time pace, the
 //!   app's audio recorded to a WAV file, errors recorded in the call's state.
-//! - [`agent`] is a stand-in voice agent speaking the ElevenLabs conversational protocol
-//!   (and, for load tests, echoing Teler media frames directly).
+//! - [`agent`] is a stand-in voice agent speaking the ElevenLabs conversational protocol or
+//!   an OpenAI-Realtime-style one at 24 kHz (and, for load tests, echoing Teler media frames
+//!   directly).
 //! - [`load`] places many concurrent media streams and measures round trips.
 //!
 //! ```no_run

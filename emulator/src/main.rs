@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use teler_emulator::agent::{self, AgentConfig};
+use teler_emulator::agent::{self, AgentConfig, AgentProtocol};
 use teler_emulator::load::{self, LoadConfig, LoadTarget};
 use teler_emulator::{AudioSource, CallRequest, Emulator, WebhookVersion};
 
@@ -13,7 +13,8 @@ teler-emulator: a local FreJun Teler for testing bridges with no phone number an
 
 USAGE:
   teler-emulator [serve] [OPTIONS]      serve Teler's REST API (base URL printed) and play calls
-  teler-emulator agent [OPTIONS]        a stand-in ElevenLabs conversational agent (WebSocket)
+  teler-emulator agent [OPTIONS]        a stand-in voice agent (WebSocket): ElevenLabs or
+                                        OpenAI-Realtime-style protocol
   teler-emulator load [OPTIONS]         many concurrent media streams; text and JSON report
 
 serve:
@@ -35,8 +36,10 @@ serve:
   --quiet                   no log lines
 
 agent:
-  --addr HOST:PORT          listen address (127.0.0.1:8090); ws://ADDR/ is the ElevenLabs
-                            protocol, ws://ADDR/teler echoes Teler media frames
+  --addr HOST:PORT          listen address (127.0.0.1:8090); ws://ADDR/ speaks --protocol,
+                            ws://ADDR/openai the OpenAI-style protocol (24 kHz PCM16),
+                            ws://ADDR/teler echoes Teler media frames
+  --protocol P              what ws://ADDR/ speaks: elevenlabs or openai (elevenlabs)
   --greeting-ms MS          greeting tone length (1500; 0 = none)
   --echo-ms MS              echo chunk length (500; 0 = echo each message at once)
   --no-echo                 do not echo the caller
@@ -198,16 +201,23 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, String> {
             "--echo-ms" => cfg.chunk_ms = a.num(&f)?,
             "--no-echo" => cfg.echo = false,
             "--interrupt-rms" => cfg.interrupt_rms = a.num(&f)?,
+            "--protocol" => cfg.protocol = a.value(&f)?.parse()?,
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     teler_emulator::util::raise_fd_limit(1 << 20);
+    let cfg_protocol = cfg.protocol;
     let h = agent::serve_with(addr.as_str(), cfg)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let default = match cfg_protocol {
+        AgentProtocol::OpenAi => "OpenAI-Realtime-style (24 kHz)",
+        _ => "ElevenLabs",
+    };
     eprintln!(
-        "teler-emulator agent: ElevenLabs protocol at {}, Teler echo at {}",
+        "teler-emulator agent: {default} protocol at {}; OpenAI-Realtime-style (24 kHz) at {}; Teler echo at {}",
         h.url(),
+        h.openai_url(),
         h.teler_url()
     );
     let _ = tokio::signal::ctrl_c().await;

@@ -263,3 +263,166 @@ async fn whole_call_through_a_bridge_to_the_agent() {
     .await
     .unwrap();
 }
+
+/// The dominant frequency of `pcm` at `rate`, from a Goertzel scan in 1 Hz steps.
+fn dominant_hz(pcm: &[i16], rate: f64) -> f64 {
+    let power = |f: f64| {
+        let w = 2.0 * std::f64::consts::PI * f / rate;
+        let c = 2.0 * w.cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in pcm {
+            let s0 = f64::from(x) + c * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - c * s1 * s2
+    };
+    (100..3000)
+        .map(f64::from)
+        .max_by(|a, b| power(*a).total_cmp(&power(*b)))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn openai_protocol_greets_is_interrupted_and_echoes_at_24k() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let mut ws = connect(&a.openai_url(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let created = next_json(&mut ws).await;
+        assert_eq!(created["type"], "session.created");
+        assert!(created["session"]["id"].as_str().unwrap().starts_with("sess_"));
+        assert_eq!(created["session"]["audio"]["input"]["format"]["rate"], 24000);
+        assert_eq!(created["session"]["audio"]["output"]["format"]["type"], "audio/pcm");
+
+        // The greeting: one response of three 500 ms deltas of a 660 Hz tone at 24 kHz.
+        let r = next_json(&mut ws).await;
+        assert_eq!(r["type"], "response.created");
+        let resp = r["response"]["id"].as_str().unwrap().to_owned();
+        let want = Pcm::tone(24000, 660.0, 5000, 1500).samples;
+        let mut greeting = Vec::new();
+        for _ in 0..3 {
+            let m = next_json(&mut ws).await;
+            assert_eq!(m["type"], "response.output_audio.delta");
+            assert_eq!(m["response_id"], resp.as_str());
+            let d = decode(m["delta"].as_str().unwrap());
+            assert_eq!(d.len(), 12000, "500 ms at 24 kHz");
+            greeting.extend(d);
+        }
+        assert_eq!(greeting, want);
+        assert_eq!(dominant_hz(&greeting, 24000.0), 660.0);
+        let done = next_json(&mut ws).await;
+        assert_eq!(done["type"], "response.done");
+        assert_eq!(done["response"]["id"], resp.as_str());
+        assert_eq!(done["response"]["status"], "completed");
+
+        // The bridge's session config is acknowledged; a rate OpenAI refuses is an error.
+        ws.send(Message::text(
+            r#"{"type":"session.update","session":{"type":"realtime","audio":{"input":{"format":{"type":"audio/pcm","rate":24000}},"output":{"format":{"type":"audio/pcm","rate":24000}}}}}"#,
+        ))
+        .await
+        .unwrap();
+        let m = next_json(&mut ws).await;
+        assert_eq!(m["type"], "session.updated");
+        assert_eq!(m["session"]["audio"]["output"]["format"]["rate"], 24000);
+        ws.send(Message::text(
+            r#"{"type":"session.update","session":{"audio":{"input":{"format":{"type":"audio/pcm","rate":16000}}}}}"#,
+        ))
+        .await
+        .unwrap();
+        let m = next_json(&mut ws).await;
+        assert_eq!(m["type"], "error");
+        assert_eq!(m["error"]["type"], "invalid_request_error");
+        assert!(m["error"]["message"].as_str().unwrap().contains("16000"), "{m}");
+
+        // The caller talks over the greeting (24 kHz appends of 100 ms): speech_started,
+        // then the echo of what it said as a response of its own.
+        let talk = Pcm::tone(24000, 300.0, 8000, 500).samples;
+        for c in talk.chunks(2400) {
+            ws.send(Message::text(format!(
+                r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
+                pcm_b64(c)
+            )))
+            .await
+            .unwrap();
+        }
+        ws.send(Message::text(r#"{"type":"input_audio_buffer.commit"}"#))
+            .await
+            .unwrap();
+        let m = next_json(&mut ws).await;
+        assert_eq!(m["type"], "input_audio_buffer.speech_started");
+        assert!(m["audio_start_ms"].is_u64() && m["item_id"].is_string(), "{m}");
+        let r = next_json(&mut ws).await;
+        assert_eq!(r["type"], "response.created");
+        let m = next_json(&mut ws).await;
+        assert_eq!(m["type"], "response.output_audio.delta");
+        assert_eq!(m["response_id"], r["response"]["id"]);
+        assert_eq!(
+            decode(m["delta"].as_str().unwrap()),
+            talk,
+            "the echo is what the caller said, at 24 kHz"
+        );
+        assert_eq!(next_json(&mut ws).await["type"], "response.done");
+
+        let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+        let s = a.stats();
+        assert_eq!(load(&s.interruptions), 1);
+        assert_eq!(load(&s.session_updates), 1);
+        assert_eq!(load(&s.errors), 1, "the refused session.update");
+        assert_eq!(load(&s.audio_in_bytes), 24000, "500 ms at 24 kHz, 2 bytes a sample");
+        assert_eq!(load(&s.audio_out), 4, "3 greeting deltas and 1 echo");
+        assert_eq!(load(&s.messages_in), 8);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn openai_protocol_by_config_echoes_each_append_at_once() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve_with(
+            "127.0.0.1:0",
+            AgentConfig {
+                protocol: "openai".parse().unwrap(),
+                greeting_ms: 0,
+                chunk_ms: 0,
+                ..AgentConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        // The root path speaks the configured protocol; /teler still echoes Teler frames.
+        let mut ws = connect(&a.url(), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(next_json(&mut ws).await["type"], "session.created");
+        for n in [480usize, 7] {
+            let pcm: Vec<i16> = (0..n as i16).collect();
+            ws.send(Message::text(format!(
+                r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
+                pcm_b64(&pcm)
+            )))
+            .await
+            .unwrap();
+            assert_eq!(next_json(&mut ws).await["type"], "response.created");
+            let m = next_json(&mut ws).await;
+            assert_eq!(decode(m["delta"].as_str().unwrap()), pcm);
+            assert_eq!(next_json(&mut ws).await["type"], "response.done");
+        }
+        let mut t = connect(&a.teler_url(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        t.send(Message::text(format!(
+            r#"{{"type":"audio","data":{{"audio_b64":"{}"}}}}"#,
+            pcm_b64(&[5, 6])
+        )))
+        .await
+        .unwrap();
+        assert_eq!(
+            next_json(&mut t).await,
+            serde_json::json!({"type":"audio","audio_b64":pcm_b64(&[5, 6]),"chunk_id":1})
+        );
+        assert!("gemini".parse::<agent::AgentProtocol>().is_err());
+    })
+    .await
+    .unwrap();
+}

@@ -34,6 +34,7 @@ fn help_and_bad_options() {
         "--webhook-version",
         "--connect",
         "--calls",
+        "--protocol",
     ] {
         assert!(text.contains(s), "help mentions {s}");
     }
@@ -45,6 +46,9 @@ fn help_and_bad_options() {
     let out = run(&["serve", "--webhook-version", "2024-01-01"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown webhook version"));
+    let out = run(&["agent", "--protocol", "gemini"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent protocol \"gemini\""));
 }
 
 #[test]

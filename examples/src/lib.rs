@@ -1,6 +1,6 @@
 //! Shared bits of the runnable examples: settings from the environment, the media-stream
-//! path check, event logging, the tokio example's axum app ([`tokio_app`]) and a local
-//! echo agent.
+//! path check, event logging, the tokio example's axum app ([`tokio_app`]), the
+//! OpenAI-Realtime-style bridge's app ([`openai_app`]) and a local echo agent.
 #![forbid(unsafe_code)]
 
 pub mod story;
@@ -11,6 +11,7 @@ pub mod story;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod openai_app;
 pub mod tokio_app;
 
 use teler_core::media::{BridgeConfig, Event};

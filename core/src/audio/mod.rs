@@ -18,6 +18,9 @@
 //!
 //! ## A 24 kHz voice agent (OpenAI-Realtime-style) in two handlers
 //!
+//! (Ready-made, with the session config on connect and 16 kHz flows handled, as
+//! [`crate::openai`].)
+//!
 //! ```
 //! use teler_core::audio::{InboundAudio, OutboundAudio, SampleRate, VendorEvent};
 //! use teler_core::media::{Message, Outbox, StreamHandler, StreamOp, TelerMessage, typed, HandlerResult};

@@ -1,0 +1,290 @@
+//! End to end, offline: the emulator (a local Teler) places a call to the `bridge_openai`
+//! app, which bridges it to the emulator's stand-in agent speaking the OpenAI-Realtime-style
+//! protocol at 24 kHz; all on real sockets on 127.0.0.1.
+//!
+//! The caller says nothing for 1 s, then a 440 Hz tone for 3 s. The agent greets with a
+//! 660 Hz tone of 1.5 s, is interrupted when the caller's tone starts (barge-in: a `clear`
+//! to Teler) and echoes the caller. What the caller heard (the emulator's 8 kHz WAV) must be
+//! the greeting at 660 Hz, then the echo at 440 Hz: audio that went 8 kHz -> 24 kHz -> agent
+//! -> 24 kHz -> 8 kHz and kept its pitch.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use teler_core::media::{EndReason, EndSummary};
+use teler_emulator::agent::{self, AgentConfig, AgentProtocol};
+use teler_emulator::{AudioSource, CallRequest, Emulator, Pcm};
+use teler_examples::{Settings, openai_app};
+
+const GREETING_HZ: f64 = 660.0;
+const CALLER_HZ: f64 = 440.0;
+
+/// Goertzel power of `f` Hz in `pcm` at 8 kHz.
+fn power(pcm: &[i16], f: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * f / 8000.0;
+    let c = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &x in pcm {
+        let s0 = f64::from(x) + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    s1 * s1 + s2 * s2 - c * s1 * s2
+}
+
+/// The dominant frequency of `pcm` (8 kHz) between 100 and 3900 Hz: a 5 Hz scan, then
+/// 0.1 Hz steps around the peak.
+fn dominant_hz(pcm: &[i16]) -> f64 {
+    let best = |fs: &mut dyn Iterator<Item = f64>| {
+        fs.max_by(|a, b| power(pcm, *a).total_cmp(&power(pcm, *b)))
+            .unwrap()
+    };
+    let coarse = best(&mut (20..780).map(|i| f64::from(i) * 5.0));
+    best(&mut (-50..=50).map(|i| coarse + f64::from(i) * 0.1))
+}
+
+fn rms(pcm: &[i16]) -> f64 {
+    let sum: f64 = pcm.iter().map(|&s| f64::from(s).powi(2)).sum();
+    (sum / pcm.len().max(1) as f64).sqrt()
+}
+
+struct Run {
+    call: teler_emulator::Call,
+    bridge: EndSummary,
+    wav: Pcm,
+    audio_in_bytes: u64,
+    interruptions: u64,
+    session_updates: u64,
+    agent_errors: u64,
+}
+
+async fn run_call(dir: &std::path::Path) -> Run {
+    // The stand-in agent, OpenAI-style on its root path (the CLI's --protocol openai).
+    let agent = agent::serve_with(
+        "127.0.0.1:0",
+        AgentConfig {
+            protocol: AgentProtocol::OpenAi,
+            tone_hz: GREETING_HZ,
+            greeting_ms: 1500,
+            ..AgentConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    // The bridge app, configured as a user would with env variables.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = listener.local_addr().unwrap();
+    let vars = [
+        ("BIND_ADDR", app_addr.to_string()),
+        ("BACKEND_DOMAIN", format!("http://{app_addr}")),
+        ("REMOTE_WS_URL", agent.url()),
+        ("REMOTE_AUTHORIZATION", "Bearer sk-test".to_owned()),
+    ];
+    let settings = Settings::from_vars(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap();
+    assert_eq!(
+        settings.config.remote_headers(),
+        [("Authorization".to_owned(), "Bearer sk-test".to_owned())]
+    );
+    let (end_tx, mut end_rx) = tokio::sync::mpsc::unbounded_channel();
+    let router = openai_app::router(
+        settings,
+        openai_app::Options {
+            on_end: Some(Box::new(move |s| {
+                let _ = end_tx.send(s);
+            })),
+            ..Default::default()
+        },
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+
+    // Teler: 1 s of silence, then the caller's 440 Hz tone; 4 s in 500 ms frames, at 4x.
+    let mut caller = Pcm::tone(8000, CALLER_HZ, 6000, 4000);
+    caller.samples[..8000].fill(0);
+    let emu = Emulator::builder()
+        .audio(AudioSource::Pcm(caller))
+        .call_duration(Duration::from_secs(4))
+        .speed(4.0)
+        .output_dir(dir)
+        .log(false)
+        .start("127.0.0.1:0")
+        .await
+        .unwrap();
+    let placed = emu.place_call(CallRequest {
+        from_number: "+15550100001".into(),
+        to_number: "+15550100002".into(),
+        flow_url: format!("http://{app_addr}/flow"),
+        status_callback_url: None,
+        record: true,
+    });
+    let call = emu.wait_for_call_end(&placed.id).await.unwrap();
+    let bridge = tokio::time::timeout(Duration::from_secs(10), end_rx.recv())
+        .await
+        .expect("the bridge reported its end")
+        .unwrap();
+    let wav = Pcm::read(std::path::Path::new(
+        call.media.output_wav.as_deref().expect("an output WAV"),
+    ))
+    .unwrap();
+    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let s = agent.stats();
+    let run = Run {
+        audio_in_bytes: load(&s.audio_in_bytes),
+        interruptions: load(&s.interruptions),
+        session_updates: load(&s.session_updates),
+        agent_errors: load(&s.errors),
+        call,
+        bridge,
+        wav,
+    };
+    server.abort();
+    emu.shutdown().await;
+    run
+}
+
+#[test]
+fn a_call_through_bridge_openai_to_a_24k_agent() {
+    let dir = std::env::temp_dir().join(format!("teler-openai-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let r = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), run_call(&dir))
+            .await
+            .expect("the call did not finish in 60 s")
+    });
+    let c = &r.call;
+    let m = &c.media;
+    let ctx = format!("{:?}\n{:?}", c.media, r.bridge.stats);
+
+    // The call ran its course with no error: in particular every audio message was valid
+    // 8 kHz PCM16 and its chunk_id greater than the previous one (the emulator records an
+    // error otherwise).
+    assert_eq!(c.state.as_str(), "completed", "{:?}", c.errors);
+    assert_eq!(c.reason.as_deref(), Some("call_duration_elapsed"));
+    assert!(c.errors.is_empty(), "{:?}", c.errors);
+    assert_eq!(m.bad_frames, 0, "{ctx}");
+    assert!(
+        matches!(r.bridge.reason, EndReason::TelerHungUp(_)),
+        "{:?}",
+        r.bridge.reason
+    );
+    assert_eq!(m.chunk_size_ms, Some(500));
+    assert_eq!(m.frames_sent, 1 + 8, "start + 4 s of 500 ms frames: {ctx}");
+    assert_eq!(r.bridge.stats.from_teler.relayed_frames, 8, "{ctx}");
+    assert_eq!(r.bridge.stats.from_teler.handler_errors, 0, "{ctx}");
+    assert_eq!(r.bridge.stats.from_remote.handler_errors, 0, "{ctx}");
+
+    // The agent got the session config and 24 kHz audio: 4 s is 192,000 bytes at 24 kHz
+    // (8 kHz would be 64,000), less the resampler's look-ahead of the last frame (< 6 ms).
+    assert_eq!(r.session_updates, 1);
+    assert_eq!(r.agent_errors, 0);
+    let want = 4 * 24_000 * 2;
+    assert!(
+        r.audio_in_bytes <= want && r.audio_in_bytes > want - 6 * 48,
+        "agent received {} bytes of caller audio, want about {want}",
+        r.audio_in_bytes
+    );
+
+    // Barge-in: the caller's tone interrupted the greeting once, and a clear reached Teler.
+    assert_eq!(r.interruptions, 1);
+    assert_eq!(m.clears, 1, "{ctx}");
+    assert!(
+        m.dropped_ms >= 400,
+        "the rest of the greeting was dropped: {ctx}"
+    );
+    // Greeting (3 x 500 ms) + echoes of 500 ms each, all chunked by the packetiser.
+    assert!(m.audio_chunks >= 3 + 6, "{ctx}");
+    assert!(m.played_ms >= 3000, "{ctx}");
+
+    // What the caller heard, in 100 ms blocks: the greeting's pitch, then the caller's own.
+    assert_eq!(r.wav.sample_rate, 8000);
+    let blocks: Vec<(usize, f64)> = r
+        .wav
+        .samples
+        .chunks_exact(800)
+        .enumerate()
+        .filter(|(_, b)| rms(b) > 500.0)
+        .map(|(i, b)| (i, dominant_hz(b)))
+        .collect();
+    // 15 Hz tells the two tones apart (a wrong rate anywhere would move them by a third or
+    // more) and tolerates a block with a gap in it, where a late chunk left a moment of
+    // silence and a phase jump.
+    let near = |f: f64, want: f64| (f - want).abs() <= 15.0;
+    let greeting: Vec<usize> = blocks
+        .iter()
+        .filter(|(_, f)| near(*f, GREETING_HZ))
+        .map(|b| b.0)
+        .collect();
+    let echo: Vec<usize> = blocks
+        .iter()
+        .filter(|(_, f)| near(*f, CALLER_HZ))
+        .map(|b| b.0)
+        .collect();
+    assert_eq!(
+        greeting.len() + echo.len(),
+        blocks.len(),
+        "every loud block is the greeting or the echo: {blocks:?}"
+    );
+    assert!(
+        greeting.len() >= 5,
+        "at least 500 ms of greeting: {blocks:?}"
+    );
+    assert!(echo.len() >= 20, "at least 2 s of echo: {blocks:?}");
+    assert!(
+        greeting.iter().max() < echo.iter().min(),
+        "greeting first, then the echo: {blocks:?}"
+    );
+    assert!(greeting[0] <= 1, "the greeting starts at once: {blocks:?}");
+
+    // The pitch, to 0.1 Hz: the median of the blocks, and over each whole stretch.
+    let median = |ix: &[usize]| {
+        let mut f: Vec<f64> = blocks
+            .iter()
+            .filter(|(i, _)| ix.contains(i))
+            .map(|b| b.1)
+            .collect();
+        f.sort_by(f64::total_cmp);
+        f[f.len() / 2]
+    };
+    let span = |ix: &[usize]| {
+        let (a, b) = (ix[0] * 800, (ix[ix.len() - 1] + 1) * 800);
+        dominant_hz(&r.wav.samples[a..b])
+    };
+    let (greeting_hz, echo_hz) = (median(&greeting), median(&echo));
+    let (greeting_span_hz, echo_span_hz) = (span(&greeting), span(&echo));
+    eprintln!(
+        "heard: greeting {greeting_hz:.1} Hz (whole stretch {greeting_span_hz:.1} Hz) in {} \
+         blocks of 100 ms, echo {echo_hz:.1} Hz (whole stretch {echo_span_hz:.1} Hz) in {} \
+         blocks; Teler got {} audio chunks, {} clear; {} ms played, {} ms dropped; the agent \
+         got {} bytes of caller audio",
+        greeting.len(),
+        echo.len(),
+        m.audio_chunks,
+        m.clears,
+        m.played_ms,
+        m.dropped_ms,
+        r.audio_in_bytes
+    );
+    assert!(
+        (greeting_hz - GREETING_HZ).abs() <= 1.0,
+        "{greeting_hz} {blocks:?}"
+    );
+    assert!((echo_hz - CALLER_HZ).abs() <= 1.0, "{echo_hz} {blocks:?}");
+    assert!(
+        (greeting_span_hz - GREETING_HZ).abs() <= 3.0,
+        "{greeting_span_hz}"
+    );
+    assert!((echo_span_hz - CALLER_HZ).abs() <= 3.0, "{echo_span_hz}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
