@@ -126,6 +126,26 @@ impl Outbox {
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+
+    /// The queued messages, in order: for testing a handler without a bridge.
+    ///
+    /// ```
+    /// use teler_core::media::{Message, Outbox, StreamHandler, StreamOp};
+    /// let mut handler = teler_core::elevenlabs::remote_handler();
+    /// let mut out = Outbox::default();
+    /// let text = r#"{"type":"audio","audio_event":{"audio_base_64":"AAA=","event_id":1}}"#;
+    /// let op = handler.handle(&Message::from_text(text), &mut out).unwrap();
+    /// assert_eq!(op, StreamOp::Relay);
+    /// assert_eq!(out.messages(), [r#"{"type":"audio","audio_b64":"AAA=","chunk_id":1}"#]);
+    /// ```
+    pub fn messages(&self) -> &[String] {
+        &self.items
+    }
+
+    /// Takes the queued messages out, leaving the outbox empty.
+    pub fn take(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.items)
+    }
 }
 
 /// A handler for one direction of the bridge.
