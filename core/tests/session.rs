@@ -323,6 +323,69 @@ fn keepalive_pings_and_idle_deadline() {
 }
 
 #[test]
+fn a_silent_teler_ends_the_bridge_after_its_idle_timeout() {
+    let t = Instant::now();
+    let secs = Duration::from_secs;
+    let mut b = Bridge::new(
+        cfg()
+            .keepalive_interval(None)
+            .remote_idle_timeout(None)
+            .teler_idle_timeout(Some(secs(8)))
+            .build()
+            .unwrap(),
+        relay(),
+        relay(),
+    );
+    b.handle_teler_connected(t);
+    b.handle_remote_connected(t);
+    drain(&mut b);
+    assert_eq!(b.poll_timeout(), Some(t + secs(8)));
+    // Audio keeps it alive; the remote talking does not.
+    b.handle_teler_frame(
+        t + secs(5),
+        Frame::Text(br#"{"type":"audio","data":{"audio_b64":"AAA="}}"#),
+    );
+    b.handle_remote_frame(t + secs(12), Frame::Text(b"{}"));
+    assert_eq!(b.poll_timeout(), Some(t + secs(13)));
+    b.handle_timeout(t + secs(12));
+    assert!(!b.is_ended());
+    b.handle_timeout(t + secs(13));
+    let outs = drain(&mut b);
+    assert_eq!(
+        ended(&outs).unwrap().reason,
+        EndReason::Timeout(TimeoutKind::TelerIdle)
+    );
+    assert_eq!(
+        closes(&outs),
+        [
+            (Side::Teler, 1011, "idle timeout".to_owned()),
+            (Side::Remote, 1011, "call idle timeout".to_owned())
+        ]
+    );
+
+    // Off: nothing to wait for.
+    let mut b = Bridge::new(
+        cfg()
+            .keepalive_interval(None)
+            .remote_idle_timeout(None)
+            .teler_idle_timeout(None)
+            .build()
+            .unwrap(),
+        relay(),
+        relay(),
+    );
+    b.handle_teler_connected(t);
+    b.handle_remote_connected(t);
+    assert_eq!(b.poll_timeout(), None);
+    assert!(
+        cfg()
+            .teler_idle_timeout(Some(Duration::ZERO))
+            .build()
+            .is_err()
+    );
+}
+
+#[test]
 fn bad_frames_are_rejected_with_typed_events_and_the_call_goes_on() {
     let t = Instant::now();
     let mut b = Bridge::new(

@@ -88,9 +88,14 @@ where
     }
 }
 
+/// Switches the socket to non-blocking mode for the poll loop, and turns Nagle off: audio
+/// frames and `clear` are small and latency-bound.
 fn set_nonblocking(s: &impl TcpSocket) -> io::Result<()> {
     match s.tcp() {
-        Some(tcp) => tcp.set_nonblocking(true),
+        Some(tcp) => {
+            let _ = tcp.set_nodelay(true);
+            tcp.set_nonblocking(true)
+        }
         None => Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "the socket has no TcpStream to switch to non-blocking mode",

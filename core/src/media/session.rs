@@ -105,6 +105,7 @@ pub struct BridgeConfig {
     connect_timeout: Duration,
     keepalive_interval: Option<Duration>,
     remote_idle_timeout: Option<Duration>,
+    teler_idle_timeout: Option<Duration>,
     frame_policy: FramePolicy,
     handler_error_policy: HandlerErrorPolicy,
     binary_from_remote: FramePolicy,
@@ -147,6 +148,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Default time the remote may stay silent (no frame, no pong) before the bridge ends.
 pub const DEFAULT_REMOTE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time Teler may send nothing before the bridge ends. Teler streams the caller's
+/// audio without pause, one frame every `chunk_size` ms (at most 2 s), so this long a silence
+/// means its connection is gone (a dropped NAT entry or load balancer sends no close).
+pub const DEFAULT_TELER_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default size of the chunks an adapter reads a socket in (tungstenite's own default is
 /// 128 KiB per connection, too much for thousands of calls).
 pub const DEFAULT_READ_BUFFER_SIZE: usize = 4 * 1024;
@@ -170,6 +175,7 @@ impl BridgeConfig {
                 connect_timeout: DEFAULT_CONNECT_TIMEOUT,
                 keepalive_interval: Some(DEFAULT_KEEPALIVE_INTERVAL),
                 remote_idle_timeout: Some(DEFAULT_REMOTE_IDLE_TIMEOUT),
+                teler_idle_timeout: Some(DEFAULT_TELER_IDLE_TIMEOUT),
                 frame_policy: FramePolicy::Drop,
                 handler_error_policy: HandlerErrorPolicy::Drop,
                 binary_from_remote: FramePolicy::Drop,
@@ -286,6 +292,14 @@ impl BridgeConfigBuilder {
         self.cfg.remote_idle_timeout = t;
         self
     }
+    /// How long Teler may send nothing before the bridge ends with
+    /// [`TimeoutKind::TelerIdle`] (default 30 s, see [`DEFAULT_TELER_IDLE_TIMEOUT`]; `None`
+    /// waits forever). Without it, a Teler connection that dies without a close would keep
+    /// the remote session (a paid agent) open.
+    pub fn teler_idle_timeout(mut self, t: Option<Duration>) -> Self {
+        self.cfg.teler_idle_timeout = t;
+        self
+    }
     /// What to do with unreadable frames (default [`FramePolicy::Drop`]).
     pub fn frame_policy(mut self, p: FramePolicy) -> Self {
         self.cfg.frame_policy = p;
@@ -391,6 +405,12 @@ impl BridgeConfigBuilder {
         if c.remote_idle_timeout.is_some_and(|d| d.is_zero()) {
             return Err(bad(
                 "remote_idle_timeout",
+                "must be longer than zero (or None)",
+            ));
+        }
+        if c.teler_idle_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(bad(
+                "teler_idle_timeout",
                 "must be longer than zero (or None)",
             ));
         }
@@ -536,11 +556,14 @@ impl std::fmt::Display for RejectReason {
 
 /// Which deadline passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub enum TimeoutKind {
     /// The remote did not accept the connection in time.
     Connect,
     /// The remote sent nothing (not even a pong) for the idle timeout.
     RemoteIdle,
+    /// Teler sent nothing for the Teler idle timeout: its connection is gone.
+    TelerIdle,
 }
 
 /// Why the bridge ended.
@@ -700,6 +723,7 @@ pub struct Bridge<C, R> {
     stats: Stats,
     next_ping: Option<Instant>,
     remote_last_seen: Option<Instant>,
+    teler_last_seen: Option<Instant>,
 }
 
 impl<C, R> std::fmt::Debug for Bridge<C, R> {
@@ -734,6 +758,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             stats: Stats::default(),
             next_ping: None,
             remote_last_seen: None,
+            teler_last_seen: None,
         }
     }
 
@@ -772,6 +797,18 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         if self.ended {
             return None;
         }
+        let teler_idle = self
+            .cfg
+            .teler_idle_timeout
+            .and_then(|d| self.teler_last_seen.map(|t| t + d));
+        let remote = self.poll_remote_timeout();
+        match (teler_idle, remote) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn poll_remote_timeout(&self) -> Option<Instant> {
         match self.remote {
             Remote::Connecting { deadline } => Some(deadline),
             Remote::Open => {
@@ -795,6 +832,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             return;
         }
         self.teler_open = true;
+        self.teler_last_seen = Some(now);
         self.remote = Remote::Connecting {
             deadline: now + self.cfg.connect_timeout,
         };
@@ -812,6 +850,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         if self.ended {
             return;
         }
+        self.teler_last_seen = Some(now);
         let Some(text) = self.accept_frame(Side::Teler, frame, FramePolicy::Drop) else {
             return;
         };
@@ -963,9 +1002,16 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         });
     }
 
-    /// Time passed: fires the connect timeout, keepalive pings and the idle timeout.
+    /// Time passed: fires the connect timeout, keepalive pings and the idle timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.ended {
+            return;
+        }
+        if let (Some(idle), Some(seen)) = (self.cfg.teler_idle_timeout, self.teler_last_seen)
+            && self.teler_open
+            && now >= seen + idle
+        {
+            self.end(EndReason::Timeout(TimeoutKind::TelerIdle));
             return;
         }
         match self.remote {
@@ -1174,6 +1220,10 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             EndReason::Timeout(TimeoutKind::RemoteIdle) => (
                 Some((CLOSE_FAILURE, "remote idle timeout")),
                 Some((CLOSE_FAILURE, "idle timeout")),
+            ),
+            EndReason::Timeout(TimeoutKind::TelerIdle) => (
+                Some((CLOSE_FAILURE, "idle timeout")),
+                Some((CLOSE_FAILURE, "call idle timeout")),
             ),
         };
         if let Some((code, why)) = teler
