@@ -591,7 +591,10 @@ fn next_escape(bytes: &[u8]) -> usize {
     let mut blocks = bytes.chunks_exact(BLOCK);
     let mut at = 0;
     for block in blocks.by_ref() {
-        if block.iter().fold(false, |dirty, &b| dirty | needs_escape(b)) {
+        if block
+            .iter()
+            .fold(false, |dirty, &b| dirty | needs_escape(b))
+        {
             break;
         }
         at += BLOCK;
@@ -609,14 +612,20 @@ mod tests {
     #[test]
     fn write_json_str_matches_serde_json_around_block_edges() {
         let base: String = (0..100).map(|i| (b'A' + (i % 26) as u8) as char).collect();
-        for special in ["\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1f}", "é", "\u{7f}"] {
+        for special in [
+            "\"", "\\", "\n", "\r", "\t", "\u{1}", "\u{1f}", "é", "\u{7f}",
+        ] {
             for at in [0, 1, 31, 32, 33, 63, 64, 65, 99, 100] {
                 let mut s = base.clone();
                 s.insert_str(at, special);
                 s.push_str(special);
                 let mut out = String::new();
                 write_json_str(&mut out, &s);
-                assert_eq!(out, serde_json::to_string(&s).unwrap(), "{special:?} at {at}");
+                assert_eq!(
+                    out,
+                    serde_json::to_string(&s).unwrap(),
+                    "{special:?} at {at}"
+                );
             }
         }
         let mut out = String::new();
