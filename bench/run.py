@@ -232,8 +232,8 @@ def table(rows):
         lines.append(" | ".join([
             r["scenario"], r["subject"], fmt(r["cpu_us_per_frame"], ".1f"),
             fmt(r["cpu_percent"], ".0f"), fmt(r["rtt_p50_ms"], ".1f"),
-            fmt(r["rtt_p99_ms"], ".1f"), fmt(r["rtt_max_ms"], ".0f"), str(r["lost"]),
-            str(r["errors"]), fmt(r["rss_per_call_kib"], ".1f"),
+            fmt(r["rtt_p99_ms"], ".1f"), fmt(r["rtt_max_ms"], ".0f"), fmt(r["lost"], ".0f"),
+            fmt(r["errors"], ".0f"), fmt(r["rss_per_call_kib"], ".1f"),
             fmt(r["rss_steady_mib"], ".0f"), fmt(r["generator_cpu_percent"], ".0f"),
             fmt(r["agent_cpu_percent"], ".0f")]))
     return "\n".join(lines)
