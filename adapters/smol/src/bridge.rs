@@ -272,7 +272,9 @@ where
         let mut sleep_at: Option<Instant> = None;
         loop {
             if let Some(summary) = self.execute() {
-                self.finish().await;
+                // Boxed: the close phase's future is large and runs once; kept inline it
+                // would be part of every call's future for the whole call (6.5 -> 3.5 KB).
+                Box::pin(self.finish()).await;
                 return summary;
             }
             let deadline = self.bridge.poll_timeout();
