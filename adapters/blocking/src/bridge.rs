@@ -221,6 +221,7 @@ where
             poll_interval: self.poll_interval,
             summary: None,
             teler_broken: false,
+            readable: [true, true],
         };
         driver.bridge.handle_teler_connected(Instant::now());
         if !teler_ok {
@@ -248,7 +249,11 @@ enum RemoteSlot {
 
 enum Read1 {
     Message(Message),
+    /// The socket is empty (`EAGAIN`).
     Nothing,
+    /// A pending reply could not be written yet: nothing was read, and a frame may still
+    /// wait in tungstenite's buffer.
+    Stuck,
     Closed,
     ProtocolError(String),
 }
@@ -274,6 +279,10 @@ struct Driver<S: Read + Write, C, R> {
     summary: Option<EndSummary>,
     /// Teler's socket failed: tungstenite must not be asked to read it again.
     teler_broken: bool,
+    /// A side may have something to read: false once a read found the socket empty, true
+    /// again when `poll(2)` says it is readable. Saves a read that would only say
+    /// `EAGAIN` for the side that did not wake the loop.
+    readable: [bool; 2],
 }
 
 impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
@@ -383,7 +392,7 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
     }
 
     /// Waits until a socket is ready or `timeout` passes (`None`: no deadline).
-    fn wait(&self, timeout: Option<Duration>) {
+    fn wait(&mut self, timeout: Option<Duration>) {
         let connecting = matches!(self.remote, RemoteSlot::Connecting(_));
         let timeout = match (timeout, connecting) {
             (Some(t), true) => Some(t.min(self.poll_interval)),
@@ -400,16 +409,19 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
         };
         #[cfg(unix)]
         if let Some(teler) = teler {
-            wait_ready(
+            let ready = wait_ready(
                 teler,
                 self.dirty[0],
                 remote.map(|r| (r, self.dirty[1])),
                 timeout,
             );
+            self.readable[0] |= ready[0];
+            self.readable[1] |= ready[1];
             return;
         }
         let _ = (teler, remote);
         thread::sleep(timeout.map_or(self.poll_interval, |t| t.min(self.poll_interval)));
+        self.readable = [true, true];
     }
 
     /// Writes out what each socket holds; returns whether anything went out.
@@ -455,6 +467,7 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
             Ok(ws) => match set_nonblocking(ws.get_ref()) {
                 Ok(()) => {
                     self.remote = RemoteSlot::Open(Box::new(ws));
+                    self.readable[1] = true;
                     self.bridge.handle_remote_connected(now);
                 }
                 Err(e) => {
@@ -473,6 +486,9 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
     /// Reads everything `side` has and feeds it in; returns whether anything came.
     fn read_side(&mut self, side: Side) -> bool {
         let mut any = false;
+        if !self.readable[idx(side)] {
+            return false;
+        }
         // Bounded so one busy side cannot starve the other.
         for _ in 0..64 {
             let r = match side {
@@ -486,7 +502,11 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
             let now = Instant::now();
             let b = &mut self.bridge;
             match (side, r) {
-                (_, Read1::Nothing) => break,
+                (_, Read1::Nothing) => {
+                    self.readable[idx(side)] = false;
+                    break;
+                }
+                (_, Read1::Stuck) => break,
                 (Side::Teler, Read1::Message(Message::Close(cf))) => {
                     b.handle_teler_closed(now, cf.map(close_info))
                 }
@@ -540,14 +560,15 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
 }
 
 /// `poll(2)` on Teler's socket and the remote's, for reading, and for writing where a write
-/// is pending. Errors (EINTR) just end the wait early: the loop looks again.
+/// is pending. Errors (EINTR) just end the wait early: the loop looks again. Returns which
+/// sockets have something to read (or failed, which a read then reports); both on an error.
 #[cfg(unix)]
 fn wait_ready(
     teler: &TcpStream,
     teler_out: bool,
     remote: Option<(&TcpStream, bool)>,
     timeout: Option<Duration>,
-) {
+) -> [bool; 2] {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     let flags = |out: bool| match out {
         true => PollFlags::IN | PollFlags::OUT,
@@ -567,7 +588,14 @@ fn wait_ready(
         ),
     ];
     let n = if remote.is_some() { 2 } else { 1 };
-    let _ = poll(&mut fds[..n], timeout.as_ref());
+    if poll(&mut fds[..n], timeout.as_ref()).is_err() {
+        return [true, true];
+    }
+    let readable = |fd: &PollFd<'_>| {
+        let r = fd.revents();
+        r.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
+    };
+    [readable(&fds[0]), n == 2 && readable(&fds[1])]
 }
 
 fn would_block(e: &io::Error) -> bool {
@@ -584,7 +612,7 @@ fn read1<S: Read + Write>(ws: &mut WebSocket<S>) -> Read1 {
         Ok(m) => Read1::Message(m),
         Err(tungstenite::Error::Io(e)) if would_block(&e) => Read1::Nothing,
         // A pending reply could not be written yet: nothing new was read.
-        Err(tungstenite::Error::WriteBufferFull(_)) => Read1::Nothing,
+        Err(tungstenite::Error::WriteBufferFull(_)) => Read1::Stuck,
         // The peer just went away (EOF without a close frame): a hang-up, not garbage.
         Err(tungstenite::Error::Protocol(ResetWithoutClosingHandshake)) => Read1::Closed,
         Err(
