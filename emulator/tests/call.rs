@@ -426,6 +426,26 @@ async fn errors_are_recorded_in_the_call_state() {
         assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
         assert!(c.errors[0].contains("nested under data"), "{:?}", c.errors);
 
+        // chunk_id is an integer (TELER.md section 2): "1" is a bad frame, not chunk 1.
+        let app = start_app(
+            r#"{"action":"stream","ws_url":"{WS}","chunk_size":100}"#,
+            AppMode::StringChunkId,
+        )
+        .await;
+        let c = run_call(&e, &app).await;
+        assert_eq!(c.state.as_str(), "completed");
+        assert_eq!(c.media.bad_frames, 2, "{:?}", c.errors);
+        assert_eq!(c.media.audio_chunks, 1, "only the integer chunk is queued");
+        assert_eq!(c.media.interrupts, 0);
+        assert_eq!(c.errors.len(), 2, "{:?}", c.errors);
+        for e in &c.errors {
+            assert!(
+                e.contains("chunk_id must be a non-negative JSON integer, got a string"),
+                "{:?}",
+                c.errors
+            );
+        }
+
         let app = start_app(
             r#"{"action":"stream","ws_url":"{WS}","chunk_size":100}"#,
             AppMode::CloseAfter3,

@@ -68,6 +68,9 @@ pub enum AppMode {
     CloseAfter3,
     /// Send 3 chunks of 1 s (levels 1000, 2000, 3000), then `interrupt` chunk 2.
     QueueThenInterrupt,
+    /// Send an `audio` chunk and an `interrupt` whose `chunk_id` is a string (`"1"`), then
+    /// a well-formed chunk, after the first caller frame.
+    StringChunkId,
 }
 
 /// What the test app saw.
@@ -214,6 +217,23 @@ async fn media(tcp: tokio::net::TcpStream, mode: AppMode, seen: Arc<Mutex<Seen>>
                     let _ = ws
                         .send(Message::text(r#"{"type":"interrupt","chunk_id":2}"#))
                         .await;
+                }
+            }
+            AppMode::StringChunkId => {
+                if audio_frames == 1 {
+                    for f in [
+                        format!(
+                            r#"{{"type":"audio","audio_b64":"{}","chunk_id":"1"}}"#,
+                            b64(&[500i16; 800])
+                        ),
+                        r#"{"type":"interrupt","chunk_id":"1"}"#.to_owned(),
+                        format!(
+                            r#"{{"type":"audio","audio_b64":"{}","chunk_id":2}}"#,
+                            b64(&[700i16; 800])
+                        ),
+                    ] {
+                        let _ = ws.send(Message::text(f)).await;
+                    }
                 }
             }
             AppMode::CloseAfter3 => {
