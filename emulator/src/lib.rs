@@ -85,8 +85,17 @@ impl Default for AudioSource {
 }
 
 impl AudioSource {
-    /// The audio at `rate` Hz (never empty).
+    /// The audio at `rate` Hz (never empty). In-memory [`Pcm`] with a `sample_rate` of 0 is
+    /// a [`WavError::Unsupported`], as a WAV file with rate 0 is.
     pub fn load(&self, rate: u32) -> Result<Pcm, WavError> {
+        if let AudioSource::Pcm(p) = self
+            && p.sample_rate == 0
+        {
+            return Err(WavError::Unsupported("sample rate 0".into()));
+        }
+        if rate == 0 {
+            return Err(WavError::Unsupported("target sample rate 0".into()));
+        }
         let p = match self {
             AudioSource::Tone { freq_hz, amplitude } => Pcm::tone(rate, *freq_hz, *amplitude, 1000),
             AudioSource::Silence => Pcm {

@@ -543,3 +543,25 @@ async fn unpaced_mode_is_fast_and_plays_everything() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn bad_audio_is_a_typed_error_not_a_panic() {
+    tokio::time::timeout(LIMIT, async {
+        let r = Emulator::builder()
+            .audio(teler_emulator::AudioSource::Pcm(Pcm {
+                sample_rate: 0,
+                samples: vec![1, 2, 3],
+            }))
+            .log(false)
+            .start("127.0.0.1:0")
+            .await;
+        match r {
+            Err(teler_emulator::EmulatorError::Audio(teler_emulator::WavError::Unsupported(m))) => {
+                assert!(m.contains("sample rate 0"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    })
+    .await
+    .unwrap();
+}
