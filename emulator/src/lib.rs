@@ -112,6 +112,38 @@ impl AudioSource {
     }
 }
 
+/// The form of the `call_id` in a media stream's `start` frame.
+///
+/// `TELER.md` section 2: the `start` frame's `call_id` can differ in form from the REST id
+/// (a `cs_…` id on the socket and a UUID on REST have been seen). An app must not look a
+/// stream up by matching `start.call_id` against the flow request's or the REST `call_id`;
+/// it should carry its own id in the `ws_url` query string (which Teler keeps). The default,
+/// [`SocketCallId::Uuid`], makes an app that matches ids fail here rather than in
+/// production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SocketCallId {
+    /// A UUID (one per call, the same on every stream of the call), unlike the REST, flow
+    /// request and webhook `call_id` (`cs_…`). The default.
+    #[default]
+    Uuid,
+    /// The REST id (`cs_…`), as in the flow request and webhooks.
+    SameAsRest,
+}
+
+impl std::str::FromStr for SocketCallId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "uuid" => Ok(SocketCallId::Uuid),
+            "rest" | "same" => Ok(SocketCallId::SameAsRest),
+            other => Err(format!(
+                "unknown socket call id form {other:?} (uuid or rest)"
+            )),
+        }
+    }
+}
+
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -155,6 +187,7 @@ impl Emulator {
                 http_timeout: Duration::from_secs(5),
                 output_dir: None,
                 log: true,
+                socket_call_id: SocketCallId::default(),
             },
             audio: AudioSource::default(),
         }
@@ -236,6 +269,12 @@ impl EmulatorBuilder {
     /// Write what each call's app played to `{dir}/{call_id}.wav` (8 kHz PCM16 mono).
     pub fn output_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.cfg.output_dir = Some(dir.into());
+        self
+    }
+    /// The form of `call_id` in the `start` frame (default [`SocketCallId::Uuid`], unlike
+    /// the REST id; [`SocketCallId::SameAsRest`] for the REST id).
+    pub fn socket_call_id(mut self, form: SocketCallId) -> Self {
+        self.cfg.socket_call_id = form;
         self
     }
     /// Log call events and errors to stderr (default on).

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use teler_emulator::agent::{self, AgentConfig, AgentProtocol};
 use teler_emulator::load::{self, LoadConfig, LoadTarget};
-use teler_emulator::{AudioSource, CallRequest, Emulator, WebhookVersion};
+use teler_emulator::{AudioSource, CallRequest, Emulator, SocketCallId, WebhookVersion};
 
 const USAGE: &str = "\
 teler-emulator: a local FreJun Teler for testing bridges with no phone number and no account
@@ -29,6 +29,8 @@ serve:
   --call-duration SECS      how long each call streams before Teler hangs up (30)
   --ring SECS               ringing time before answer (0)
   --output-dir DIR          write what the app played, per call, to DIR/CALL_ID.wav
+  --socket-call-id FORM     call_id in the stream's start frame: uuid (unlike the REST
+                            cs_ id, as Teler may send) or rest (the REST id) (uuid)
   --call FLOW_URL           place one call at start (to --to from --from, webhooks to
                             --status-callback), print its final state as JSON and exit
   --from NUM --to NUM       numbers for --call (+15550100001, +15550100002)
@@ -141,6 +143,7 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
             "--call-duration" => b.call_duration(a.secs(&f)?),
             "--ring" => b.ring_time(a.secs(&f)?),
             "--output-dir" => b.output_dir(a.value(&f)?),
+            "--socket-call-id" => b.socket_call_id(a.value(&f)?.parse::<SocketCallId>()?),
             "--quiet" => b.log(false),
             "--call" => {
                 call = Some(a.value(&f)?);

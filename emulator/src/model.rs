@@ -79,6 +79,9 @@ pub struct Leg {
 pub struct MediaStats {
     /// The stream's id as sent in `start`.
     pub stream_id: Option<String>,
+    /// The `call_id` sent in `start`: a UUID unlike the REST id by default, or the REST id
+    /// (see [`SocketCallId`](crate::SocketCallId)).
+    pub socket_call_id: Option<String>,
     /// Where the stream went.
     pub ws_url: Option<String>,
     /// Inbound sample rate in Hz.

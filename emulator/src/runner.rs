@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tungstenite::Message;
 
+use crate::SocketCallId;
 use crate::model::{Call, CallState, MediaStats, WebhookDelivery};
 use crate::store::Shared;
 use crate::util::{new_uuid, now_unix_ms, rfc3339};
@@ -233,6 +234,12 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
 
         let mut next = c.properties["flow_url"].as_str().map(str::to_owned);
         let mut streams = 0u32;
+        // The call's id on its media streams (TELER.md section 2: it can differ in form from
+        // the REST id); one per call, the same on every stream of it.
+        let socket_call_id = match sh.cfg.socket_call_id {
+            SocketCallId::SameAsRest => id.clone(),
+            _ => new_uuid(),
+        };
         loop {
             let Some(url) = next.take() else {
                 break 'call End::completed("flow_finished", "flow");
@@ -253,7 +260,9 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
             match action {
                 Action::Stream(s) => {
                     streams += 1;
-                    match run_stream(&sh, &id, &s, streams, &mut hangup, &hooks).await {
+                    match run_stream(&sh, &id, &socket_call_id, &s, streams, &mut hangup, &hooks)
+                        .await
+                    {
                         StreamEnd::Duration => {
                             break 'call End::completed("call_duration_elapsed", "timer");
                         }
@@ -462,6 +471,7 @@ fn decode_pcm(b64: &str) -> Result<Vec<i16>, String> {
 async fn run_stream(
     sh: &Arc<Shared>,
     id: &str,
+    socket_call_id: &str,
     s: &Stream,
     n: u32,
     hangup: &mut watch::Receiver<Option<String>>,
@@ -490,6 +500,7 @@ async fn run_stream(
     });
     let mut stats = MediaStats {
         stream_id: Some(stream_id.clone()),
+        socket_call_id: Some(socket_call_id.to_owned()),
         ws_url: Some(s.ws_url.clone()),
         sample_rate: Some(hz),
         chunk_size_ms: Some(s.chunk_size),
@@ -517,16 +528,30 @@ async fn run_stream(
         "type": "start",
         "account_id": sh.cfg.account_id,
         "call_app_id": sh.cfg.voice_app_id,
-        "call_id": id,
+        "call_id": socket_call_id,
         "stream_id": stream_id,
         "message_id": message_id,
         "data": { "encoding": "audio/l16", "sample_rate": hz, "channels": 1 },
     });
-    let mut end =
-        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(start.to_string()))).await {
-            Ok(Ok(())) => None,
-            _ => Some(StreamEnd::AppClosed),
-        };
+    let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(start.to_string()))).await;
+    if let Err(why) = match sent {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("not read within {SEND_TIMEOUT:?}")),
+    } {
+        // The stream never started: no stream.initiated, no stream.completed.
+        sh.error(
+            id,
+            format!("media stream to {}: sending start failed: {why}", s.ws_url),
+        );
+        let (_, _, werr) = player.finish(0);
+        if let Some(e) = werr {
+            sh.error(id, e);
+        }
+        sh.with_call(id, |c| c.media = stats);
+        return StreamEnd::AppClosed;
+    }
+    let mut end = None;
     stats.frames_sent += 1;
     sh.log(id, format_args!("stream {stream_id} open to {}", s.ws_url));
     hooks.send(

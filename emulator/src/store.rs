@@ -32,6 +32,7 @@ pub(crate) struct Config {
     pub http_timeout: Duration,
     pub output_dir: Option<PathBuf>,
     pub log: bool,
+    pub socket_call_id: crate::SocketCallId,
 }
 
 /// The inbound audio, ready at both sample rates.
