@@ -22,6 +22,11 @@ serve:
   --api-key KEY             the x-api-key clients must send (test-key)
   --webhook-version V       2025-08-01 or 2026-06-01 (2026-06-01)
   --secret SECRET           sign webhooks (X-Teler-Signature, X-Teler-Timestamp)
+  --webhook-attempts N      tries per webhook; a failure (no answer, non-2xx) is retried
+                            with the same body after a doubling backoff, later events
+                            going first (4; 1 = no retry; at most 10)
+  --webhook-backoff SECS    wait before the first retry, doubled after (0.2)
+  --webhook-duplicates      deliver every webhook twice (same body, same event id)
   --audio FILE.wav          caller audio: a 16-bit PCM mono WAV, looped
   --tone HZ | --silence     caller audio: a tone (440 Hz by default) or silence
   --fast                    send frames as fast as the app reads (no real-time pacing)
@@ -132,6 +137,9 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
             "--api-key" => b.api_key(a.value(&f)?),
             "--webhook-version" => b.webhook_version(a.value(&f)?.parse::<WebhookVersion>()?),
             "--secret" => b.secret(a.value(&f)?),
+            "--webhook-attempts" => b.webhook_attempts(a.num(&f)?),
+            "--webhook-backoff" => b.webhook_retry_backoff(a.secs(&f)?),
+            "--webhook-duplicates" => b.webhook_duplicates(true),
             "--audio" => b.audio(AudioSource::Wav(a.value(&f)?.into())),
             "--tone" => b.audio(AudioSource::Tone {
                 freq_hz: a.num(&f)?,
