@@ -63,6 +63,17 @@ pub fn split_http_url(url: &str) -> Result<(String, u16, String), String> {
     Ok((host, port, path))
 }
 
+/// The `Host` header for `host` and `port`: an IPv6 literal goes back in brackets
+/// (`[::1]:8080`), the port only when it is not 80.
+fn host_header(host: &str, port: u16) -> String {
+    let h = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    if port == 80 { h } else { format!("{h}:{port}") }
+}
+
 /// POSTs `body` as JSON to `url` with extra `headers`; the whole exchange is bounded by
 /// `timeout`. Errors are one line of text naming what failed.
 pub async fn post_json(
@@ -87,11 +98,7 @@ async fn post_inner(url: &str, body: String, headers: &[(&str, String)]) -> Resu
         .await
         .map_err(|e| format!("POST {url}: {e}"))?;
     let conn_task = tokio::spawn(conn);
-    let host_header = if port == 80 {
-        host.clone()
-    } else {
-        format!("{host}:{port}")
-    };
+    let host_header = host_header(&host, port);
     let mut req = hyper::Request::post(path)
         .header("host", host_header)
         .header("content-type", "application/json")
@@ -149,5 +156,51 @@ mod tests {
         );
         assert!(split_http_url("http://[::1/").is_err());
         assert!(split_http_url("http:///x").is_err());
+    }
+
+    #[test]
+    fn host_headers() {
+        assert_eq!(host_header("::1", 8080), "[::1]:8080");
+        assert_eq!(host_header("::1", 80), "[::1]");
+        assert_eq!(host_header("127.0.0.1", 9), "127.0.0.1:9");
+        assert_eq!(host_header("h", 80), "h");
+    }
+
+    /// What an IPv6 receiver actually gets in `Host`, on a real socket.
+    #[tokio::test]
+    async fn ipv6_host_header_on_the_wire() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(l) = tokio::net::TcpListener::bind("[::1]:0").await else {
+            eprintln!("no IPv6 loopback here: skipped");
+            return;
+        };
+        let port = l.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut req = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0);
+                req.extend_from_slice(&buf[..n]);
+            }
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&req).to_ascii_lowercase()
+        });
+        let url = format!("http://[::1]:{port}/hooks");
+        let a = post_json(&url, "{}".into(), &[], Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert_eq!(a.status, 200);
+        let req = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            req.contains(&format!("\r\nhost: [::1]:{port}\r\n")),
+            "{req}"
+        );
     }
 }

@@ -2,9 +2,12 @@
 //! phone number and no account.
 //!
 //! - [`Emulator`] serves Teler's REST API for calls under `/api/v1` and plays each call as
-//!   Teler does: lifecycle webhooks (either version, signed when a secret is set), the flow
-//!   request, a media stream to the app's `ws_url` with real audio at real-time pace, the
-//!   app's audio recorded to a WAV file, errors recorded in the call's state.
+//!   Teler does: lifecycle webhooks (either version, signed when a secret is set; a failed
+//!   call ends with `call.failed` in 2026-06-01; failed deliveries retried with the same
+//!   event id, so out of order; optionally every event twice), the flow request, a media
+//!   stream to the app's `ws_url` (its `start` carrying a call id unlike the REST id unless
+//!   [`SocketCallId::SameAsRest`]) with real audio at real-time pace, the app's audio
+//!   recorded to a WAV file, errors recorded in the call's state.
 //! - [`agent`] is a stand-in voice agent speaking the ElevenLabs conversational protocol or
 //!   an OpenAI-Realtime-style one at 24 kHz (and, for load tests, echoing Teler media frames
 //!   directly).
@@ -85,8 +88,17 @@ impl Default for AudioSource {
 }
 
 impl AudioSource {
-    /// The audio at `rate` Hz (never empty).
+    /// The audio at `rate` Hz (never empty). In-memory [`Pcm`] with a `sample_rate` of 0 is
+    /// a [`WavError::Unsupported`], as a WAV file with rate 0 is.
     pub fn load(&self, rate: u32) -> Result<Pcm, WavError> {
+        if let AudioSource::Pcm(p) = self
+            && p.sample_rate == 0
+        {
+            return Err(WavError::Unsupported("sample rate 0".into()));
+        }
+        if rate == 0 {
+            return Err(WavError::Unsupported("target sample rate 0".into()));
+        }
         let p = match self {
             AudioSource::Tone { freq_hz, amplitude } => Pcm::tone(rate, *freq_hz, *amplitude, 1000),
             AudioSource::Silence => Pcm {
@@ -100,6 +112,38 @@ impl AudioSource {
             return Err(WavError::Malformed("no samples"));
         }
         Ok(p)
+    }
+}
+
+/// The form of the `call_id` in a media stream's `start` frame.
+///
+/// `TELER.md` section 2: the `start` frame's `call_id` can differ in form from the REST id
+/// (a `cs_…` id on the socket and a UUID on REST have been seen). An app must not look a
+/// stream up by matching `start.call_id` against the flow request's or the REST `call_id`;
+/// it should carry its own id in the `ws_url` query string (which Teler keeps). The default,
+/// [`SocketCallId::Uuid`], makes an app that matches ids fail here rather than in
+/// production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum SocketCallId {
+    /// A UUID (one per call, the same on every stream of the call), unlike the REST, flow
+    /// request and webhook `call_id` (`cs_…`). The default.
+    #[default]
+    Uuid,
+    /// The REST id (`cs_…`), as in the flow request and webhooks.
+    SameAsRest,
+}
+
+impl std::str::FromStr for SocketCallId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "uuid" => Ok(SocketCallId::Uuid),
+            "rest" | "same" => Ok(SocketCallId::SameAsRest),
+            other => Err(format!(
+                "unknown socket call id form {other:?} (uuid or rest)"
+            )),
+        }
     }
 }
 
@@ -129,7 +173,9 @@ pub struct Emulator;
 
 impl Emulator {
     /// Settings with their defaults: API key `test-key`, webhook version 2026-06-01, no
-    /// signing secret, a 440 Hz tone, real-time pace, 30 s calls, no output directory.
+    /// signing secret, 4 attempts per webhook from 200 ms backoff, no duplicates, a UUID as
+    /// the `start` frame's `call_id`, a 440 Hz tone, real-time pace, 30 s calls, no output
+    /// directory.
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder {
             cfg: Config {
@@ -146,6 +192,10 @@ impl Emulator {
                 http_timeout: Duration::from_secs(5),
                 output_dir: None,
                 log: true,
+                socket_call_id: SocketCallId::default(),
+                webhook_attempts: 4,
+                webhook_backoff: Duration::from_millis(200),
+                webhook_duplicates: false,
             },
             audio: AudioSource::default(),
         }
@@ -229,6 +279,37 @@ impl EmulatorBuilder {
         self.cfg.output_dir = Some(dir.into());
         self
     }
+    /// The form of `call_id` in the `start` frame (default [`SocketCallId::Uuid`], unlike
+    /// the REST id; [`SocketCallId::SameAsRest`] for the REST id).
+    pub fn socket_call_id(mut self, form: SocketCallId) -> Self {
+        self.cfg.socket_call_id = form;
+        self
+    }
+    /// How many times a webhook is attempted before the emulator gives up on it (default 4:
+    /// the first delivery and 3 retries; 1 = never retry). A delivery fails when the
+    /// receiver does not answer within [`http_timeout`](Self::http_timeout) or answers
+    /// anything but 2xx. Teler retries deliveries (`TELER.md` section 5); so does the
+    /// emulator, for both webhook versions, with the same body (same event `id`) and a
+    /// fresh signature, while later events go ahead: a retried event arrives out of order.
+    /// At most 10.
+    pub fn webhook_attempts(mut self, n: u32) -> Self {
+        self.cfg.webhook_attempts = n;
+        self
+    }
+    /// The wait before the first retry of a failed webhook, doubled before each next one
+    /// (default 200 ms, in wall time whatever the [`speed`](Self::speed); at most 60 s).
+    pub fn webhook_retry_backoff(mut self, d: Duration) -> Self {
+        self.cfg.webhook_backoff = d;
+        self
+    }
+    /// Deliver every webhook twice (default off): the same body, so the same event `id` in
+    /// 2026-06-01, each delivered (and retried) on its own, the copy queued behind events
+    /// already waiting. Teler's deliveries "may arrive out of order or twice: dedupe by id"
+    /// (`TELER.md` section 5); a receiver that does not dedupe fails visibly with this on.
+    pub fn webhook_duplicates(mut self, on: bool) -> Self {
+        self.cfg.webhook_duplicates = on;
+        self
+    }
     /// Log call events and errors to stderr (default on).
     pub fn log(mut self, on: bool) -> Self {
         self.cfg.log = on;
@@ -246,6 +327,18 @@ impl EmulatorBuilder {
         {
             return Err(EmulatorError::Config(format!(
                 "speed must be above 0 and at most 1000, got {s}"
+            )));
+        }
+        if !(1..=10).contains(&self.cfg.webhook_attempts) {
+            return Err(EmulatorError::Config(format!(
+                "webhook_attempts must be from 1 to 10, got {}",
+                self.cfg.webhook_attempts
+            )));
+        }
+        if self.cfg.webhook_backoff > Duration::from_secs(60) {
+            return Err(EmulatorError::Config(format!(
+                "webhook_retry_backoff must be at most 60 s, got {:?}",
+                self.cfg.webhook_backoff
             )));
         }
         if self.cfg.call_duration.is_zero() {

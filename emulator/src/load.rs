@@ -4,8 +4,10 @@
 //! Every outbound audio frame starts with a 12-byte marker in its PCM (a magic value, the
 //! frame's sequence number and its send time), so an echo of the audio (the stand-in
 //! [`agent`](crate::agent) in Teler echo mode, or any bridge whose agent echoes the caller)
-//! can be matched back to its frame even when the echo regroups frames into larger chunks,
-//! as long as the bytes are not resampled. Frames are paced by one shared ticker per pace
+//! can be matched back to its frame even when the echo regroups frames into chunks of
+//! another size, as long as the bytes are not resampled and none are dropped: each stream
+//! counts the PCM bytes echoed so far, so it knows where in the next echo message the next
+//! frame (and its marker) starts. Frames are paced by one shared ticker per pace
 //! slot (streams are spread over `slots` slots in each frame period); no task sleeps per
 //! frame.
 
@@ -344,11 +346,26 @@ fn marker_b64(seq: u32, sent_us: u32) -> [u8; 16] {
 }
 
 /// Finds the markers at frame boundaries of an echoed payload: (seq, sent_us) each.
-fn scan_markers(b64: &str, frame_bytes: usize, mut found: impl FnMut(u32, u32)) {
+///
+/// `echoed` is how many PCM bytes this stream's echo carried before this message: the echo
+/// is the frames' bytes regrouped into chunks of any size, so a frame boundary falls at
+/// `(frame_bytes - echoed % frame_bytes) % frame_bytes` into this message, not at 0. Returns
+/// the number of PCM bytes the message decodes to (add it to `echoed`).
+fn scan_markers(
+    b64: &str,
+    frame_bytes: usize,
+    echoed: u64,
+    mut found: impl FnMut(u32, u32),
+) -> usize {
     let b = b64.as_bytes();
-    let total = b.len() / 4 * 3;
-    let mut o = 0;
-    while o + MARKER <= total && frame_bytes > 0 {
+    let pad = b.iter().rev().take(2).take_while(|c| **c == b'=').count();
+    let total = (b.len() / 4 * 3).saturating_sub(pad);
+    if frame_bytes == 0 {
+        return total;
+    }
+    let f = frame_bytes as u64;
+    let mut o = ((f - echoed % f) % f) as usize;
+    while o + MARKER <= total {
         let g = o / 3;
         let start = g * 4;
         let end = (start + 20).min(b.len());
@@ -363,6 +380,7 @@ fn scan_markers(b64: &str, frame_bytes: usize, mut found: impl FnMut(u32, u32)) 
         }
         o += frame_bytes;
     }
+    total
 }
 
 #[derive(Deserialize)]
@@ -585,6 +603,8 @@ async fn stream_task(
 ) {
     let mut sent: u64 = 0;
     let mut matched: u64 = 0;
+    // PCM bytes echoed so far on this stream: where the next frame boundary falls.
+    let mut echoed: u64 = 0;
     let mut drain_until: Option<Instant> = None;
     let mut failed = false;
     loop {
@@ -600,13 +620,14 @@ async fn stream_task(
                         && let Some(b64) = f.audio_b64
                     {
                         let now = now_us();
-                        scan_markers(&b64, tpl.frame_bytes, |seq, ts| {
+                        let n = scan_markers(&b64, tpl.frame_bytes, echoed, |seq, ts| {
                             if u64::from(seq) < sent {
                                 matched += 1;
                                 stats.matched.fetch_add(1, Ordering::Relaxed);
                                 stats.rtt((now as u32).wrapping_sub(ts).into());
                             }
                         });
+                        echoed += n as u64;
                     }
                 }
                 Some(Ok(Message::Close(_))) | None => {
@@ -687,12 +708,48 @@ mod tests {
             glued.extend(frame(seq));
         }
         let mut got = Vec::new();
-        scan_markers(&B64.encode(&glued), tpl.frame_bytes, |s, t| {
+        let n = scan_markers(&B64.encode(&glued), tpl.frame_bytes, 0, |s, t| {
             got.push((s, t))
         });
+        assert_eq!(n, glued.len());
         assert_eq!(got, vec![(5, 50), (6, 60), (7, 70)]);
         let mut none = Vec::new();
-        scan_markers(&B64.encode(vec![0u8; 960]), 320, |s, t| none.push((s, t)));
+        scan_markers(&B64.encode(vec![0u8; 960]), 320, 0, |s, t| {
+            none.push((s, t))
+        });
         assert!(none.is_empty());
+    }
+
+    /// 400 ms frames echoed in 500 ms chunks (the agent's default): frame boundaries fall
+    /// inside the echo messages, and every marker is still found.
+    #[test]
+    fn markers_found_when_echo_chunks_do_not_align_with_frames() {
+        let tpl = Template::new(400, 8000);
+        assert_eq!(tpl.frame_bytes, 6400);
+        let mut stream = Vec::new();
+        for seq in 0..20u32 {
+            let mut s = String::from_utf8(marker_b64(seq, seq + 1000).to_vec()).unwrap();
+            s.push_str(&tpl.rest_b64);
+            stream.extend(B64.decode(s).unwrap());
+        }
+        let mut got = Vec::new();
+        let mut echoed = 0u64;
+        for chunk in stream.chunks(8000) {
+            let n = scan_markers(&B64.encode(chunk), tpl.frame_bytes, echoed, |s, t| {
+                got.push((s, t))
+            });
+            assert_eq!(n, chunk.len());
+            echoed += n as u64;
+        }
+        let want: Vec<(u32, u32)> = (0..20).map(|s| (s, s + 1000)).collect();
+        assert_eq!(got, want);
+        // Odd-sized chunks, and a padded last one.
+        let (mut got, mut echoed) = (Vec::new(), 0u64);
+        for chunk in stream.chunks(4999) {
+            echoed += scan_markers(&B64.encode(chunk), tpl.frame_bytes, echoed, |s, t| {
+                got.push((s, t))
+            }) as u64;
+        }
+        assert_eq!(got, want);
     }
 }

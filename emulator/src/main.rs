@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use teler_emulator::agent::{self, AgentConfig, AgentProtocol};
 use teler_emulator::load::{self, LoadConfig, LoadTarget};
-use teler_emulator::{AudioSource, CallRequest, Emulator, WebhookVersion};
+use teler_emulator::{AudioSource, CallRequest, Emulator, SocketCallId, WebhookVersion};
 
 const USAGE: &str = "\
 teler-emulator: a local FreJun Teler for testing bridges with no phone number and no account
@@ -22,6 +22,11 @@ serve:
   --api-key KEY             the x-api-key clients must send (test-key)
   --webhook-version V       2025-08-01 or 2026-06-01 (2026-06-01)
   --secret SECRET           sign webhooks (X-Teler-Signature, X-Teler-Timestamp)
+  --webhook-attempts N      tries per webhook; a failure (no answer, non-2xx) is retried
+                            with the same body after a doubling backoff, later events
+                            going first (4; 1 = no retry; at most 10)
+  --webhook-backoff SECS    wait before the first retry, doubled after (0.2)
+  --webhook-duplicates      deliver every webhook twice (same body, same event id)
   --audio FILE.wav          caller audio: a 16-bit PCM mono WAV, looped
   --tone HZ | --silence     caller audio: a tone (440 Hz by default) or silence
   --fast                    send frames as fast as the app reads (no real-time pacing)
@@ -29,6 +34,8 @@ serve:
   --call-duration SECS      how long each call streams before Teler hangs up (30)
   --ring SECS               ringing time before answer (0)
   --output-dir DIR          write what the app played, per call, to DIR/CALL_ID.wav
+  --socket-call-id FORM     call_id in the stream's start frame: uuid (unlike the REST
+                            cs_ id, as Teler may send) or rest (the REST id) (uuid)
   --call FLOW_URL           place one call at start (to --to from --from, webhooks to
                             --status-callback), print its final state as JSON and exit
   --from NUM --to NUM       numbers for --call (+15550100001, +15550100002)
@@ -130,6 +137,9 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
             "--api-key" => b.api_key(a.value(&f)?),
             "--webhook-version" => b.webhook_version(a.value(&f)?.parse::<WebhookVersion>()?),
             "--secret" => b.secret(a.value(&f)?),
+            "--webhook-attempts" => b.webhook_attempts(a.num(&f)?),
+            "--webhook-backoff" => b.webhook_retry_backoff(a.secs(&f)?),
+            "--webhook-duplicates" => b.webhook_duplicates(true),
             "--audio" => b.audio(AudioSource::Wav(a.value(&f)?.into())),
             "--tone" => b.audio(AudioSource::Tone {
                 freq_hz: a.num(&f)?,
@@ -141,6 +151,7 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
             "--call-duration" => b.call_duration(a.secs(&f)?),
             "--ring" => b.ring_time(a.secs(&f)?),
             "--output-dir" => b.output_dir(a.value(&f)?),
+            "--socket-call-id" => b.socket_call_id(a.value(&f)?.parse::<SocketCallId>()?),
             "--quiet" => b.log(false),
             "--call" => {
                 call = Some(a.value(&f)?);

@@ -17,7 +17,8 @@ pub enum CallState {
     /// Ended normally (timer, hangup, the app closing its socket, a `hangup` action).
     Completed,
     /// Ended by an error: the flow URL failed or answered an invalid action, the `ws_url`
-    /// refused, … (`reason` and `errors` say which).
+    /// refused, … (`reason` and `errors` say which); or canceled by a REST hangup while
+    /// ringing (`reason` `canceled: …`). Reported as `call.failed` in 2026-06-01.
     Failed,
 }
 
@@ -79,6 +80,9 @@ pub struct Leg {
 pub struct MediaStats {
     /// The stream's id as sent in `start`.
     pub stream_id: Option<String>,
+    /// The `call_id` sent in `start`: a UUID unlike the REST id by default, or the REST id
+    /// (see [`SocketCallId`](crate::SocketCallId)).
+    pub socket_call_id: Option<String>,
     /// Where the stream went.
     pub ws_url: Option<String>,
     /// Inbound sample rate in Hz.
@@ -106,12 +110,20 @@ pub struct MediaStats {
     pub output_wav: Option<String>,
 }
 
-/// One webhook delivery attempt (an emulator extension of the call object).
+/// One webhook delivery attempt (an emulator extension of the call object). Retries and
+/// duplicates are attempts of their own, in the order they were made.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WebhookDelivery {
     /// The event type, e.g. `call.answered`.
     pub event: String,
+    /// The event's `id` (`evt_…`; 2026-06-01 only), the same on every attempt.
+    pub event_id: Option<String>,
+    /// 1 for the first attempt, 2 for the first retry, …
+    pub attempt: u32,
+    /// True for the deliberate second delivery of
+    /// [`webhook_duplicates`](crate::EmulatorBuilder::webhook_duplicates).
+    pub duplicate: bool,
     /// The receiver's HTTP status, if it answered.
     pub status: Option<u16>,
     /// Why delivery failed, if it did.
@@ -146,7 +158,8 @@ pub struct Call {
     /// RFC 3339, once ended.
     pub ended_at: Option<String>,
     /// Why it ended, e.g. `call_duration_elapsed`, `hangup_api`, `stream_closed_by_app`,
-    /// `flow_error`, `ws_connect_failed`.
+    /// `flow_error`, `ws_connect_failed`, `canceled: hangup_api`: the detail behind the
+    /// `call.failed` webhook's coarser `reason`.
     pub reason: Option<String>,
     /// The legs (one).
     pub legs: Vec<Leg>,
@@ -156,7 +169,7 @@ pub struct Call {
     pub notes: Vec<String>,
     /// Media counters.
     pub media: MediaStats,
-    /// Webhook deliveries in the order sent.
+    /// Webhook delivery attempts in the order made (at most 500).
     pub webhooks: Vec<WebhookDelivery>,
     #[serde(skip)]
     pub(crate) created_ms: u64,

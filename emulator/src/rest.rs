@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use crate::model::{Call, CallState, Leg, MediaStats};
-use crate::store::Shared;
+use crate::store::{Shared, Store};
 use crate::util::{new_id, now_unix_ms, parse_rfc3339, rfc3339};
 
 type St = State<Arc<Shared>>;
@@ -485,33 +485,48 @@ async fn mutate(
             }
         },
     };
-    if let Some(k) = &key {
-        let st = sh.store();
-        if let Some((b, status, answer)) = st.idem.get(k) {
-            if b[..] != body[..] {
-                return Err(ApiError::unprocessable(vec![field(
-                    &["header", "Idempotency-Key"],
-                    "this key was used with a different request body",
-                )]));
-            }
-            let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
-            return Ok((status, axum::Json(answer.clone())).into_response());
+    // Check, run and remember under one lock: concurrent retries with the same key must
+    // not both run (nothing below awaits, so the store's mutex is held throughout).
+    let mut st = sh.store();
+    if let Some(k) = &key
+        && let Some((b, status, answer)) = st.idem.get(k)
+    {
+        if b[..] != body[..] {
+            return Err(ApiError::unprocessable(vec![field(
+                &["header", "Idempotency-Key"],
+                "this key was used with a different request body",
+            )]));
         }
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
+        return Ok((status, axum::Json(answer.clone())).into_response());
     }
-    let (status, answer) = match do_mutate(&sh, &id, &action, &body) {
+    let (status, answer) = match do_mutate(sh.as_ref(), &mut st, &id, &action, &body) {
         Ok(v) => (StatusCode::OK, v),
         Err(e) if e.status == StatusCode::NOT_FOUND => return Err(e),
         Err(e) => (e.status, e.body()),
     };
     if let Some(k) = key {
-        sh.store()
-            .remember(k, body.to_vec(), status.as_u16(), answer.clone());
+        st.remember(k, body.to_vec(), status.as_u16(), answer.clone());
     }
+    drop(st);
     Ok((status, axum::Json(answer)).into_response())
 }
 
-fn do_mutate(sh: &Shared, id: &str, action: &str, body: &[u8]) -> Result<Value, ApiError> {
-    let call = find_call(sh, id)?;
+/// Runs one mutation on `st` (the caller holds the store's lock).
+fn do_mutate(
+    sh: &Shared,
+    st: &mut Store,
+    id: &str,
+    action: &str,
+    body: &[u8],
+) -> Result<Value, ApiError> {
+    let Some(entry) = st.calls.get_mut(id) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("Call {id} not found"),
+        ));
+    };
+    let call = &entry.call;
     let m = parse_body(body)?;
     let mut errs = Vec::new();
     let leg_id = opt_str(&m, "leg_id", &mut errs);
@@ -613,16 +628,14 @@ fn do_mutate(sh: &Shared, id: &str, action: &str, body: &[u8]) -> Result<Value, 
         ));
     }
     sh.log(id, &note);
-    sh.with_call(id, |c| c.push_note(note));
+    entry.call.push_note(note);
     if action == "hangup" {
         let reason = m
             .get("reason")
             .and_then(Value::as_str)
             .unwrap_or("HANGUP_API")
             .to_owned();
-        if let Some(e) = sh.store().calls.get(id) {
-            e.hangup.send_replace(Some(reason));
-        }
+        entry.hangup.send_replace(Some(reason));
     }
     let mut answer = json!({ "request_id": new_id("op") });
     if let Some(pb) = playback_id {
@@ -700,5 +713,63 @@ mod tests {
         assert_eq!(q[3], ("x".into(), String::new()));
         assert_eq!(query_pairs(Some("a=%4")), vec![("a".into(), "%4".into())]);
         assert_eq!(query_pairs(Some("a=%é%")), vec![("a".into(), "%é%".into())]);
+    }
+
+    /// Retries with one Idempotency-Key that arrive together: exactly one runs, every one
+    /// gets its answer. The store is held while they start, so they all queue on it.
+    #[test]
+    fn concurrent_retries_with_one_key_run_once() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let emu = rt
+            .block_on(crate::Emulator::builder().log(false).start("127.0.0.1:0"))
+            .unwrap();
+        let sh = emu.shared.clone();
+        let c = new_call(
+            &sh,
+            "+14155550100".into(),
+            "+14155550101".into(),
+            "http://127.0.0.1:9/flow".into(),
+            None,
+            false,
+        );
+        let (_hangup, id) = sh.store().insert(c);
+        const N: usize = 8;
+        let held = sh.store();
+        let threads: Vec<_> = (0..N)
+            .map(|_| {
+                let (sh, id) = (sh.clone(), id.clone());
+                // A body that takes a while to read (unknown fields are ignored).
+                let body = Bytes::from(format!(
+                    r#"{{"media_url":"https://x/a.wav","pad":"{}"}}"#,
+                    "x".repeat(1 << 20)
+                ));
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .build()
+                        .unwrap();
+                    let mut h = HeaderMap::new();
+                    h.insert("x-api-key", "test-key".parse().unwrap());
+                    h.insert("idempotency-key", "same-key".parse().unwrap());
+                    rt.block_on(async move {
+                        let r = mutate(State(sh), h, Path((id, "play".into())), body)
+                            .await
+                            .unwrap();
+                        assert_eq!(r.status(), StatusCode::OK);
+                        let b = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+                        serde_json::from_slice::<Value>(&b).unwrap()
+                    })
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        drop(held);
+        let answers: Vec<Value> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+        let notes = sh.with_call(&id, |c| c.notes.clone()).unwrap();
+        let ran = notes.iter().filter(|n| n.starts_with("REST play ")).count();
+        assert_eq!(ran, 1, "the mutation ran {ran} times: {notes:?}");
     }
 }

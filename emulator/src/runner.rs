@@ -15,11 +15,12 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tungstenite::Message;
 
+use crate::SocketCallId;
 use crate::model::{Call, CallState, MediaStats, WebhookDelivery};
 use crate::store::Shared;
 use crate::util::{new_uuid, now_unix_ms, rfc3339};
 use crate::wav::WavWriter;
-use crate::webhook::{EventSubject, event_body, signature_headers};
+use crate::webhook::{EventSubject, WebhookVersion, event_body, signature_headers};
 
 /// How long a send to the app may block before the stream is declared dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +53,39 @@ fn obj(v: Value) -> Map<String, Value> {
     }
 }
 
-/// Delivers one call's webhooks in order, one at a time.
+/// One event waiting for a delivery attempt.
+struct Pending {
+    event: &'static str,
+    body: String,
+    event_id: Option<String>,
+    /// The attempt about to be made (1 = first).
+    attempt: u32,
+    duplicate: bool,
+    due: Instant,
+}
+
+impl Pending {
+    /// The first attempt of an event that just happened (its body is made now).
+    fn new(
+        sh: &Shared,
+        subject: &EventSubject,
+        event: &'static str,
+        data: Map<String, Value>,
+    ) -> Pending {
+        let (body, event_id) = event_body(sh.cfg.webhook_version, event, subject, data);
+        Pending {
+            event,
+            body,
+            event_id,
+            attempt: 1,
+            duplicate: false,
+            due: Instant::now(),
+        }
+    }
+}
+
+/// Delivers one call's webhooks one at a time, in the order they happen; a failed delivery
+/// is retried after a doubling backoff while later events go ahead (see `webhook`).
 struct Hooks {
     tx: mpsc::UnboundedSender<(&'static str, Map<String, Value>)>,
     task: JoinHandle<()>,
@@ -63,41 +96,43 @@ impl Hooks {
         let (tx, mut rx) = mpsc::unbounded_channel::<(&'static str, Map<String, Value>)>();
         let sh = sh.clone();
         let task = tokio::spawn(async move {
-            while let Some((event, data)) = rx.recv().await {
-                let Some(url) = &url else { continue };
-                let body = event_body(sh.cfg.webhook_version, event, &subject, data);
-                let headers: Vec<(&str, String)> = match &sh.cfg.secret {
-                    Some(secret) => {
-                        signature_headers(secret, now_unix_ms() / 1000, body.as_bytes())
+            let mut queue: VecDeque<Pending> = VecDeque::new();
+            let mut open = true;
+            loop {
+                // Take every event already sent (the body is made when the event happens).
+                while open {
+                    match rx.try_recv() {
+                        Ok((event, data)) => {
+                            if url.is_some() {
+                                queue.push_back(Pending::new(&sh, &subject, event, data));
+                            }
+                        }
+                        Err(mpsc::error::TryRecvError::Empty) => break,
+                        Err(mpsc::error::TryRecvError::Disconnected) => open = false,
                     }
-                    None => Vec::new(),
-                };
-                let r = crate::http::post_json(url, body, &headers, sh.cfg.http_timeout).await;
-                let d = match r {
-                    Ok(a) if (200..300).contains(&a.status) => WebhookDelivery {
-                        event: event.into(),
-                        status: Some(a.status),
-                        error: None,
-                    },
-                    Ok(a) => WebhookDelivery {
-                        event: event.into(),
-                        status: Some(a.status),
-                        error: Some(format!("the receiver answered HTTP {}", a.status)),
-                    },
-                    Err(e) => WebhookDelivery {
-                        event: event.into(),
-                        status: None,
-                        error: Some(e),
-                    },
-                };
-                if let Some(e) = &d.error {
-                    sh.log(&subject.call_id, format_args!("webhook {event}: {e}"));
                 }
-                sh.with_call(&subject.call_id, |c| {
-                    if c.webhooks.len() < 100 {
-                        c.webhooks.push(d)
-                    }
-                });
+                let now = Instant::now();
+                if let Some(i) = queue.iter().position(|p| p.due <= now)
+                    && let (Some(p), Some(url)) = (queue.remove(i), &url)
+                {
+                    deliver(&sh, &subject.call_id, url, p, &mut queue).await;
+                    continue;
+                }
+                if !open && queue.is_empty() {
+                    break;
+                }
+                let next_due = queue.iter().map(|p| p.due).min();
+                tokio::select! {
+                    m = rx.recv(), if open => match m {
+                        Some((event, data)) => {
+                            if url.is_some() {
+                                queue.push_back(Pending::new(&sh, &subject, event, data));
+                            }
+                        }
+                        None => open = false,
+                    },
+                    _ = tokio::time::sleep_until(next_due.unwrap_or(now)), if next_due.is_some() => {}
+                }
             }
         });
         Hooks { tx, task }
@@ -107,13 +142,72 @@ impl Hooks {
         let _ = self.tx.send((event, obj(data)));
     }
 
-    /// Waits until every queued event has been delivered (or timed out).
+    /// Waits until every queued event has been delivered, retried to the last attempt, or
+    /// `limit` has passed.
     async fn finish(self, limit: Duration) {
         drop(self.tx);
         let mut task = self.task;
         if tokio::time::timeout(limit, &mut task).await.is_err() {
             task.abort();
         }
+    }
+}
+
+/// Makes one delivery attempt of `p`; queues its retry or its duplicate.
+async fn deliver(sh: &Shared, call_id: &str, url: &str, p: Pending, queue: &mut VecDeque<Pending>) {
+    // Signed afresh on every attempt: same body, a current timestamp.
+    let headers: Vec<(&str, String)> = match &sh.cfg.secret {
+        Some(secret) => signature_headers(secret, now_unix_ms() / 1000, p.body.as_bytes()),
+        None => Vec::new(),
+    };
+    let r = crate::http::post_json(url, p.body.clone(), &headers, sh.cfg.http_timeout).await;
+    let (status, error) = match r {
+        Ok(a) if (200..300).contains(&a.status) => (Some(a.status), None),
+        Ok(a) => (
+            Some(a.status),
+            Some(format!("the receiver answered HTTP {}", a.status)),
+        ),
+        Err(e) => (None, Some(e)),
+    };
+    let ok = error.is_none();
+    if let Some(e) = &error {
+        let next = if p.attempt < sh.cfg.webhook_attempts {
+            "will retry"
+        } else {
+            "giving up"
+        };
+        sh.log(
+            call_id,
+            format_args!("webhook {} (attempt {}): {e}; {next}", p.event, p.attempt),
+        );
+    }
+    let d = WebhookDelivery {
+        event: p.event.into(),
+        event_id: p.event_id.clone(),
+        attempt: p.attempt,
+        duplicate: p.duplicate,
+        status,
+        error,
+    };
+    sh.with_call(call_id, |c| {
+        if c.webhooks.len() < 500 {
+            c.webhooks.push(d)
+        }
+    });
+    if !ok && p.attempt < sh.cfg.webhook_attempts {
+        let wait = sh.cfg.webhook_backoff * 2u32.saturating_pow(p.attempt - 1);
+        queue.push_back(Pending {
+            attempt: p.attempt + 1,
+            due: Instant::now() + wait,
+            ..p
+        });
+    } else if ok && sh.cfg.webhook_duplicates && !p.duplicate {
+        queue.push_back(Pending {
+            attempt: 1,
+            duplicate: true,
+            due: Instant::now(),
+            ..p
+        });
     }
 }
 
@@ -131,8 +225,12 @@ async fn hangup_signal(rx: &mut watch::Receiver<Option<String>>) -> String {
 
 struct End {
     state: CallState,
+    /// The detailed reason shown on REST (`reason`), e.g. `flow_error`.
     reason: String,
     ended_by: &'static str,
+    /// `call.failed`'s `reason` in 2026-06-01 (TELER.md section 5 lists `no_answer`,
+    /// `user_busy`, `canceled`, `carrier_error`), for a failed call.
+    webhook_reason: &'static str,
 }
 
 impl End {
@@ -141,13 +239,28 @@ impl End {
             state: CallState::Completed,
             reason: reason.into(),
             ended_by: by,
+            webhook_reason: "",
         }
     }
+    /// A failure of the emulator's own making: the flow URL, the action, the `ws_url`, an
+    /// app that stops reading. Teler's `call.failed` reasons are about the callee and the
+    /// network; none names an app error, so these are `carrier_error` (the call could not
+    /// be carried), with the detail in the call's `reason` and `errors` on REST.
     fn failed(reason: impl Into<String>) -> End {
         End {
             state: CallState::Failed,
             reason: reason.into(),
             ended_by: "system",
+            webhook_reason: "carrier_error",
+        }
+    }
+    /// A REST hangup before the call was answered.
+    fn canceled(reason: String) -> End {
+        End {
+            state: CallState::Failed,
+            reason: format!("canceled: {}", reason.to_ascii_lowercase()),
+            ended_by: "api",
+            webhook_reason: "canceled",
         }
     }
     fn hangup(reason: String) -> End {
@@ -214,7 +327,7 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
     let mut answered_ms = None;
     let end = 'call: {
         tokio::select! {
-            r = hangup_signal(&mut hangup) => break 'call End::completed(format!("canceled: {}", r.to_ascii_lowercase()), "api"),
+            r = hangup_signal(&mut hangup) => break 'call End::canceled(r),
             _ = tokio::time::sleep(scaled(&sh, sh.cfg.ring_time)) => {}
         }
         let now = now_unix_ms();
@@ -233,6 +346,12 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
 
         let mut next = c.properties["flow_url"].as_str().map(str::to_owned);
         let mut streams = 0u32;
+        // The call's id on its media streams (TELER.md section 2: it can differ in form from
+        // the REST id); one per call, the same on every stream of it.
+        let socket_call_id = match sh.cfg.socket_call_id {
+            SocketCallId::SameAsRest => id.clone(),
+            _ => new_uuid(),
+        };
         loop {
             let Some(url) = next.take() else {
                 break 'call End::completed("flow_finished", "flow");
@@ -253,7 +372,9 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
             match action {
                 Action::Stream(s) => {
                     streams += 1;
-                    match run_stream(&sh, &id, &s, streams, &mut hangup, &hooks).await {
+                    match run_stream(&sh, &id, &socket_call_id, &s, streams, &mut hangup, &hooks)
+                        .await
+                    {
                         StreamEnd::Duration => {
                             break 'call End::completed("call_duration_elapsed", "timer");
                         }
@@ -306,11 +427,25 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
     });
     sh.log(&id, format_args!("{} ({})", end.state.as_str(), end.reason));
     let duration = answered_ms.map_or(0, |a| now.saturating_sub(a) / 1000);
-    hooks.send(
-        "call.completed",
-        json!({ "hangup_time": ended_at, "duration": duration, "reason": end.reason }),
-    );
-    hooks.finish(sh.cfg.http_timeout * 8).await;
+    if end.state == CallState::Failed && sh.cfg.webhook_version == WebhookVersion::V2026_06_01 {
+        // 2026-06-01 has call.failed, with one of Teler's four reasons (the detail stays on
+        // REST). 2025-08-01 knows call.completed only (TELER.md section 5).
+        hooks.send(
+            "call.failed",
+            json!({ "reason": end.webhook_reason, "hangup_time": ended_at, "duration": duration }),
+        );
+    } else {
+        hooks.send(
+            "call.completed",
+            json!({ "hangup_time": ended_at, "duration": duration, "reason": end.reason }),
+        );
+    }
+    // Long enough for every event's last retry (and its copy) to be tried.
+    let attempts = sh.cfg.webhook_attempts * if sh.cfg.webhook_duplicates { 2 } else { 1 };
+    let backoff = sh.cfg.webhook_backoff * 2u32.saturating_pow(sh.cfg.webhook_attempts);
+    hooks
+        .finish(sh.cfg.http_timeout * 8 * attempts + backoff)
+        .await;
 }
 
 async fn fetch_flow(sh: &Shared, c: &Call, url: &str) -> Result<Action, String> {
@@ -462,6 +597,7 @@ fn decode_pcm(b64: &str) -> Result<Vec<i16>, String> {
 async fn run_stream(
     sh: &Arc<Shared>,
     id: &str,
+    socket_call_id: &str,
     s: &Stream,
     n: u32,
     hangup: &mut watch::Receiver<Option<String>>,
@@ -490,6 +626,7 @@ async fn run_stream(
     });
     let mut stats = MediaStats {
         stream_id: Some(stream_id.clone()),
+        socket_call_id: Some(socket_call_id.to_owned()),
         ws_url: Some(s.ws_url.clone()),
         sample_rate: Some(hz),
         chunk_size_ms: Some(s.chunk_size),
@@ -517,16 +654,30 @@ async fn run_stream(
         "type": "start",
         "account_id": sh.cfg.account_id,
         "call_app_id": sh.cfg.voice_app_id,
-        "call_id": id,
+        "call_id": socket_call_id,
         "stream_id": stream_id,
         "message_id": message_id,
         "data": { "encoding": "audio/l16", "sample_rate": hz, "channels": 1 },
     });
-    let mut end =
-        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(start.to_string()))).await {
-            Ok(Ok(())) => None,
-            _ => Some(StreamEnd::AppClosed),
-        };
+    let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(start.to_string()))).await;
+    if let Err(why) = match sent {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("not read within {SEND_TIMEOUT:?}")),
+    } {
+        // The stream never started: no stream.initiated, no stream.completed.
+        sh.error(
+            id,
+            format!("media stream to {}: sending start failed: {why}", s.ws_url),
+        );
+        let (_, _, werr) = player.finish(0);
+        if let Some(e) = werr {
+            sh.error(id, e);
+        }
+        sh.with_call(id, |c| c.media = stats);
+        return StreamEnd::AppClosed;
+    }
+    let mut end = None;
     stats.frames_sent += 1;
     sh.log(id, format_args!("stream {stream_id} open to {}", s.ws_url));
     hooks.send(

@@ -32,6 +32,13 @@ pub(crate) struct Config {
     pub http_timeout: Duration,
     pub output_dir: Option<PathBuf>,
     pub log: bool,
+    pub socket_call_id: crate::SocketCallId,
+    /// Attempts per webhook delivery (1 = no retry).
+    pub webhook_attempts: u32,
+    /// Wait before the first retry; doubled before each next one.
+    pub webhook_backoff: Duration,
+    /// Deliver every webhook twice.
+    pub webhook_duplicates: bool,
 }
 
 /// The inbound audio, ready at both sample rates.

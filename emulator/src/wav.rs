@@ -103,8 +103,15 @@ impl Pcm {
         }
     }
 
-    /// Linear-interpolation resampling to `rate` (good enough for test input).
+    /// Linear-interpolation resampling to `rate` (good enough for test input). A rate of 0
+    /// (source or target) has no samples to give: the result is empty, never a panic.
     pub fn resampled(&self, rate: u32) -> Pcm {
+        if self.sample_rate == 0 || rate == 0 {
+            return Pcm {
+                sample_rate: rate,
+                samples: Vec::new(),
+            };
+        }
         if rate == self.sample_rate || self.samples.is_empty() {
             return Pcm {
                 sample_rate: rate,
@@ -234,5 +241,12 @@ mod tests {
         assert!(Pcm::from_wav_bytes(&b[..30]).is_err());
         let up = p.resampled(16000);
         assert_eq!(up.samples.len(), 1600);
+        // A rate of 0 gives nothing back instead of dividing by zero.
+        let zero = Pcm {
+            sample_rate: 0,
+            samples: vec![1, 2, 3],
+        };
+        assert!(zero.resampled(8000).samples.is_empty());
+        assert!(p.resampled(0).samples.is_empty());
     }
 }

@@ -1,4 +1,11 @@
 //! Lifecycle webhooks: the two body shapes of `TELER.md` section 5 and their signature.
+//!
+//! Delivery (in `runner`): one POST at a time per call, in the order the events happen;
+//! a delivery that fails (no answer, or an answer other than 2xx) is retried with the same
+//! body (same event `id`, a fresh signature) after a doubling backoff, up to a bounded
+//! number of attempts, while later events go ahead, so a retried event arrives after
+//! events that happened later, as `TELER.md` says Teler's may ("retried and may arrive
+//! out of order or twice: dedupe by id"). Optionally every event is delivered twice.
 
 use serde_json::{Map, Value, json};
 
@@ -50,13 +57,13 @@ pub(crate) struct EventSubject {
     pub to: String,
 }
 
-/// The JSON body of one event.
+/// The JSON body of one event, and its event id (`evt_…`, 2026-06-01 only).
 pub(crate) fn event_body(
     version: WebhookVersion,
     event_type: &str,
     s: &EventSubject,
     extra: Map<String, Value>,
-) -> String {
+) -> (String, Option<String>) {
     let mut data = Map::new();
     if version == WebhookVersion::V2025_08_01 {
         data.insert("call_id".into(), json!(s.call_id));
@@ -64,6 +71,7 @@ pub(crate) fn event_body(
     data.insert("from".into(), json!(s.from));
     data.insert("to".into(), json!(s.to));
     data.extend(extra);
+    let id = (version == WebhookVersion::V2026_06_01).then(|| new_id("evt"));
     let v = match version {
         WebhookVersion::V2025_08_01 => json!({
             "event": event_type,
@@ -72,7 +80,7 @@ pub(crate) fn event_body(
             "data": data,
         }),
         WebhookVersion::V2026_06_01 => json!({
-            "id": new_id("evt"),
+            "id": id,
             "type": event_type,
             "api_version": version.as_str(),
             "occurred_at": rfc3339(now_unix_ms()),
@@ -84,7 +92,7 @@ pub(crate) fn event_body(
             "data": data,
         }),
     };
-    v.to_string()
+    (v.to_string(), id)
 }
 
 /// The signature headers for `body` sent at `timestamp` (Unix seconds): HMAC-SHA256 keyed
@@ -133,22 +141,14 @@ mod tests {
             from: "+1".into(),
             to: "+2".into(),
         };
-        let flat: Value = serde_json::from_str(&event_body(
-            WebhookVersion::V2025_08_01,
-            "call.ringing",
-            &s,
-            Map::new(),
-        ))
-        .unwrap();
+        let (flat, no_id) = event_body(WebhookVersion::V2025_08_01, "call.ringing", &s, Map::new());
+        assert_eq!(no_id, None);
+        let flat: Value = serde_json::from_str(&flat).unwrap();
         assert_eq!(flat["event"], "call.ringing");
         assert_eq!(flat["data"]["call_id"], "cs_1");
-        let env: Value = serde_json::from_str(&event_body(
-            WebhookVersion::V2026_06_01,
-            "call.answered",
-            &s,
-            Map::new(),
-        ))
-        .unwrap();
+        let (env, id) = event_body(WebhookVersion::V2026_06_01, "call.answered", &s, Map::new());
+        let env: Value = serde_json::from_str(&env).unwrap();
+        assert_eq!(env["id"].as_str(), id.as_deref());
         assert_eq!(env["type"], "call.answered");
         assert_eq!(env["api_version"], "2026-06-01");
         assert!(env["id"].as_str().unwrap().starts_with("evt_"));

@@ -136,7 +136,13 @@ async fn echo_call_frames_webhooks_and_output() {
             ])
         );
         assert_eq!(start["type"], "start");
-        assert_eq!(start["call_id"], call.id.as_str());
+        // By default the socket's call_id differs in form from the REST id (TELER.md
+        // section 2): a UUID here, `cs_…` on REST, in the flow request and in webhooks.
+        let socket_id = start["call_id"].as_str().unwrap();
+        assert_ne!(socket_id, call.id);
+        assert_eq!(socket_id.len(), 36, "{socket_id}");
+        assert_eq!(socket_id.matches('-').count(), 4, "{socket_id}");
+        assert_eq!(call.media.socket_call_id.as_deref(), Some(socket_id));
         assert_eq!(
             start["data"],
             json!({"encoding":"audio/l16","sample_rate":8000,"channels":1})
@@ -250,6 +256,7 @@ async fn clear_drops_queued_audio_16k_envelope_webhooks() {
         .await;
         let dir = out_dir("clear");
         let e = Emulator::builder()
+            .socket_call_id(teler_emulator::SocketCallId::SameAsRest)
             .speed(10.0)
             .call_duration(Duration::from_secs(3))
             .output_dir(&dir)
@@ -284,6 +291,11 @@ async fn clear_drops_queued_audio_16k_envelope_webhooks() {
         let seen = app.seen.lock().unwrap();
         let start: Value = serde_json::from_str(&seen.frames[0]).unwrap();
         assert_eq!(start["data"]["sample_rate"], 16000);
+        assert_eq!(
+            start["call_id"],
+            call.id.as_str(),
+            "SocketCallId::SameAsRest"
+        );
         let a: Value = serde_json::from_str(&seen.frames[1]).unwrap();
         assert_eq!(
             decode(a["data"]["audio_b64"].as_str().unwrap()).len(),
@@ -426,6 +438,26 @@ async fn errors_are_recorded_in_the_call_state() {
         assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
         assert!(c.errors[0].contains("nested under data"), "{:?}", c.errors);
 
+        // chunk_id is an integer (TELER.md section 2): "1" is a bad frame, not chunk 1.
+        let app = start_app(
+            r#"{"action":"stream","ws_url":"{WS}","chunk_size":100}"#,
+            AppMode::StringChunkId,
+        )
+        .await;
+        let c = run_call(&e, &app).await;
+        assert_eq!(c.state.as_str(), "completed");
+        assert_eq!(c.media.bad_frames, 2, "{:?}", c.errors);
+        assert_eq!(c.media.audio_chunks, 1, "only the integer chunk is queued");
+        assert_eq!(c.media.interrupts, 0);
+        assert_eq!(c.errors.len(), 2, "{:?}", c.errors);
+        for e in &c.errors {
+            assert!(
+                e.contains("chunk_id must be a non-negative JSON integer, got a string"),
+                "{:?}",
+                c.errors
+            );
+        }
+
         let app = start_app(
             r#"{"action":"stream","ws_url":"{WS}","chunk_size":100}"#,
             AppMode::CloseAfter3,
@@ -519,6 +551,100 @@ async fn unpaced_mode_is_fast_and_plays_everything() {
         assert_eq!(c.media.audio_chunks, 120);
         assert_eq!(c.media.played_ms, 60_000);
         let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn bad_audio_is_a_typed_error_not_a_panic() {
+    tokio::time::timeout(LIMIT, async {
+        let r = Emulator::builder()
+            .audio(teler_emulator::AudioSource::Pcm(Pcm {
+                sample_rate: 0,
+                samples: vec![1, 2, 3],
+            }))
+            .log(false)
+            .start("127.0.0.1:0")
+            .await;
+        match r {
+            Err(teler_emulator::EmulatorError::Audio(teler_emulator::WavError::Unsupported(m))) => {
+                assert!(m.contains("sample rate 0"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    })
+    .await
+    .unwrap();
+}
+
+/// A media server that completes the WebSocket handshake and resets the connection at once,
+/// so the emulator cannot send `start`.
+async fn reset_after_handshake() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/media", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = l.accept().await {
+            let mut req = Vec::new();
+            let mut buf = [0u8; 2048];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&req).to_string();
+            let key = text
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("sec-websocket-key")
+                        .then(|| v.trim().to_owned())
+                })
+                .unwrap();
+            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let res = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+            );
+            tcp.write_all(res.as_bytes()).await.unwrap();
+            tcp.set_zero_linger().unwrap();
+            drop(tcp);
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn no_stream_webhooks_when_start_cannot_be_sent() {
+    tokio::time::timeout(LIMIT, async {
+        let ws = reset_after_handshake().await;
+        let app = start_app(
+            &format!(r#"{{"action":"stream","ws_url":"{ws}","chunk_size":100}}"#),
+            AppMode::Echo,
+        )
+        .await;
+        let e = quick_emu().await;
+        let c = run_call(&e, &app).await;
+        assert!(
+            c.errors.iter().any(|e| e.contains("sending start failed")),
+            "{:?}",
+            c.errors
+        );
+        assert_eq!(c.media.frames_sent, 0, "{:?}", c.media);
+        let seen = app.seen.lock().unwrap();
+        let types: Vec<String> = seen
+            .webhooks
+            .iter()
+            .map(|(_, b)| {
+                let v: Value = serde_json::from_slice(b).unwrap();
+                v["type"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        assert!(
+            !types.iter().any(|t| t.starts_with("stream.")),
+            "a stream that never started is not reported: {types:?}"
+        );
     })
     .await
     .unwrap();

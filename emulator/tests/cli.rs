@@ -35,6 +35,10 @@ fn help_and_bad_options() {
         "--connect",
         "--calls",
         "--protocol",
+        "--socket-call-id",
+        "--webhook-attempts",
+        "--webhook-backoff",
+        "--webhook-duplicates",
     ] {
         assert!(text.contains(s), "help mentions {s}");
     }
@@ -46,6 +50,12 @@ fn help_and_bad_options() {
     let out = run(&["serve", "--webhook-version", "2024-01-01"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown webhook version"));
+    let out = run(&["serve", "--socket-call-id", "guid"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown socket call id form"));
+    let out = run(&["serve", "--webhook-attempts", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("webhook_attempts must be from 1 to 10"));
     let out = run(&["agent", "--protocol", "gemini"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent protocol \"gemini\""));

@@ -80,6 +80,26 @@ async fn regrouped_echo_and_calls_mode() {
     .unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_chunks_that_do_not_align_with_frames() {
+    tokio::time::timeout(LIMIT, async {
+        // 400 ms frames, echoed by the default agent in 500 ms chunks: most frame boundaries
+        // fall inside an echo message, and every frame is still matched.
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let mut cfg = LoadConfig::connect(a.teler_url(), 4);
+        cfg.chunk_ms = 400;
+        cfg.duration = Duration::from_secs(2);
+        let r = load::run(cfg).await.unwrap();
+        assert_eq!(r.errors, 0, "{}", r.to_text());
+        assert_eq!(r.frames_sent, 4 * 5);
+        assert_eq!(r.frames_received, 4 * 4, "2 s echoed as four 500 ms chunks");
+        assert_eq!(r.echoes_matched, r.frames_sent, "{}", r.to_text());
+        assert_eq!(r.lost_frames, 0, "{}", r.to_text());
+    })
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn refused_target_is_counted_not_hung() {
     tokio::time::timeout(LIMIT, async {

@@ -171,17 +171,34 @@ async fn initiate_answers_and_validates() {
             "{:?}",
             ended.errors
         );
-        // Webhook failures are recorded per delivery, in order (they do not fail the call).
-        let events: Vec<&str> = ended.webhooks.iter().map(|w| w.event.as_str()).collect();
+        // Webhook failures are recorded per delivery attempt (they do not fail the call):
+        // each event tried 4 times (the default), the failed call reported as call.failed.
+        let mut events: Vec<&str> = Vec::new();
+        for w in &ended.webhooks {
+            if w.attempt == 1 {
+                events.push(w.event.as_str());
+            }
+        }
         assert_eq!(
             events,
             [
                 "call.initiated",
                 "call.ringing",
                 "call.answered",
-                "call.completed"
+                "call.failed"
             ]
         );
+        assert_eq!(ended.webhooks.len(), 4 * 4);
+        for ev in &events {
+            let mut tries: Vec<u32> = ended
+                .webhooks
+                .iter()
+                .filter(|w| w.event == *ev)
+                .map(|w| w.attempt)
+                .collect();
+            tries.sort();
+            assert_eq!(tries, [1, 2, 3, 4], "{ev}");
+        }
         assert!(ended.webhooks.iter().all(|w| {
             w.status.is_none()
                 && w.error

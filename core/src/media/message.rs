@@ -39,6 +39,19 @@ pub enum FrameError {
         /// The dotted path of the missing field, e.g. `data.audio_b64`.
         field: &'static str,
     },
+    /// An app -> Teler field is present with the wrong JSON type, e.g. `"chunk_id":"7"`
+    /// (Teler reads `chunk_id` as an integer only).
+    #[error("{kind} frame: {field} must be {expected}, got {got}")]
+    WrongFieldType {
+        /// The frame's `type` (`audio`, `interrupt`).
+        kind: &'static str,
+        /// The field, e.g. `chunk_id`.
+        field: &'static str,
+        /// What Teler reads, e.g. `a non-negative integer`.
+        expected: &'static str,
+        /// What was sent, e.g. `a string`.
+        got: &'static str,
+    },
 }
 
 /// The audio format announced by a `start` frame (`data` of the frame).
@@ -425,17 +438,113 @@ struct RawAppFrame<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(borrow, default, deserialize_with = "strict_str")]
     audio_b64: Option<Cow<'a, str>>,
-    #[serde(default, deserialize_with = "lenient_int")]
-    chunk_id: Option<u64>,
+    #[serde(default)]
+    chunk_id: StrictUint,
     #[serde(default)]
     data: Option<serde::de::IgnoredAny>,
+}
+
+/// An app -> Teler integer field read strictly, the way Teler reads it: only a JSON integer
+/// from 0 to `u64::MAX` is a value. Frames *from* Teler are read leniently (an id may come
+/// as a string); frames *to* Teler are not, so an app that sends `"chunk_id":"7"` finds out
+/// from the emulator instead of from a silent Teler.
+#[derive(Debug, Default)]
+enum StrictUint {
+    /// Absent or `null`.
+    #[default]
+    Absent,
+    /// A JSON integer.
+    Value(u64),
+    /// Present with another JSON type (the name of what it was).
+    Wrong(&'static str),
+}
+
+impl StrictUint {
+    /// The value, or why there is none.
+    fn require(self, kind: &'static str, field: &'static str) -> Result<u64, FrameError> {
+        match self {
+            StrictUint::Value(v) => Ok(v),
+            StrictUint::Absent => Err(FrameError::MissingField {
+                kind,
+                field: "an integer chunk_id",
+            }),
+            StrictUint::Wrong(got) => Err(FrameError::WrongFieldType {
+                kind,
+                field,
+                expected: "a non-negative JSON integer",
+                got,
+            }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for StrictUint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct W;
+        impl<'de> serde::de::Visitor<'de> for W {
+            type Value = StrictUint;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StrictUint, E> {
+                Ok(StrictUint::Value(v))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StrictUint, E> {
+                Ok(u64::try_from(v)
+                    .map_or(StrictUint::Wrong("a negative integer"), StrictUint::Value))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<StrictUint, E> {
+                Ok(StrictUint::Wrong(
+                    "a number that is not an integer in range",
+                ))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<StrictUint, E> {
+                Ok(StrictUint::Wrong("a string"))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<StrictUint, E> {
+                Ok(StrictUint::Wrong("a boolean"))
+            }
+            fn visit_unit<E>(self) -> Result<StrictUint, E> {
+                Ok(StrictUint::Absent)
+            }
+            fn visit_none<E>(self) -> Result<StrictUint, E> {
+                Ok(StrictUint::Absent)
+            }
+            fn visit_some<D2: serde::Deserializer<'de>>(
+                self,
+                d: D2,
+            ) -> Result<StrictUint, D2::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<StrictUint, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(StrictUint::Wrong("an array"))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<StrictUint, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(StrictUint::Wrong("an object"))
+            }
+        }
+        d.deserialize_any(W)
+    }
 }
 
 impl<'a> AppMessage<'a> {
     /// Reads an app -> Teler frame the way Teler does (what the emulator and tests use):
     /// `audio` needs a top-level `audio_b64` and an integer `chunk_id`; a payload nested
     /// under `data` is not read (Teler is reported to ignore it silently; here it is an
-    /// error that says so).
+    /// error that says so). `chunk_id` must be a JSON integer (`TELER.md` section 2): a
+    /// string such as `"7"`, a float, a negative number is a
+    /// [`FrameError::WrongFieldType`], unlike the lenient reading of frames *from* Teler.
     ///
     /// ```
     /// use teler_core::media::AppMessage;
@@ -443,6 +552,8 @@ impl<'a> AppMessage<'a> {
     /// assert_eq!(m, AppMessage::Audio { audio_b64: "AAA=".into(), chunk_id: 7 });
     /// let e = AppMessage::parse(r#"{"type":"audio","data":{"audio_b64":"AAA="},"chunk_id":1}"#).unwrap_err();
     /// assert!(e.to_string().contains("nested"));
+    /// let e = AppMessage::parse(r#"{"type":"interrupt","chunk_id":"7"}"#).unwrap_err();
+    /// assert!(e.to_string().contains("chunk_id must be"));
     /// ```
     pub fn parse(text: &'a str) -> Result<Self, FrameError> {
         if !text.trim_start().starts_with('{') {
@@ -464,20 +575,14 @@ impl<'a> AppMessage<'a> {
                         "audio_b64"
                     },
                 })?;
-                let chunk_id = raw.chunk_id.ok_or(FrameError::MissingField {
-                    kind: "audio",
-                    field: "an integer chunk_id",
-                })?;
+                let chunk_id = raw.chunk_id.require("audio", "chunk_id")?;
                 Ok(AppMessage::Audio {
                     audio_b64,
                     chunk_id,
                 })
             }
             "interrupt" => Ok(AppMessage::Interrupt {
-                chunk_id: raw.chunk_id.ok_or(FrameError::MissingField {
-                    kind: "interrupt",
-                    field: "an integer chunk_id",
-                })?,
+                chunk_id: raw.chunk_id.require("interrupt", "chunk_id")?,
             }),
             "clear" => Ok(AppMessage::Clear),
             other => Err(FrameError::UnknownType(other.to_owned())),
@@ -745,11 +850,68 @@ mod tests {
             ),
             (r#"{"chunk_id":1}"#, "frame has no \"type\" field"),
             ("7", "frame is not a JSON object"),
+            (
+                r#"{"type":"audio","audio_b64":"AA==","chunk_id":null}"#,
+                "audio frame has no an integer chunk_id",
+            ),
         ];
         for (input, want) in cases {
             let got = AppMessage::parse(input).unwrap_err().to_string();
             assert!(got.starts_with(want), "{input}: {got}");
         }
+    }
+
+    #[test]
+    fn app_chunk_id_is_read_strictly() {
+        // Teler reads chunk_id as an integer: anything else is a bad frame, said so.
+        for (input, got) in [
+            (
+                r#"{"type":"audio","audio_b64":"AA==","chunk_id":"7"}"#,
+                "a string",
+            ),
+            (r#"{"type":"interrupt","chunk_id":"3"}"#, "a string"),
+            (r#"{"type":"interrupt","chunk_id":3.0}"#, "a number"),
+            (
+                r#"{"type":"interrupt","chunk_id":-1}"#,
+                "a negative integer",
+            ),
+            (r#"{"type":"interrupt","chunk_id":true}"#, "a boolean"),
+            (r#"{"type":"interrupt","chunk_id":[3]}"#, "an array"),
+            (
+                r#"{"type":"audio","audio_b64":"AA==","chunk_id":{"n":3}}"#,
+                "an object",
+            ),
+        ] {
+            let e = AppMessage::parse(input).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    FrameError::WrongFieldType {
+                        field: "chunk_id",
+                        ..
+                    }
+                ),
+                "{input}: {e:?}"
+            );
+            let text = e.to_string();
+            assert!(
+                text.contains("chunk_id must be a non-negative JSON integer"),
+                "{text}"
+            );
+            assert!(text.contains(got), "{input}: {text}");
+        }
+        assert_eq!(
+            AppMessage::parse(r#"{"type":"interrupt","chunk_id":18446744073709551615}"#),
+            Ok(AppMessage::Interrupt { chunk_id: u64::MAX })
+        );
+        // Frames from Teler stay lenient: a message_id in a string is still read.
+        let TelerMessage::Audio(a) =
+            TelerMessage::parse(r#"{"type":"audio","message_id":"7","data":{"audio_b64":""}}"#)
+                .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.message_id, Some(7));
     }
 
     #[test]

@@ -68,13 +68,18 @@ pub enum AppMode {
     CloseAfter3,
     /// Send 3 chunks of 1 s (levels 1000, 2000, 3000), then `interrupt` chunk 2.
     QueueThenInterrupt,
+    /// Send an `audio` chunk and an `interrupt` whose `chunk_id` is a string (`"1"`), then
+    /// a well-formed chunk, after the first caller frame.
+    StringChunkId,
 }
 
 /// What the test app saw.
 #[derive(Debug, Default)]
 pub struct Seen {
     pub flow_requests: Vec<Value>,
+    /// Every webhook POST received, with what the receiver answered in `hook_status`.
     pub webhooks: Vec<(HeaderMap, Vec<u8>)>,
+    pub hook_status: Vec<u16>,
     pub frames: Vec<String>,
     pub ws_query: Option<String>,
 }
@@ -84,6 +89,8 @@ pub struct TestApp {
     pub http_base: String,
     pub ws_url: String,
     pub seen: Arc<Mutex<Seen>>,
+    /// While above 0, the webhook receiver answers 503 (and counts down).
+    pub fail_hooks: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Starts the test app: `POST /flow` answers `flow_answer` (with `{WS}` replaced by the
@@ -102,6 +109,8 @@ pub async fn start_app(flow_answer: &str, mode: AppMode) -> TestApp {
     let answer = flow_answer.replace("{WS}", &ws_url);
     let s3 = seen.clone();
     let s4 = seen.clone();
+    let fail_hooks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let f4 = fail_hooks.clone();
     let app = axum::Router::new()
         .route(
             "/flow",
@@ -121,9 +130,22 @@ pub async fn start_app(flow_answer: &str, mode: AppMode) -> TestApp {
             "/hooks",
             axum::routing::post(move |headers: HeaderMap, body: Bytes| {
                 let seen = s4.clone();
+                let fail = f4
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| n.checked_sub(1),
+                    )
+                    .is_ok();
                 async move {
-                    seen.lock().unwrap().webhooks.push((headers, body.to_vec()));
-                    "ok"
+                    let status = if fail { 503 } else { 200 };
+                    let mut s = seen.lock().unwrap();
+                    s.webhooks.push((headers, body.to_vec()));
+                    s.hook_status.push(status);
+                    (
+                        axum::http::StatusCode::from_u16(status).unwrap(),
+                        if fail { "busy" } else { "ok" },
+                    )
                 }
             }),
         );
@@ -136,6 +158,7 @@ pub async fn start_app(flow_answer: &str, mode: AppMode) -> TestApp {
         http_base,
         ws_url,
         seen,
+        fail_hooks,
     }
 }
 
@@ -214,6 +237,23 @@ async fn media(tcp: tokio::net::TcpStream, mode: AppMode, seen: Arc<Mutex<Seen>>
                     let _ = ws
                         .send(Message::text(r#"{"type":"interrupt","chunk_id":2}"#))
                         .await;
+                }
+            }
+            AppMode::StringChunkId => {
+                if audio_frames == 1 {
+                    for f in [
+                        format!(
+                            r#"{{"type":"audio","audio_b64":"{}","chunk_id":"1"}}"#,
+                            b64(&[500i16; 800])
+                        ),
+                        r#"{"type":"interrupt","chunk_id":"1"}"#.to_owned(),
+                        format!(
+                            r#"{{"type":"audio","audio_b64":"{}","chunk_id":2}}"#,
+                            b64(&[700i16; 800])
+                        ),
+                    ] {
+                        let _ = ws.send(Message::text(f)).await;
+                    }
                 }
             }
             AppMode::CloseAfter3 => {
