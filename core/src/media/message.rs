@@ -464,10 +464,7 @@ impl StrictUint {
     fn require(self, kind: &'static str, field: &'static str) -> Result<u64, FrameError> {
         match self {
             StrictUint::Value(v) => Ok(v),
-            StrictUint::Absent => Err(FrameError::MissingField {
-                kind,
-                field: "an integer chunk_id",
-            }),
+            StrictUint::Absent => Err(FrameError::MissingField { kind, field }),
             StrictUint::Wrong(got) => Err(FrameError::WrongFieldType {
                 kind,
                 field,
@@ -838,12 +835,9 @@ mod tests {
             ),
             (
                 r#"{"type":"audio","audio_b64":"AA=="}"#,
-                "audio frame has no an integer chunk_id",
+                "audio frame has no chunk_id",
             ),
-            (
-                r#"{"type":"interrupt"}"#,
-                "interrupt frame has no an integer chunk_id",
-            ),
+            (r#"{"type":"interrupt"}"#, "interrupt frame has no chunk_id"),
             (
                 r#"{"type":"mark"}"#,
                 "Teler does not read frames of type \"mark\"",
@@ -852,7 +846,7 @@ mod tests {
             ("7", "frame is not a JSON object"),
             (
                 r#"{"type":"audio","audio_b64":"AA==","chunk_id":null}"#,
-                "audio frame has no an integer chunk_id",
+                "audio frame has no chunk_id",
             ),
         ];
         for (input, want) in cases {
