@@ -23,7 +23,8 @@ use crate::media::{
 };
 
 /// Fuzz target `teler_frame`: any bytes as a Teler frame, parsed and fed to a bridge.
-pub fn teler_frame(data: &[u8]) {
+/// `t0` is the caller's clock reading (the core never reads a clock).
+pub fn teler_frame(t0: Instant, data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(m) = TelerMessage::parse(text) {
             let _ = m.kind();
@@ -38,7 +39,6 @@ pub fn teler_frame(data: &[u8]) {
         let _ = elevenlabs::call_handler().handle_text(text);
     }
     let mut b = seed_bridge();
-    let t0 = Instant::now();
     b.handle_remote_connected(t0);
     b.handle_teler_frame(t0, Frame::Text(data));
     b.handle_teler_frame(t0, Frame::Binary(data));
@@ -61,13 +61,12 @@ pub fn app_frame(data: &[u8]) {
 }
 
 /// Fuzz target `remote_frame`: any bytes as a frame from the remote, through the seed's
-/// ElevenLabs remote handler and the bridge.
-pub fn remote_frame(data: &[u8]) {
+/// ElevenLabs remote handler and the bridge. `t0` is the caller's clock reading.
+pub fn remote_frame(t0: Instant, data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = elevenlabs::remote_handler().handle_text(text);
     }
     let mut b = seed_bridge();
-    let t0 = Instant::now();
     b.handle_remote_connected(t0);
     b.handle_remote_frame(t0, Frame::Text(data));
     b.handle_remote_frame(t0, Frame::Binary(data));
@@ -194,8 +193,9 @@ fn seq_of(frame: &OutFrame, key: &str) -> Option<u64> {
     rest.strip_suffix('}')?.parse().ok()
 }
 
-/// Runs one session over `ops`, checking every invariant after every input.
-pub fn session(setup: &Setup, ops: &[Op]) {
+/// Runs one session over `ops`, checking every invariant after every input. `t0` is the
+/// caller's clock reading; every later time is `t0` plus the ops' virtual time.
+pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
     let max_pending = usize::from(setup.pre_connect_frames % 8) + 1;
     let mut b = BridgeConfig::builder("ws://remote.invalid/agent")
         .pre_connect_limits(max_pending, 120)
@@ -227,7 +227,6 @@ pub fn session(setup: &Setup, ops: &[Op]) {
         remote_side(produced_remote.0.clone()),
     );
 
-    let t0 = Instant::now();
     let mut now = t0;
     let mut teler_seq = 0u64;
     let mut remote_seq = 0u64;

@@ -3,6 +3,7 @@
 //! that was added to the corpus.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use arbitrary::{Arbitrary, Unstructured};
 use teler_core::fuzzing::{self, Op, Setup};
@@ -27,14 +28,14 @@ fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
 #[test]
 fn teler_frame_corpus() {
     for (_, data) in corpus("teler_frame") {
-        fuzzing::teler_frame(&data);
+        fuzzing::teler_frame(Instant::now(), &data);
     }
 }
 
 #[test]
 fn remote_frame_corpus() {
     for (_, data) in corpus("remote_frame") {
-        fuzzing::remote_frame(&data);
+        fuzzing::remote_frame(Instant::now(), &data);
     }
 }
 
@@ -46,7 +47,7 @@ fn session_corpus() {
         else {
             panic!("{} does not decode", path.display());
         };
-        fuzzing::session(&setup, &ops);
+        fuzzing::session(Instant::now(), &setup, &ops);
     }
 }
 

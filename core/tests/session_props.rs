@@ -2,6 +2,8 @@
 //! time, with the invariants checked after every input by `teler_core::fuzzing::session`
 //! (the same model the `session` fuzz target runs).
 
+use std::time::Instant;
+
 use arbitrary::{Arbitrary, Unstructured};
 use proptest::prelude::*;
 use teler_core::fuzzing::{Op, Setup, session};
@@ -12,7 +14,7 @@ fn run(bytes: &[u8]) {
         return;
     };
     let ops: Vec<Op> = u.arbitrary_iter().unwrap().filter_map(Result::ok).collect();
-    session(&setup, &ops);
+    session(Instant::now(), &setup, &ops);
 }
 
 proptest! {
@@ -52,5 +54,5 @@ fn long_interleavings_hold() {
     }
     ops.push(Op::TelerStop);
     ops.push(Op::TelerAudio);
-    session(&setup, &ops);
+    session(Instant::now(), &setup, &ops);
 }

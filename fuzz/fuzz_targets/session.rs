@@ -3,4 +3,8 @@
 #![no_main]
 use teler_core::fuzzing::{Op, Setup, session};
 
-libfuzzer_sys::fuzz_target!(|input: (Setup, Vec<Op>)| session(&input.0, &input.1));
+libfuzzer_sys::fuzz_target!(|input: (Setup, Vec<Op>)| session(
+    std::time::Instant::now(),
+    &input.0,
+    &input.1
+));
