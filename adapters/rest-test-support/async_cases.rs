@@ -461,7 +461,10 @@ fn a_stalled_or_silent_download_ends_with_a_timeout() {
         // A storage host that never answers at all.
         server.push(Reply::bytes(200, b"RIFF".to_vec()).delayed(Duration::from_secs(3)));
         let t = Instant::now();
-        let e = c.download_recording(&rec, &mut Vec::new()).await.unwrap_err();
+        let e = c
+            .download_recording(&rec, &mut Vec::new())
+            .await
+            .unwrap_err();
         assert!(matches!(e, Error::Timeout(_)), "{e:?}");
         assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
     });

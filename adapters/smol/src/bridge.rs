@@ -5,8 +5,8 @@
 //! core and carries out what the core asks (connect, send, close). All behaviour (handlers,
 //! policies, timeouts, counters) lives in the core.
 //!
-//! (This is `teler-tokio`'s bridge with smol's timer, TCP and TLS types: keep the two in
-//! step.)
+//! The run loop is shared with `teler-tokio` (`adapters/async-bridge/bridge.rs`); this file
+//! holds what is smol's: the timer, yield, bounded wait and connect (`rt`).
 //!
 //! # Backpressure
 //!
@@ -17,654 +17,116 @@
 //! through [`Bridge::handle_send_dropped`]. Memory per call stays bounded by the buffers
 //! set in the [`BridgeConfig`].
 
-use std::any::Any;
-use std::collections::VecDeque;
-use std::fmt;
-use std::future::{Future, poll_fn};
-use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll, Wake as WakeFn, Waker};
-use std::time::{Duration, Instant};
-
-use async_io::Timer;
-use async_tungstenite::WebSocketStream;
 use async_tungstenite::smol::ConnectStream;
-use async_tungstenite::tungstenite::client::IntoClientRequest;
-use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use async_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
-use async_tungstenite::tungstenite::{self, Message};
-use futures_util::task::AtomicWaker;
-use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
-use rustls::ClientConfig;
-use teler_core::media::{
-    Bridge, BridgeConfig, CloseInfo, EndSummary, Event, Frame, OutFrame, Output, RemoteConnect,
-    Side, StreamHandler,
-};
 
-/// How long the bridge waits, once it has ended, for its close frames to go out.
-pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The runtime's part of the bridge: timer, yield, bounded wait, connect.
+mod rt {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::Context;
+    use std::time::{Duration, Instant};
 
-type RemoteWs = WebSocketStream<ConnectStream>;
-type Connecting = Pin<Box<dyn Future<Output = Result<Box<RemoteWs>, String>> + Send>>;
-type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
+    use async_io::Timer as IoTimer;
+    use async_tungstenite::tungstenite::handshake::client::Request;
+    use async_tungstenite::tungstenite::protocol::WebSocketConfig;
+    use rustls::ClientConfig;
 
-/// Bridges Teler media streams to a remote WebSocket, one call at a time per
-/// [`StreamConnector::bridge_stream`] (run many at once: it takes `&self`).
-///
-/// Built from a [`BridgeConfig`] and a handler **factory**, called once per call, so each
-/// call gets fresh handler state (the ElevenLabs remote handler counts chunk ids per call).
-///
-/// ```no_run
-/// use teler_smol::{BridgeConfig, StreamConnector, elevenlabs};
-///
-/// # async fn run(teler_ws: async_tungstenite::WebSocketStream<async_net::TcpStream>) {
-/// let config = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=…")
-///     .header("xi-api-key", "…")
-///     .build()
-///     .expect("valid config");
-/// let connector =
-///     StreamConnector::new(config, || (elevenlabs::call_handler(), elevenlabs::remote_handler()));
-/// let summary = connector.bridge_stream(teler_ws).await;
-/// println!("call ended: {:?}, {:?}", summary.reason, summary.stats);
-/// # }
-/// ```
-pub struct StreamConnector<F> {
-    config: BridgeConfig,
-    factory: F,
-    tls: Option<Arc<ClientConfig>>,
-    on_event: Option<EventHook>,
-}
+    use super::RemoteWs;
 
-impl<F> fmt::Debug for StreamConnector<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StreamConnector")
-            .field("config", &self.config)
-            .field("custom_tls", &self.tls.is_some())
-            .finish_non_exhaustive()
+    /// The core's next deadline, as an async-io timer.
+    pub(super) struct Timer {
+        timer: IoTimer,
+        at: Option<Instant>,
     }
-}
 
-impl<F, C, R> StreamConnector<F>
-where
-    F: Fn() -> (C, R),
-    C: StreamHandler,
-    R: StreamHandler,
-{
-    /// A connector for `config`; `factory` makes the (call-side, remote-side) handler pair
-    /// of each call.
-    pub fn new(config: BridgeConfig, factory: F) -> Self {
-        StreamConnector {
-            config,
-            factory,
-            tls: None,
-            on_event: None,
+    impl Timer {
+        pub(super) fn new() -> Self {
+            Timer {
+                timer: IoTimer::never(),
+                at: None,
+            }
+        }
+
+        /// Arms the timer for `at` (`None`: it never fires).
+        pub(super) fn set(&mut self, at: Option<Instant>) {
+            if at != self.at {
+                match at {
+                    Some(at) => self.timer.set_at(at),
+                    None => self.timer = IoTimer::never(),
+                }
+                self.at = at;
+            }
+        }
+
+        /// Whether the deadline has passed (registering the waker otherwise).
+        pub(super) fn poll_fired(&mut self, cx: &mut Context<'_>) -> bool {
+            Pin::new(&mut self.timer).poll(cx).is_ready()
         }
     }
 
-    /// Uses this rustls client config for `wss://` remotes (e.g. a private CA). The default
-    /// trusts the webpki roots, with the `ring` provider.
-    pub fn tls_config(mut self, tls: Arc<ClientConfig>) -> Self {
-        self.tls = Some(tls);
-        self
+    pub(super) async fn yield_now() {
+        futures_lite::future::yield_now().await
     }
 
-    /// Calls `hook` with every [`Event`] of every call (start, remote connected, rejected
-    /// frames, handler failures, end), on the call's task: keep it quick.
-    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
-        self.on_event = Some(Arc::new(hook));
-        self
+    /// Runs `fut` for at most `limit`.
+    pub(super) async fn bounded(limit: Duration, fut: impl Future) {
+        let fut = Box::pin(fut);
+        let _ = futures_util::future::select(fut, IoTimer::after(limit)).await;
     }
 
-    /// The bridge config.
-    pub fn config(&self) -> &BridgeConfig {
-        &self.config
-    }
-
-    /// The tungstenite settings the bridge uses for the remote socket; accept Teler's
-    /// socket with the same ones (`accept_async_with_config`) so both sides have the same
-    /// small buffers and frame limit.
-    pub fn websocket_config(&self) -> WebSocketConfig {
-        websocket_config(&self.config)
-    }
-
-    /// Bridges one call: `call_ws` is Teler's media socket, any `Stream + Sink` of
-    /// tungstenite [`Message`]s (an async-tungstenite `WebSocketStream` as is; axum's socket
-    /// ). Dials the remote, relays
-    /// both ways through the handlers, and returns when the bridge ends.
-    ///
-    /// Nothing a peer does makes this fail or hang: refusals, timeouts, protocol errors and
-    /// hang-ups all end the bridge and are told by the summary's
-    /// [`EndReason`](teler_core::media::EndReason). It waits as long as Teler keeps the call
-    /// open.
-    pub async fn bridge_stream<S, E>(&self, call_ws: S) -> EndSummary
-    where
-        S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
-        <S as Sink<Message>>::Error: 'static,
-        E: 'static,
-    {
-        let (c, r) = (self.factory)();
-        let driver = Driver {
-            bridge: Bridge::new(self.config.clone(), c, r),
-            teler: call_ws,
-            remote: RemoteSlot::Idle,
-            out: [Outgoing::default(), Outgoing::default()],
-            closes: [None, None],
-            teler_first: true,
-            readers: Readers::new(),
-            ws_config: self.websocket_config(),
-            tls: self.tls.clone(),
-            on_event: self.on_event.clone(),
-        };
-        driver.run().await
-    }
-}
-
-/// The tungstenite settings for a bridge config: small buffers, the config's frame limit.
-pub fn websocket_config(config: &BridgeConfig) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer_size())
-        .write_buffer_size(config.write_buffer_size())
-        .max_write_buffer_size(config.max_write_buffer_size())
-        .max_message_size(Some(config.max_frame_size()))
-        .max_frame_size(Some(config.max_frame_size()))
-}
-
-enum RemoteSlot {
-    Idle,
-    Connecting(Connecting),
-    Open(Box<RemoteWs>),
-}
-
-enum Wake<E> {
-    Teler(Option<Result<Message, E>>),
-    Remote(Option<Result<Message, tungstenite::Error>>),
-    Connected(Result<Box<RemoteWs>, String>),
-    FlushFailed(Side),
-    Timeout,
-}
-
-/// Frames for one side, waiting for its sink to be ready; bounded in bytes.
-#[derive(Default)]
-struct Outgoing {
-    queue: VecDeque<Message>,
-    bytes: usize,
-    /// Frames were handed to the sink and not yet flushed.
-    unflushed: bool,
-}
-
-impl Outgoing {
-    /// Queues a frame; `false` if it does not fit in `max_bytes` (the frame is dropped).
-    fn push(&mut self, msg: Message, max_bytes: usize) -> bool {
-        let len = msg.len();
-        if self.bytes + len > max_bytes {
-            return false;
-        }
-        self.bytes += len;
-        self.queue.push_back(msg);
-        true
-    }
-
-    /// Hands the sink what it is ready to take and flushes; counts frames it refused with a
-    /// full write buffer in `dropped`. `Err` when the sink is broken.
-    fn pump<K>(&mut self, sink: &mut K, cx: &mut Context<'_>, dropped: &mut u64) -> Result<(), ()>
-    where
-        K: Sink<Message> + Unpin,
-        K::Error: 'static,
-    {
-        while !self.queue.is_empty() {
-            match sink.poll_ready_unpin(cx) {
-                Poll::Pending => break,
-                Poll::Ready(Err(_)) => return Err(()),
-                Poll::Ready(Ok(())) => {
-                    let Some(msg) = self.queue.pop_front() else {
-                        break;
-                    };
-                    self.bytes -= msg.len();
-                    match sink.start_send_unpin(msg) {
-                        Ok(()) => self.unflushed = true,
-                        Err(e) if is_write_buffer_full(&e) => *dropped += 1,
-                        Err(_) => return Err(()),
-                    }
-                }
-            }
-        }
-        if self.unflushed {
-            match sink.poll_flush_unpin(cx) {
-                Poll::Ready(Ok(())) => self.unflushed = false,
-                Poll::Ready(Err(_)) => return Err(()),
-                Poll::Pending => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A waker for one side's stream: notes that this side asked to be polled again, then
-/// wakes the call's task. The loop polls a side's stream only when its flag is set, so a
-/// frame on one socket does not cost a read (an `EAGAIN`) on the other.
-struct SideWaker {
-    ready: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl WakeFn for SideWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.ready.store(true, Ordering::Release);
-        self.task.wake();
-    }
-}
-
-/// The two sides' stream wakers.
-struct Readers {
-    flags: [Arc<SideWaker>; 2],
-    wakers: [Waker; 2],
-}
-
-impl Readers {
-    fn new() -> Readers {
-        let flags = [(); 2].map(|_| {
-            Arc::new(SideWaker {
-                ready: AtomicBool::new(true),
-                task: AtomicWaker::new(),
-            })
-        });
-        let wakers = [0, 1].map(|i| Waker::from(flags[i].clone()));
-        Readers { flags, wakers }
-    }
-
-    /// Whether the side's stream is to be polled; clears the flag.
-    fn take(&self, side: usize) -> bool {
-        self.flags[side].ready.swap(false, Ordering::AcqRel)
-    }
-
-    fn set(&self, side: usize) {
-        self.flags[side].ready.store(true, Ordering::Release);
-    }
-}
-
-fn idx(side: Side) -> usize {
-    match side {
-        Side::Teler => 0,
-        Side::Remote => 1,
-    }
-}
-
-struct Driver<S, C, R> {
-    bridge: Bridge<C, R>,
-    teler: S,
-    remote: RemoteSlot,
-    /// Frames waiting for each side's sink.
-    out: [Outgoing; 2],
-    closes: [Option<CloseInfo>; 2],
-    teler_first: bool,
-    readers: Readers,
-    ws_config: WebSocketConfig,
-    tls: Option<Arc<ClientConfig>>,
-    on_event: Option<EventHook>,
-}
-
-impl<S, E, C, R> Driver<S, C, R>
-where
-    S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
-    <S as Sink<Message>>::Error: 'static,
-    E: 'static,
-    C: StreamHandler,
-    R: StreamHandler,
-{
-    async fn run(mut self) -> EndSummary {
-        self.bridge.handle_teler_connected(Instant::now());
-        let mut timer = Timer::never();
-        let mut sleep_at: Option<Instant> = None;
-        loop {
-            if let Some(summary) = self.execute() {
-                // Boxed: the close phase's future is large and runs once; kept inline it
-                // would be part of every call's future for the whole call (6.5 -> 3.5 KB).
-                Box::pin(self.finish()).await;
-                return summary;
-            }
-            let deadline = self.bridge.poll_timeout();
-            if deadline != sleep_at {
-                match deadline {
-                    Some(at) => timer.set_at(at),
-                    None => timer = Timer::never(),
-                }
-                sleep_at = deadline;
-            }
-            let (wake, waited) = self.wait(&mut timer).await;
-            if !waited {
-                // Input was ready at once: let the runtime run other calls before handling
-                // it, so a slow handler delays only its own call (by one frame at most).
-                futures_lite::future::yield_now().await;
-            }
-            self.feed(wake);
-        }
-    }
-
-    /// Carries out every pending output; returns the summary once the bridge has ended.
-    fn execute(&mut self) -> Option<EndSummary> {
-        while let Some(out) = self.bridge.poll_output() {
-            match out {
-                Output::ConnectRemote(req) => {
-                    let fut = connect(req, self.ws_config, self.tls.clone());
-                    self.remote = RemoteSlot::Connecting(Box::pin(fut));
-                }
-                Output::Send { side, frame } => {
-                    let msg = match frame {
-                        OutFrame::Text(t) => Message::text(t),
-                        OutFrame::Ping(p) => Message::Ping(p.into()),
-                    };
-                    // Sent from `wait`, as soon as the sink is ready.
-                    let open = side == Side::Teler || matches!(self.remote, RemoteSlot::Open(_));
-                    let max = self.bridge.config().max_write_buffer_size();
-                    if !(open && self.out[idx(side)].push(msg, max)) {
-                        self.bridge.handle_send_dropped(side);
-                    }
-                }
-                Output::Close { side, close } => {
-                    if side == Side::Remote && !matches!(self.remote, RemoteSlot::Open(_)) {
-                        self.remote = RemoteSlot::Idle; // abandon a connect in progress
-                    } else {
-                        self.closes[idx(side)] = Some(close);
-                    }
-                }
-                Output::Event(ev) => {
-                    if let Some(hook) = &self.on_event {
-                        hook(&ev);
-                    }
-                    if let Event::Ended(summary) = ev {
-                        return Some(*summary);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
-    fn side_broke(&mut self, side: Side) {
-        let now = Instant::now();
-        match side {
-            Side::Teler => self.bridge.handle_teler_closed(now, None),
-            Side::Remote => {
-                self.remote = RemoteSlot::Idle;
-                self.bridge.handle_remote_closed(now, None);
-            }
-        }
-    }
-
-    /// Waits for the next thing that happens: a frame on either side, the remote's connect
-    /// outcome, a flush failure, or the core's deadline. Also says whether it had to wait.
-    async fn wait(&mut self, timer: &mut Timer) -> (Wake<E>, bool) {
-        let teler_first = self.teler_first;
-        self.teler_first = !teler_first;
-        let mut polls = 0u32;
-        let wake = poll_fn(|cx| {
-            polls += 1;
-            let mut dropped = [0u64; 2];
-            let teler_ok = self.out[0].pump(&mut self.teler, cx, &mut dropped[0]);
-            let remote_ok = match &mut self.remote {
-                RemoteSlot::Open(ws) => self.out[1].pump(&mut **ws, cx, &mut dropped[1]),
-                _ => Ok(()),
-            };
-            for (side, n) in [(Side::Teler, dropped[0]), (Side::Remote, dropped[1])] {
-                for _ in 0..n {
-                    self.bridge.handle_send_dropped(side);
-                }
-            }
-            if teler_ok.is_err() {
-                return Poll::Ready(Wake::FlushFailed(Side::Teler));
-            }
-            if remote_ok.is_err() {
-                return Poll::Ready(Wake::FlushFailed(Side::Remote));
-            }
-            if let RemoteSlot::Connecting(fut) = &mut self.remote
-                && let Poll::Ready(r) = fut.poll_unpin(cx)
-            {
-                return Poll::Ready(Wake::Connected(r));
-            }
-            let readers = &self.readers;
-            for flag in &readers.flags {
-                flag.task.register(cx.waker());
-            }
-            for turn in 0..2 {
-                if (turn == 0) == teler_first {
-                    if readers.take(0) {
-                        let mut rcx = Context::from_waker(&readers.wakers[0]);
-                        if let Poll::Ready(m) = self.teler.poll_next_unpin(&mut rcx) {
-                            readers.set(0); // more may be buffered
-                            return Poll::Ready(Wake::Teler(m));
-                        }
-                    }
-                } else if let RemoteSlot::Open(ws) = &mut self.remote
-                    && readers.take(1)
-                {
-                    let mut rcx = Context::from_waker(&readers.wakers[1]);
-                    if let Poll::Ready(m) = ws.poll_next_unpin(&mut rcx) {
-                        readers.set(1);
-                        return Poll::Ready(Wake::Remote(m));
-                    }
-                }
-            }
-            if Pin::new(&mut *timer).poll(cx).is_ready() {
-                return Poll::Ready(Wake::Timeout);
-            }
-            Poll::Pending
-        })
-        .await;
-        (wake, polls > 1)
-    }
-
-    fn feed(&mut self, wake: Wake<E>) {
-        let now = Instant::now();
-        let b = &mut self.bridge;
-        match wake {
-            Wake::Teler(Some(Ok(msg))) => match msg {
-                Message::Close(cf) => b.handle_teler_closed(now, cf.map(close_info)),
-                other => feed_frame(&other, |f| b.handle_teler_frame(now, f)),
-            },
-            Wake::Teler(Some(Err(e))) => match protocol_error(&e) {
-                Some(why) => b.handle_protocol_error(now, Side::Teler, why),
-                None => b.handle_teler_closed(now, None),
-            },
-            Wake::Teler(None) => b.handle_teler_closed(now, None),
-            Wake::Remote(Some(Ok(msg))) => match msg {
-                Message::Close(cf) => b.handle_remote_closed(now, cf.map(close_info)),
-                other => feed_frame(&other, |f| b.handle_remote_frame(now, f)),
-            },
-            Wake::Remote(Some(Err(e))) => {
-                self.remote = RemoteSlot::Idle;
-                match protocol_error(&e) {
-                    Some(why) => b.handle_protocol_error(now, Side::Remote, why),
-                    None => b.handle_remote_closed(now, None),
-                }
-            }
-            Wake::Remote(None) => {
-                self.remote = RemoteSlot::Idle;
-                b.handle_remote_closed(now, None);
-            }
-            Wake::Connected(Ok(ws)) => {
-                self.remote = RemoteSlot::Open(ws);
-                self.readers.set(1);
-                b.handle_remote_connected(now);
-            }
-            Wake::Connected(Err(why)) => {
-                self.remote = RemoteSlot::Idle;
-                b.handle_remote_connect_failed(now, why);
-            }
-            Wake::FlushFailed(side) => self.side_broke(side),
-            Wake::Timeout => b.handle_timeout(now),
-        }
-    }
-
-    /// Sends the close frames the core asked for, and lets both sockets finish their close
-    /// handshakes, for at most [`CLOSE_TIMEOUT`].
-    async fn finish(mut self) {
-        let teler_close = self.closes[0].take();
-        let remote_close = self.closes[1].take();
-        let [teler_queue, remote_queue] = std::mem::take(&mut self.out).map(|o| o.queue);
-        let remote = match std::mem::replace(&mut self.remote, RemoteSlot::Idle) {
-            RemoteSlot::Open(ws) => Some(ws),
-            _ => None,
-        };
-        let teler = &mut self.teler;
-        let close_teler = async move {
-            // What was queued goes out first: the agent's last words, then the close.
-            for m in teler_queue {
-                if teler.feed(m).await.is_err() {
-                    break;
-                }
-            }
-            if let Some(c) = teler_close {
-                let _ = teler.send(Message::Close(Some(close_frame(c)))).await;
-            }
-            let _ = teler.close().await;
-        };
-        let close_remote = async move {
-            if let Some(mut ws) = remote {
-                for m in remote_queue {
-                    if ws.feed(m).await.is_err() {
-                        break;
-                    }
-                }
-                if let Some(c) = remote_close {
-                    let _ = ws.send(Message::Close(Some(close_frame(c)))).await;
-                }
-                let _ = SinkExt::close(&mut *ws).await;
-            }
-        };
-        let both = Box::pin(futures_util::future::join(close_teler, close_remote));
-        let _ = futures_util::future::select(both, Timer::after(CLOSE_TIMEOUT)).await;
-    }
-}
-
-fn is_write_buffer_full<T: 'static>(e: &T) -> bool {
-    matches!(
-        (e as &dyn Any).downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::WriteBufferFull(_))
-    )
-}
-
-/// A read error caused by the peer breaking the protocol (as opposed to the socket merely
-/// breaking), with its text.
-fn protocol_error<T: 'static>(e: &T) -> Option<String> {
-    use tungstenite::error::ProtocolError::ResetWithoutClosingHandshake;
-    match (e as &dyn Any).downcast_ref::<tungstenite::Error>()? {
-        // The peer just went away (EOF without a close frame): a hang-up, not garbage.
-        tungstenite::Error::Protocol(ResetWithoutClosingHandshake) => None,
-        e @ (tungstenite::Error::Capacity(_)
-        | tungstenite::Error::Protocol(_)
-        | tungstenite::Error::Utf8(_)) => Some(e.to_string()),
-        _ => None,
-    }
-}
-
-fn feed_frame(msg: &Message, mut f: impl FnMut(Frame<'_>)) {
-    match msg {
-        Message::Text(t) => f(Frame::Text(t.as_bytes())),
-        Message::Binary(b) => f(Frame::Binary(b)),
-        Message::Ping(p) => f(Frame::Ping(p)),
-        Message::Pong(p) => f(Frame::Pong(p)),
-        Message::Close(_) | Message::Frame(_) => {}
-    }
-}
-
-fn close_info(cf: CloseFrame) -> CloseInfo {
-    CloseInfo {
-        code: cf.code.into(),
-        reason: cf.reason.as_str().to_owned(),
-    }
-}
-
-fn close_frame(c: CloseInfo) -> CloseFrame {
-    CloseFrame {
-        code: CloseCode::from(c.code),
-        reason: c.reason.into(),
-    }
-}
-
-/// The default TLS config: webpki roots, `ring`. `None` if rustls refuses to build it.
-fn default_tls() -> Option<Arc<ClientConfig>> {
-    static TLS: OnceLock<Option<Arc<ClientConfig>>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        let cfg = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .ok()?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Some(Arc::new(cfg))
-    })
-    .clone()
-}
-
-/// The remote handshake request: URL, extra headers, subprotocols.
-fn request(req: &RemoteConnect) -> Result<tungstenite::handshake::client::Request, String> {
-    let mut request = req
-        .url
-        .as_str()
-        .into_client_request()
-        .map_err(|e| format!("bad remote URL: {e}"))?;
-    let headers = request.headers_mut();
-    for (name, value) in &req.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|e| format!("bad header name {name:?}: {e}"))?;
-        let value = HeaderValue::from_str(value)
-            .map_err(|e| format!("bad value for header {name}: {e}"))?;
-        headers.append(name, value);
-    }
-    if !req.subprotocols.is_empty() {
-        let value = HeaderValue::from_str(&req.subprotocols.join(", "))
-            .map_err(|e| format!("bad subprotocols: {e}"))?;
-        headers.insert("sec-websocket-protocol", value);
-    }
-    Ok(request)
-}
-
-async fn connect(
-    req: RemoteConnect,
-    config: WebSocketConfig,
-    tls: Option<Arc<ClientConfig>>,
-) -> Result<Box<RemoteWs>, String> {
-    let request = request(&req)?;
-    let tls = match tls.or_else(default_tls) {
-        Some(t) => t,
-        None => return Err("could not set up TLS".to_owned()),
-    };
-    let uri = request.uri();
-    let host = uri.host().ok_or("the remote URL has no host")?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("wss") {
-            443
-        } else {
-            80
-        });
-    let tcp = async_net::TcpStream::connect((host.as_str(), port))
+    /// TCP (no Nagle: audio frames are small and latency-bound), TLS if `wss://`, then the
+    /// WebSocket handshake.
+    pub(super) async fn connect_ws(
+        request: Request,
+        host: &str,
+        port: u16,
+        tls: Arc<ClientConfig>,
+        config: WebSocketConfig,
+    ) -> Result<RemoteWs, String> {
+        let tcp = async_net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let _ = tcp.set_nodelay(true);
+        let connector = futures_rustls::TlsConnector::from(tls);
+        async_tungstenite::smol::client_async_tls_with_connector_and_config(
+            request,
+            tcp,
+            Some(connector),
+            Some(config),
+        )
         .await
-        .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
-    // Audio frames are small and latency-bound: no Nagle.
-    let _ = tcp.set_nodelay(true);
-    let connector = futures_rustls::TlsConnector::from(tls);
-    async_tungstenite::smol::client_async_tls_with_connector_and_config(
-        request,
-        tcp,
-        Some(connector),
-        Some(config),
-    )
-    .await
-    .map(|(ws, _response)| Box::new(ws))
-    .map_err(|e| e.to_string())
+        .map(|(ws, _response)| ws)
+        .map_err(|e| e.to_string())
+    }
 }
+
+/// Puts this crate's `StreamConnector` docs (their example names this crate) on the
+/// shared definition.
+macro_rules! with_connector_docs {
+    ($item:item) => {
+        /// Bridges Teler media streams to a remote WebSocket, one call at a time per
+        /// [`StreamConnector::bridge_stream`] (run many at once: it takes `&self`).
+        ///
+        /// Built from a [`BridgeConfig`] and a handler **factory**, called once per call, so each
+        /// call gets fresh handler state (the ElevenLabs remote handler counts chunk ids per call).
+        ///
+        /// ```no_run
+        /// use teler_smol::{BridgeConfig, StreamConnector, elevenlabs};
+        ///
+        /// # async fn run(teler_ws: async_tungstenite::WebSocketStream<async_net::TcpStream>) {
+        /// let config = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=…")
+        ///     .header("xi-api-key", "…")
+        ///     .build()
+        ///     .expect("valid config");
+        /// let connector =
+        ///     StreamConnector::new(config, || (elevenlabs::call_handler(), elevenlabs::remote_handler()));
+        /// let summary = connector.bridge_stream(teler_ws).await;
+        /// println!("call ended: {:?}, {:?}", summary.reason, summary.stats);
+        /// # }
+        /// ```
+        $item
+    };
+}
+
+include!("../../async-bridge/bridge.rs");
