@@ -147,6 +147,7 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
 }
 
 /// This process's CPU time (user + system), from `getrusage(RUSAGE_SELF)`.
+#[allow(unsafe_code)] // two libc calls, each with its SAFETY note
 pub fn cpu_time() -> std::time::Duration {
     // SAFETY: getrusage writes into the struct we pass; a zeroed rusage is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
@@ -164,6 +165,7 @@ pub fn cpu_time() -> std::time::Duration {
 
 /// Raises the soft open-files limit to the hard limit (at most `want`); returns the soft
 /// limit now in force.
+#[allow(unsafe_code)] // getrlimit/setrlimit, with their SAFETY note
 pub fn raise_fd_limit(want: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit read and write the struct we pass.
     unsafe {

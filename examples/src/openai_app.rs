@@ -47,6 +47,15 @@ pub struct Options {
     pub on_end: Option<OnEnd>,
 }
 
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("session_update", &self.session_update.is_some())
+            .field("on_end", &self.on_end.is_some())
+            .finish()
+    }
+}
+
 struct App {
     connector: StreamConnector<Factory>,
     settings: Settings,

@@ -73,6 +73,15 @@ pub struct Hooks {
     pub on_webhook: Option<OnWebhook>,
 }
 
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("on_end", &self.on_end.is_some())
+            .field("on_webhook", &self.on_webhook.is_some())
+            .finish()
+    }
+}
+
 struct App {
     connector: StreamConnector<fn() -> Pair>,
     settings: Settings,

@@ -28,20 +28,19 @@ use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rustls::ClientConfig;
 use teler_core::media::{
-    Bridge, BridgeConfig, CloseInfo, EndSummary, Event, Frame, OutFrame, Output, RemoteConnect,
-    Side, StreamHandler,
+    Bridge, BridgeConfig, CloseInfo, EndSummary, Event, OutFrame, Output, RemoteConnect, Side,
+    StreamHandler,
 };
-use tungstenite::client::IntoClientRequest;
+use teler_io::{ReadFailure, close_frame, close_info, default_tls, feed_frame};
+pub use teler_io::websocket_config;
 use tungstenite::handshake::HandshakeError;
-use tungstenite::http::{HeaderName, HeaderValue};
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Connector, Message, WebSocket};
 
@@ -229,16 +228,6 @@ where
         }
         driver.run()
     }
-}
-
-/// The tungstenite settings for a bridge config: small buffers, the config's frame limit.
-pub fn websocket_config(config: &BridgeConfig) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer_size())
-        .write_buffer_size(config.write_buffer_size())
-        .max_write_buffer_size(config.max_write_buffer_size())
-        .max_message_size(Some(config.max_frame_size()))
-        .max_frame_size(Some(config.max_frame_size()))
 }
 
 enum RemoteSlot {
@@ -607,20 +596,15 @@ fn would_block(e: &io::Error) -> bool {
 
 /// One non-blocking read.
 fn read1<S: Read + Write>(ws: &mut WebSocket<S>) -> Read1 {
-    use tungstenite::error::ProtocolError::ResetWithoutClosingHandshake;
     match ws.read() {
         Ok(m) => Read1::Message(m),
         Err(tungstenite::Error::Io(e)) if would_block(&e) => Read1::Nothing,
         // A pending reply could not be written yet: nothing new was read.
         Err(tungstenite::Error::WriteBufferFull(_)) => Read1::Stuck,
-        // The peer just went away (EOF without a close frame): a hang-up, not garbage.
-        Err(tungstenite::Error::Protocol(ResetWithoutClosingHandshake)) => Read1::Closed,
-        Err(
-            e @ (tungstenite::Error::Capacity(_)
-            | tungstenite::Error::Protocol(_)
-            | tungstenite::Error::Utf8(_)),
-        ) => Read1::ProtocolError(e.to_string()),
-        Err(_) => Read1::Closed,
+        Err(e) => match teler_io::read_failure(&e) {
+            ReadFailure::Protocol(why) => Read1::ProtocolError(why),
+            ReadFailure::Closed => Read1::Closed,
+        },
     }
 }
 
@@ -641,7 +625,6 @@ fn shut<S: Read + Write>(ws: &mut WebSocket<S>, close: Option<CloseInfo>, until:
     }
 }
 
-include!("../../shared/ws_glue.rs");
 
 /// Dials the remote (on the connect thread): TCP, TLS for `wss://`, the WebSocket
 /// handshake, all within the connect timeout.
@@ -651,12 +634,8 @@ fn connect(
     tls: Option<Arc<ClientConfig>>,
 ) -> Result<RemoteWs, String> {
     let started = Instant::now();
-    let request = request(req)?;
-    let uri = request.uri();
-    let host = uri.host().ok_or("the remote URL has no host")?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let tls_wanted = uri.scheme_str() == Some("wss");
-    let port = uri.port_u16().unwrap_or(if tls_wanted { 443 } else { 80 });
+    let (request, target) = teler_io::request(req)?;
+    let (host, port, tls_wanted) = (target.host.as_str(), target.port, target.tls);
     let addrs = (host, port)
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?;

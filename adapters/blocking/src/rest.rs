@@ -29,7 +29,11 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use teler_core::rest::recordings::{
+    MAX_DOWNLOAD_REDIRECTS, redirect_location, too_many_redirects, write_error,
+};
 use teler_core::rest::retry::{Outcome, is_replay_safe, jitter_from_bits};
+use teler_io::random_bytes;
 pub use teler_core::rest::*;
 
 /// The default timeout of one attempt.
@@ -48,27 +52,20 @@ pub trait Transport: Send + Sync {
     /// through [`Transport::send`] first; the ureq transport streams it.
     fn download(&self, url: &str, out: &mut dyn Write) -> Result<u64, Error> {
         let mut url = url.to_string();
-        for _ in 0..5 {
+        for _ in 0..MAX_DOWNLOAD_REDIRECTS {
             let req = http::Request::get(url.as_str())
                 .body(Vec::new())
                 .map_err(|e| Error::Config(format!("invalid download URL: {e}")))?;
             let resp = self.send(req)?;
-            if resp.status().is_redirection()
-                && let Some(loc) = resp.headers().get(http::header::LOCATION)
-            {
-                url = loc.to_str().unwrap_or_default().to_string();
+            if let Some(next) = redirect_location(&url, resp.status(), resp.headers()) {
+                url = next;
                 continue;
             }
             check_status(&resp)?;
-            out.write_all(resp.body()).map_err(|e| {
-                Error::Network(TransportError::new(TransportErrorKind::Io, e.to_string()))
-            })?;
+            out.write_all(resp.body()).map_err(write_error)?;
             return Ok(resp.body().len() as u64);
         }
-        Err(Error::Network(TransportError::new(
-            TransportErrorKind::Other,
-            "too many redirects downloading the recording",
-        )))
+        Err(too_many_redirects())
     }
 }
 
@@ -207,12 +204,7 @@ impl Transport for UreqTransport {
                     )));
                 }
             };
-            out.write_all(&buf[..n]).map_err(|e| {
-                Error::Network(TransportError::new(
-                    TransportErrorKind::Io,
-                    format!("writing the recording: {e}"),
-                ))
-            })?;
+            out.write_all(&buf[..n]).map_err(write_error)?;
             total += n as u64;
         }
         Ok(total)
@@ -220,7 +212,6 @@ impl Transport for UreqTransport {
 }
 
 /// Settings for a [`Client`].
-#[derive(Debug)]
 pub struct ClientBuilder {
     api_key: String,
     base_url: Option<String>,
@@ -233,6 +224,19 @@ pub struct ClientBuilder {
 impl std::fmt::Debug for dyn Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("dyn Transport")
+    }
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    /// The key and the extra headers' values are never shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let header_names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &self.base_url)
+            .field("header_names", &header_names)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
     }
 }
 
@@ -317,24 +321,6 @@ impl std::fmt::Debug for Client {
             .field("retry", &self.inner.retry)
             .finish_non_exhaustive()
     }
-}
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    if getrandom::fill(&mut b).is_err() {
-        // No OS randomness: fall back to the clock and a process-wide counter (still unique).
-        use std::sync::atomic::{AtomicU64, Ordering};
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let t = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos() as u64;
-        let c = COUNTER.fetch_add(1, Ordering::Relaxed);
-        for (i, byte) in b.iter_mut().enumerate() {
-            *byte = ((t ^ c.rotate_left(32)) >> ((i % 8) * 8)) as u8 ^ (i as u8);
-        }
-    }
-    b
 }
 
 impl Client {
@@ -427,6 +413,15 @@ pub struct Items<'c, R: PagedRequest> {
     pager: Paginator<R>,
     buffer: std::vec::IntoIter<R::Item>,
     failed: bool,
+}
+
+impl<R: PagedRequest> std::fmt::Debug for Items<'_, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Items")
+            .field("buffered", &self.buffer.len())
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: PagedRequest> Iterator for Items<'_, R> {

@@ -1,8 +1,7 @@
 //! The blocking REST client against a real HTTP server on 127.0.0.1: the exact request of
 //! every endpoint, answers, errors, redirects, retries, timeouts and keep-alive.
 
-#[path = "../../rest-test-support/loopback.rs"]
-mod loopback;
+use teler_test_support::loopback;
 
 use std::time::{Duration, Instant};
 

@@ -1,10 +1,8 @@
 //! The blocking transport's TLS path, end to end: ureq's rustls (ring) against a rustls
 //! server on 127.0.0.1 with a self-signed certificate, keep-alive across two requests.
 
-#[path = "../../rest-test-support/loopback.rs"]
-mod loopback;
-#[path = "../../rest-test-support/tls_server.rs"]
-mod tls_server;
+use teler_test_support::loopback;
+use teler_test_support::tls_server;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,20 +1,87 @@
-//! The smol adapter of the Teler SDK: everything in [`teler_core`] (re-exported here), on
-//! async-io sockets and timers, with no tokio anywhere in the dependency tree.
+//! The smol adapter of the Teler SDK: everything in [`teler_core`] (re-exported here), with
+//! the bridge and REST client of [`teler_async`] on async-io sockets and timers. No tokio
+//! runtime is started or needed (hyper, under the REST client, uses tokio's `sync`
+//! primitives only).
 //!
-//! - [`StreamConnector`] ([`bridge`]): bridges Teler's media stream (any `Stream + Sink` of
-//!   WebSocket messages) to a remote `ws://` or `wss://` WebSocket, one task per call, and
-//!   returns the call's [`media::EndSummary`].
-//! - [`AsyncClient`] ([`rest`]): Teler's REST API over a small HTTP/1.1 client on async-net
-//!   and futures-rustls, with retries and pagination.
+//! - [`StreamConnector`]: bridges Teler's media stream (any `Stream + Sink` of WebSocket
+//!   messages) to a remote `ws://` or `wss://` WebSocket, one task per call, and returns the
+//!   call's [`media::EndSummary`].
+//! - [`AsyncClient`] ([`rest`]): Teler's REST API over hyper 1, with retries and pagination.
+//!
+//! # A bridge server
+//!
+//! Teler connects to your `/media-stream` WebSocket (the URL your call flow's `stream`
+//! action names); each connection becomes one bridged call:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use teler_smol::async_tungstenite::accept_async_with_config;
+//! use teler_smol::{BridgeConfig, StreamConnector, elevenlabs};
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let config = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=…")
+//!         .header("xi-api-key", std::env::var("ELEVENLABS_API_KEY").unwrap_or_default())
+//!         .build()
+//!         .expect("valid config");
+//!     let connector = Arc::new(StreamConnector::new(config, || {
+//!         (elevenlabs::call_handler(), elevenlabs::remote_handler())
+//!     }));
+//!     smol::block_on(async {
+//!         let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!         loop {
+//!             let (tcp, _) = listener.accept().await?;
+//!             let connector = connector.clone();
+//!             smol::spawn(async move {
+//!                 let ws_config = Some(connector.websocket_config());
+//!                 if let Ok(teler_ws) = accept_async_with_config(tcp, ws_config).await {
+//!                     let summary = connector.bridge_stream(teler_ws).await;
+//!                     println!("call ended: {:?} {:?}", summary.reason, summary.stats);
+//!                 }
+//!             })
+//!             .detach();
+//!         }
+//!     })
+//! }
+//! ```
+//!
+//! # REST
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), teler_smol::rest::Error> {
+//! let client = teler_smol::AsyncClient::new(std::env::var("TELER_API_KEY").unwrap_or_default())?;
+//! let call = client
+//!     .calls()
+//!     .create("+918000000000", "+919000000000", "https://example.com/flow", "https://example.com/status", true)
+//!     .await?;
+//! println!("placed {}", call.id);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The wire formats, the REST contract and the crate layout are described in the
+//! repository's `docs/PROTOCOL.md` and `docs/ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;
 
-pub mod bridge;
+mod runtime;
+pub use runtime::{Smol, SmolTimer};
+
+/// The media-stream bridge on smol (teler-async's run loop, see [`teler_async::bridge`]).
+pub mod bridge {
+    pub use teler_async::bridge::CLOSE_TIMEOUT;
+    pub use teler_async::websocket_config;
+
+    /// Bridges Teler media streams to a remote WebSocket, on smol: see
+    /// [`teler_async::StreamConnector`] for its methods and the crate docs for a server.
+    pub type StreamConnector<F> = teler_async::StreamConnector<F, crate::Smol>;
+}
 /// The WebSocket library the bridge speaks (async-tungstenite 0.35, tungstenite 0.30).
 pub use async_tungstenite;
 pub use bridge::{StreamConnector, websocket_config};
-/// The TLS library used for `wss://` remotes (for [`StreamConnector::tls_config`]).
+/// The TLS library used for `wss://` remotes (for [`teler_async::StreamConnector::tls_config`]).
 pub use rustls;
+/// The runtime-generic crate this one fills in.
+pub use teler_async;
 pub mod rest;
 pub use rest::AsyncClient;

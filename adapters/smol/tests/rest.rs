@@ -1,8 +1,7 @@
 //! The smol REST client against a real HTTP server on 127.0.0.1: a representative set of
 //! endpoints, answers, errors, redirects and download, retries, timeouts, keep-alive.
 
-#[path = "../../rest-test-support/loopback.rs"]
-mod loopback;
+use teler_test_support::loopback;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -28,7 +27,7 @@ where
     with_deadline(secs, move || async_io::block_on(f()));
 }
 
-include!("../../rest-test-support/async_cases.rs");
+teler_test_support::async_rest_cases!();
 
 // The smol transport is this crate's own HTTP/1.1 client: its framing and pooling cases.
 

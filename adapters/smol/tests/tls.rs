@@ -1,10 +1,8 @@
 //! The smol transport's TLS path, end to end: rustls (ring) against a rustls server on
 //! 127.0.0.1 with a self-signed certificate, keep-alive across two requests.
 
-#[path = "../../rest-test-support/loopback.rs"]
-mod loopback;
-#[path = "../../rest-test-support/tls_server.rs"]
-mod tls_server;
+use teler_test_support::loopback;
+use teler_test_support::tls_server;
 
 use std::time::Duration;
 
@@ -18,7 +16,7 @@ fn https_requests_reuse_one_tls_connection() {
         let server = TlsServer::start();
         let client = AsyncClient::builder("tls-key")
             .base_url(server.base_url())
-            .transport(SmolTransport::with_tls_config(
+            .transport(HyperTransport::with_tls_config(
                 Duration::from_secs(5),
                 server.client_config(),
             ))

@@ -5,4 +5,4 @@
 
 mod common;
 
-include!("../../bridge-test-support/backpressure.rs");
+teler_test_support::backpressure_cases!();

@@ -4,4 +4,4 @@
 
 mod common;
 
-include!("../../bridge-test-support/bridge.rs");
+teler_test_support::bridge_cases!();

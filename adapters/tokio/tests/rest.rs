@@ -1,8 +1,7 @@
 //! The tokio REST client against a real HTTP server on 127.0.0.1: a representative set of
 //! endpoints, answers, errors, redirects and download, retries, timeouts, keep-alive.
 
-#[path = "../../rest-test-support/loopback.rs"]
-mod loopback;
+use teler_test_support::loopback;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -34,7 +33,7 @@ where
     });
 }
 
-include!("../../rest-test-support/async_cases.rs");
+teler_test_support::async_rest_cases!();
 
 /// A user's own transport: counts exchanges and delegates the bytes to hyper.
 struct Counting {

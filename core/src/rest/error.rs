@@ -144,8 +144,11 @@ pub struct ApiError {
     pub error_type: Option<String>,
     /// The body's `errors`: one entry per refused field.
     pub errors: Vec<FieldError>,
-    /// The `Retry-After` header's delay in seconds, when it was a number (429, 503).
+    /// The `Retry-After` header's delay, when it was a number of seconds (429, 503).
     pub retry_after: Option<Duration>,
+    /// The `Retry-After` header's time, when it was an HTTP date (the delay depends on the
+    /// clock: [`RetryAfter::delay_from`](super::RetryAfter::delay_from)).
+    pub retry_at: Option<std::time::SystemTime>,
     /// The raw body, for anything the typed fields miss.
     pub body: Vec<u8>,
 }
@@ -159,6 +162,7 @@ impl fmt::Debug for ApiError {
             .field("error_type", &self.error_type)
             .field("errors", &self.errors)
             .field("retry_after", &self.retry_after)
+            .field("retry_at", &self.retry_at)
             .field("body", &String::from_utf8_lossy(&self.body))
             .finish()
     }
@@ -251,6 +255,7 @@ impl ApiError {
             error_type: raw.error_type.as_ref().and_then(value_text),
             errors,
             retry_after,
+            retry_at: None,
             body,
         }
     }

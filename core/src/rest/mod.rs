@@ -49,7 +49,7 @@ pub mod voice;
 pub use error::{ApiError, Error, FieldError, TransportError, TransportErrorKind, ValidationError};
 pub use model::*;
 pub use page::{Page, PagedRequest, Paginator};
-pub use retry::{RetryDecision, RetryPolicy, RetryState};
+pub use retry::{RetryAfter, RetryDecision, RetryPolicy, RetryState};
 
 /// The production API's base URL.
 pub const DEFAULT_BASE_URL: &str = "https://api.frejun.ai/api/v1";
@@ -389,17 +389,19 @@ pub fn check_status(resp: &http::Response<Vec<u8>>) -> Result<(), Error> {
     if status < 400 {
         return Ok(());
     }
-    let retry_after = resp
+    let hint = resp
         .headers()
         .get(http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(std::time::Duration::from_secs);
-    Err(Error::from_api(ApiError::from_parts(
-        status,
-        retry_after,
-        resp.body().clone(),
-    )))
+        .and_then(retry::RetryAfter::parse);
+    let (retry_after, retry_at) = match hint {
+        Some(retry::RetryAfter::Delay(d)) => (Some(d), None),
+        Some(retry::RetryAfter::At(t)) => (None, Some(t)),
+        None => (None, None),
+    };
+    let mut err = ApiError::from_parts(status, retry_after, resp.body().clone());
+    err.retry_at = retry_at;
+    Err(Error::from_api(err))
 }
 
 fn decode_err(resp: &http::Response<Vec<u8>>, message: impl Into<String>) -> Error {

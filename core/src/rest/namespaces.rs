@@ -7,51 +7,54 @@
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __teler_rest_namespaces {
-    ($client:ident, $($async:ident)?, $($aw:tt)?) => {
-        impl $client {
+    ($client:ident $(<$g:ident: $gb:path>)?, $($async:ident)?, $($aw:tt)?) => {
+        impl$(<$g: $gb>)? $client$(<$g>)? {
             #[doc = "Voice: calls, apps, mutations (play, dtmf, mute, hangup), operations (transfer)."]
-            pub fn voice(&self) -> Voice<'_> { Voice { c: self } }
+            pub fn voice(&self) -> Voice<'_ $(, $g)?> { Voice { c: self } }
             #[doc = "Virtual numbers."]
-            pub fn virtual_numbers(&self) -> VirtualNumbers<'_> { VirtualNumbers { c: self } }
+            pub fn virtual_numbers(&self) -> VirtualNumbers<'_ $(, $g)?> { VirtualNumbers { c: self } }
             #[doc = "SIP: trunks, calls, IP ACLs."]
-            pub fn sip(&self) -> Sip<'_> { Sip { c: self } }
+            pub fn sip(&self) -> Sip<'_ $(, $g)?> { Sip { c: self } }
             #[doc = "Webhook signing secrets."]
-            pub fn secrets(&self) -> Secrets<'_> { Secrets { c: self } }
+            pub fn secrets(&self) -> Secrets<'_ $(, $g)?> { Secrets { c: self } }
             #[doc = "Stored webhook events."]
-            pub fn events(&self) -> Events<'_> { Events { c: self } }
+            pub fn events(&self) -> Events<'_ $(, $g)?> { Events { c: self } }
             #[doc = "Recordings."]
-            pub fn recordings(&self) -> Recordings<'_> { Recordings { c: self } }
+            pub fn recordings(&self) -> Recordings<'_ $(, $g)?> { Recordings { c: self } }
             #[doc = "The seed's shortcut: `client.calls().create(from, to, flow_url, status_callback_url, record)`."]
-            pub fn calls(&self) -> Shortcuts<'_> { Shortcuts { c: self } }
+            pub fn calls(&self) -> Shortcuts<'_ $(, $g)?> { Shortcuts { c: self } }
         }
         #[doc = "Voice: calls, apps, mutations, operations."]
-        #[derive(Clone, Copy)]
-        pub struct Voice<'a> { c: &'a $client }
-        impl<'a> Voice<'a> {
+        pub struct Voice<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Voice<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Voice<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Voice<'a $(, $g)?> {
             #[doc = "Calls: `POST /voice/calls/initiate`, `GET /voice/calls[/{id}[/legs]]`."]
-            pub fn calls(&self) -> Calls<'a> { Calls { c: self.c } }
+            pub fn calls(&self) -> Calls<'a $(, $g)?> { Calls { c: self.c } }
             #[doc = "Voice apps: `/voice/apps`."]
-            pub fn apps(&self) -> Apps<'a> { Apps { c: self.c } }
+            pub fn apps(&self) -> Apps<'a $(, $g)?> { Apps { c: self.c } }
             #[doc = "Call mutations (each carries an `Idempotency-Key`, generated when unset)."]
-            pub fn mutations(&self) -> Mutations<'a> { Mutations { c: self.c } }
+            pub fn mutations(&self) -> Mutations<'a $(, $g)?> { Mutations { c: self.c } }
             #[doc = "Call operations (with an `Idempotency-Key`, generated when unset)."]
-            pub fn operations(&self) -> Operations<'a> { Operations { c: self.c } }
+            pub fn operations(&self) -> Operations<'a $(, $g)?> { Operations { c: self.c } }
         }
         #[doc = "SIP: trunks, calls, IP ACLs."]
-        #[derive(Clone, Copy)]
-        pub struct Sip<'a> { c: &'a $client }
-        impl<'a> Sip<'a> {
+        pub struct Sip<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Sip<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Sip<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Sip<'a $(, $g)?> {
             #[doc = "SIP trunks: `/sip/trunks`."]
-            pub fn trunks(&self) -> Trunks<'a> { Trunks { c: self.c } }
+            pub fn trunks(&self) -> Trunks<'a $(, $g)?> { Trunks { c: self.c } }
             #[doc = "SIP calls: `/sip/calls`."]
-            pub fn calls(&self) -> SipCalls<'a> { SipCalls { c: self.c } }
+            pub fn calls(&self) -> SipCalls<'a $(, $g)?> { SipCalls { c: self.c } }
             #[doc = "IP access control lists: `/sip/ip-acls`."]
-            pub fn ip_acls(&self) -> IpAcls<'a> { IpAcls { c: self.c } }
+            pub fn ip_acls(&self) -> IpAcls<'a $(, $g)?> { IpAcls { c: self.c } }
         }
         #[doc = "Calls: `POST /voice/calls/initiate`, `GET /voice/calls[/{id}[/legs]]`."]
-        #[derive(Clone, Copy)]
-        pub struct Calls<'a> { c: &'a $client }
-        impl<'a> Calls<'a> {
+        pub struct Calls<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Calls<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Calls<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Calls<'a $(, $g)?> {
             #[doc = "Places a call (`POST /voice/calls/initiate`)."]
             pub $($async)? fn create(self, req: $crate::rest::voice::CreateCall) -> ::std::result::Result<$crate::rest::CreatedCall, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -70,9 +73,10 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "Voice apps: `/voice/apps`."]
-        #[derive(Clone, Copy)]
-        pub struct Apps<'a> { c: &'a $client }
-        impl<'a> Apps<'a> {
+        pub struct Apps<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Apps<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Apps<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Apps<'a $(, $g)?> {
             #[doc = "Creates a voice app."]
             pub $($async)? fn create(self, req: $crate::rest::voice::CreateApp) -> ::std::result::Result<$crate::rest::VoiceApp, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -99,9 +103,10 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "Call mutations (each carries an `Idempotency-Key`, generated when unset)."]
-        #[derive(Clone, Copy)]
-        pub struct Mutations<'a> { c: &'a $client }
-        impl<'a> Mutations<'a> {
+        pub struct Mutations<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Mutations<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Mutations<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Mutations<'a $(, $g)?> {
             #[doc = "Hangs up a call or leg."]
             pub $($async)? fn hangup(self, req: $crate::rest::voice::Hangup) -> ::std::result::Result<$crate::rest::MutationResult, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -120,18 +125,20 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "Call operations (with an `Idempotency-Key`, generated when unset)."]
-        #[derive(Clone, Copy)]
-        pub struct Operations<'a> { c: &'a $client }
-        impl<'a> Operations<'a> {
+        pub struct Operations<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Operations<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Operations<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Operations<'a $(, $g)?> {
             #[doc = "Transfers a call."]
             pub $($async)? fn transfer(self, req: $crate::rest::voice::Transfer) -> ::std::result::Result<$crate::rest::TransferResult, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
             }
         }
         #[doc = "Virtual numbers: `/virtual-numbers`."]
-        #[derive(Clone, Copy)]
-        pub struct VirtualNumbers<'a> { c: &'a $client }
-        impl<'a> VirtualNumbers<'a> {
+        pub struct VirtualNumbers<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for VirtualNumbers<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for VirtualNumbers<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> VirtualNumbers<'a $(, $g)?> {
             #[doc = "One page of numbers."]
             pub $($async)? fn list(self, req: $crate::rest::numbers::ListNumbers) -> ::std::result::Result<$crate::rest::Page<$crate::rest::VirtualNumber>, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -150,9 +157,10 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "SIP trunks: `/sip/trunks`."]
-        #[derive(Clone, Copy)]
-        pub struct Trunks<'a> { c: &'a $client }
-        impl<'a> Trunks<'a> {
+        pub struct Trunks<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Trunks<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Trunks<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Trunks<'a $(, $g)?> {
             #[doc = "Creates a trunk."]
             pub $($async)? fn create(self, req: $crate::rest::sip::CreateTrunk) -> ::std::result::Result<$crate::rest::SipTrunk, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -179,9 +187,10 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "SIP calls: `/sip/calls`."]
-        #[derive(Clone, Copy)]
-        pub struct SipCalls<'a> { c: &'a $client }
-        impl<'a> SipCalls<'a> {
+        pub struct SipCalls<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for SipCalls<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for SipCalls<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> SipCalls<'a $(, $g)?> {
             #[doc = "One page of SIP calls."]
             pub $($async)? fn list(self, req: $crate::rest::sip::ListSipCalls) -> ::std::result::Result<$crate::rest::Page<$crate::rest::SipCall>, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -192,9 +201,10 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "IP access control lists: `/sip/ip-acls`."]
-        #[derive(Clone, Copy)]
-        pub struct IpAcls<'a> { c: &'a $client }
-        impl<'a> IpAcls<'a> {
+        pub struct IpAcls<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for IpAcls<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for IpAcls<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> IpAcls<'a $(, $g)?> {
             #[doc = "Creates an ACL."]
             pub $($async)? fn create(self, req: $crate::rest::sip::CreateIpAcl) -> ::std::result::Result<$crate::rest::IpAcl, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -217,9 +227,10 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "Webhook signing secrets: `/secrets`."]
-        #[derive(Clone, Copy)]
-        pub struct Secrets<'a> { c: &'a $client }
-        impl<'a> Secrets<'a> {
+        pub struct Secrets<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Secrets<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Secrets<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Secrets<'a $(, $g)?> {
             #[doc = "Creates a secret."]
             pub $($async)? fn create(self, req: $crate::rest::secrets::CreateSecret) -> ::std::result::Result<$crate::rest::Secret, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -242,9 +253,10 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "Stored webhook events: `/events`."]
-        #[derive(Clone, Copy)]
-        pub struct Events<'a> { c: &'a $client }
-        impl<'a> Events<'a> {
+        pub struct Events<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Events<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Events<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Events<'a $(, $g)?> {
             #[doc = "One page of events."]
             pub $($async)? fn list(self, req: $crate::rest::events::ListEvents) -> ::std::result::Result<$crate::rest::Page<$crate::rest::Event>, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
@@ -259,18 +271,20 @@ macro_rules! __teler_rest_namespaces {
             }
         }
         #[doc = "Recordings: `/recordings`."]
-        #[derive(Clone, Copy)]
-        pub struct Recordings<'a> { c: &'a $client }
-        impl<'a> Recordings<'a> {
+        pub struct Recordings<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Recordings<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Recordings<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Recordings<'a $(, $g)?> {
             #[doc = "A recording's signed download URL (the redirect is read, not followed)."]
             pub $($async)? fn retrieve(self, req: $crate::rest::recordings::GetRecording) -> ::std::result::Result<$crate::rest::RecordingUrl, $crate::rest::Error> {
                 self.c.send(req) $(.$aw)?
             }
         }
         #[doc = "The seed's shortcut namespace: `client.calls().create(…)`."]
-        #[derive(Clone, Copy)]
-        pub struct Shortcuts<'a> { c: &'a $client }
-        impl<'a> Shortcuts<'a> {
+        pub struct Shortcuts<'a $(, $g: $gb)?> { c: &'a $client$(<$g>)? }
+        impl<'a $(, $g: $gb)?> Clone for Shortcuts<'a $(, $g)?> { fn clone(&self) -> Self { *self } }
+        impl<'a $(, $g: $gb)?> Copy for Shortcuts<'a $(, $g)?> {}
+        impl<'a $(, $g: $gb)?> Shortcuts<'a $(, $g)?> {
             #[doc = "Places a call: `POST /voice/calls/initiate` with the five fields of the Python SDK's `calls.create`."]
             pub $($async)? fn create(self, from_number: &str, to_number: &str, flow_url: &str, status_callback_url: &str, record: bool) -> ::std::result::Result<$crate::rest::CreatedCall, $crate::rest::Error> {
                 self.c.send($crate::rest::voice::CreateCall::new(from_number, to_number, flow_url, status_callback_url).record(record)) $(.$aw)?

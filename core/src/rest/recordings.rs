@@ -96,3 +96,99 @@ impl TelerRequest for GetRecording {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Following a signed URL: what every client's download does the same way.
+
+/// How many redirects a recording download follows before giving up.
+pub const MAX_DOWNLOAD_REDIRECTS: usize = 5;
+
+/// Where a download answer redirects to, if it is a redirect with a `Location`: an absolute
+/// URL, resolved against `base` (the URL that answered) when the `Location` is a relative
+/// reference (RFC 9110 section 10.2.2 allows them: `/path`, `//host/path`, `file.wav`).
+pub fn redirect_location(
+    base: &str,
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+) -> Option<String> {
+    if !status.is_redirection() {
+        return None;
+    }
+    let loc = headers.get(http::header::LOCATION)?.to_str().ok()?.trim();
+    Some(resolve_reference(base, loc))
+}
+
+/// Resolves a URL reference against an absolute base URL (the cases storage services
+/// use: absolute, scheme-relative, absolute-path and relative-path references).
+pub fn resolve_reference(base: &str, reference: &str) -> String {
+    if reference.contains("://") {
+        return reference.to_string();
+    }
+    let (scheme, rest) = base.split_once("://").unwrap_or(("https", base));
+    if let Some(r) = reference.strip_prefix("//") {
+        return format!("{scheme}://{r}");
+    }
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    if reference.starts_with('/') {
+        return format!("{scheme}://{authority}{reference}");
+    }
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    let dir = match path.rfind('/') {
+        Some(i) => &path[..=i],
+        None => "/",
+    };
+    if reference.is_empty() {
+        return base.to_string();
+    }
+    if reference.starts_with('?') {
+        return format!("{scheme}://{authority}{path}{reference}");
+    }
+    format!("{scheme}://{authority}{dir}{reference}")
+}
+
+/// The error for a download that redirected more than [`MAX_DOWNLOAD_REDIRECTS`] times.
+pub fn too_many_redirects() -> Error {
+    Error::Network(super::TransportError::new(
+        super::TransportErrorKind::Other,
+        "too many redirects downloading the recording",
+    ))
+}
+
+/// The error for a recording that could not be written where the caller asked.
+pub fn write_error(e: impl std::fmt::Display) -> Error {
+    Error::Network(super::TransportError::new(
+        super::TransportErrorKind::Io,
+        format!("writing the recording: {e}"),
+    ))
+}
+
+#[cfg(test)]
+mod download_tests {
+    use super::*;
+
+    #[test]
+    fn references_resolve_against_the_answering_url() {
+        let base = "https://store.example/a/b/file.wav?sig=1";
+        assert_eq!(resolve_reference(base, "https://x.example/y"), "https://x.example/y");
+        assert_eq!(resolve_reference(base, "//cdn.example/z"), "https://cdn.example/z");
+        assert_eq!(resolve_reference(base, "/root.wav?s=2"), "https://store.example/root.wav?s=2");
+        assert_eq!(resolve_reference(base, "other.wav"), "https://store.example/a/b/other.wav");
+        assert_eq!(resolve_reference(base, "?sig=3"), "https://store.example/a/b/file.wav?sig=3");
+        assert_eq!(resolve_reference("http://h:8080", "x"), "http://h:8080/x");
+    }
+
+    #[test]
+    fn only_redirects_with_a_location_redirect() {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::LOCATION, "/next".parse().unwrap());
+        let base = "http://h/first";
+        assert_eq!(
+            redirect_location(base, http::StatusCode::FOUND, &h).as_deref(),
+            Some("http://h/next")
+        );
+        assert_eq!(redirect_location(base, http::StatusCode::OK, &h), None);
+        let empty = http::HeaderMap::new();
+        assert_eq!(redirect_location(base, http::StatusCode::FOUND, &empty), None);
+    }
+}

@@ -19,7 +19,7 @@
 //! assert_eq!(d, RetryDecision::RetryAfter(Duration::from_millis(100)));
 //! ```
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 
@@ -214,55 +214,44 @@ pub fn jitter_from_bits(bits: u64) -> f64 {
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Reads a `Retry-After` value: delay seconds, or an HTTP date (IMF-fixdate, e.g.
+/// A `Retry-After` header's value (RFC 9110 section 10.2.3): a delay in seconds, or an HTTP
+/// date. The one parser of it in the SDK: the retry decision and [`ApiError`](super::ApiError)
+/// both read it through here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// `Retry-After: 120`.
+    Delay(Duration),
+    /// `Retry-After: Wed, 21 Oct 2015 07:28:00 GMT` (any of the three HTTP date forms).
+    At(SystemTime),
+}
+
+impl RetryAfter {
+    /// Parses a header value; `None` when it is neither form.
+    pub fn parse(value: &str) -> Option<RetryAfter> {
+        let v = value.trim();
+        if let Ok(secs) = v.parse::<u64>() {
+            return Some(RetryAfter::Delay(Duration::from_secs(secs)));
+        }
+        httpdate::parse_http_date(v).ok().map(RetryAfter::At)
+    }
+
+    /// The delay from `now` (zero for a date in the past).
+    pub fn delay_from(self, now: SystemTime) -> Duration {
+        match self {
+            RetryAfter::Delay(d) => d,
+            RetryAfter::At(at) => at.duration_since(now).unwrap_or(Duration::ZERO),
+        }
+    }
+}
+
+/// Reads a `Retry-After` value: delay seconds, or an HTTP date (e.g.
 /// `Wed, 21 Oct 2015 07:28:00 GMT`) turned into a delay from `now` (zero if past).
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let v = value.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = parse_http_date(v)?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    RetryAfter::parse(value).map(|r| r.delay_from(now))
 }
 
-/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+/// Parses an HTTP date (IMF-fixdate `Sun, 06 Nov 1994 08:49:37 GMT`, and the obsolete RFC 850
+/// and asctime forms), with the `httpdate` crate.
 pub fn parse_http_date(v: &str) -> Option<SystemTime> {
-    let rest = v.split_once(", ")?.1;
-    let parts: Vec<&str> = rest.split(' ').collect();
-    let [day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let day: u32 = day.parse().ok()?;
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as u32
-        + 1;
-    let year: i64 = year.parse().ok()?;
-    let hms: Vec<u64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    // Four-digit years only (IMF-fixdate): also keeps every sum below from overflowing.
-    if day == 0 || day > 31 || *h > 23 || *m > 59 || *s > 60 || !(1970..=9999).contains(&year) {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    let secs = u64::try_from(days).ok()? * 86_400 + h * 3600 + m * 60 + s;
-    UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = m as i64;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    httpdate::parse_http_date(v.trim()).ok()
 }

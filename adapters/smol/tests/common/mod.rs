@@ -1,8 +1,7 @@
 //! Test helpers: fake peers (shared by all adapters) and this adapter's bridge server.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../../bridge-test-support/peers.rs"]
-pub mod peers;
+pub use teler_test_support::peers;
 pub mod server;
 
 pub use peers::*;

@@ -1,50 +1,88 @@
-// The async media-stream bridge shared by `teler-tokio` and `teler-smol`, included
-// (`include!`) by each crate's `src/bridge.rs` after its module docs, the
-// `StreamConnector` docs, its `ConnectStream` import and its `rt` module: the runtime's
-// timer, yield, bounded wait and TCP + TLS + WebSocket connect. Everything else is the same
-// on both runtimes, so it lives here once.
+//! The media-stream bridge, on any [`Runtime`]: Teler's socket in, a remote WebSocket dialed
+//! out, the [`teler_core::media::Bridge`] state machine in between, one task per call.
+//!
+//! The loop does nothing but move bytes: it feeds each socket event and deadline into the
+//! core and carries out what the core asks (connect, send, close). All behaviour (handlers,
+//! policies, timeouts, counters) lives in the core.
+//!
+//! # Backpressure
+//!
+//! The bridge never stops reading either side. Frames a side's sink is not ready to take
+//! wait in a queue of at most [`BridgeConfig::max_write_buffer_size`] bytes per side (room
+//! for a burst of agent audio while the socket drains); a frame that does not fit, or that
+//! tungstenite refuses with `WriteBufferFull`, is **dropped** (drop-newest) and counted
+//! through [`Bridge::handle_send_dropped`]. Memory per call stays bounded by the buffers
+//! set in the [`BridgeConfig`].
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::marker::PhantomData;
+use std::sync::Arc;
 use std::task::{Context, Poll, Wake as WakeFn, Waker};
 use std::time::{Duration, Instant};
 
 use async_tungstenite::WebSocketStream;
-use async_tungstenite::tungstenite::client::IntoClientRequest;
-use async_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
-use async_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use async_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::tungstenite::{self, Message};
 use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use rustls::ClientConfig;
 use teler_core::media::{
-    Bridge, BridgeConfig, CloseInfo, EndSummary, Event, Frame, OutFrame, Output, RemoteConnect,
-    Side, StreamHandler,
+    Bridge, BridgeConfig, CloseInfo, EndSummary, Event, OutFrame, Output, RemoteConnect, Side,
+    StreamHandler,
 };
+use teler_io::{ReadFailure, close_frame, close_info, feed_frame, is_write_buffer_full};
+
+use crate::{Runtime, Timer};
 
 /// How long the bridge waits, once it has ended, for its close frames to go out.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-type RemoteWs = WebSocketStream<ConnectStream>;
-type Connecting = Pin<Box<dyn Future<Output = Result<Box<RemoteWs>, String>> + Send>>;
+/// The remote's socket: plain TCP or TLS over the runtime's TCP.
+type RemoteWs<Rt> = WebSocketStream<
+    async_tungstenite::stream::Stream<
+        <Rt as Runtime>::Tcp,
+        futures_rustls::client::TlsStream<<Rt as Runtime>::Tcp>,
+    >,
+>;
+type Connecting<Rt> = Pin<Box<dyn Future<Output = Result<Box<RemoteWs<Rt>>, String>> + Send>>;
 type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
 
-with_connector_docs! {
-    pub struct StreamConnector<F> {
-        config: BridgeConfig,
-        factory: F,
-        tls: Option<Arc<ClientConfig>>,
-        on_event: Option<EventHook>,
-    }
+/// Bridges Teler media streams to a remote WebSocket, one call at a time per
+/// [`StreamConnector::bridge_stream`] (run many at once: it takes `&self`).
+///
+/// Built from a [`BridgeConfig`] and a handler **factory**, called once per call, so each
+/// call gets fresh handler state (the ElevenLabs remote handler counts chunk ids per call).
+/// `Rt` is the [`Runtime`]; `teler_tokio::StreamConnector` and `teler_smol::StreamConnector`
+/// fill it in:
+///
+/// ```
+/// # fn demo<Rt: teler_async::Runtime>() {
+/// use teler_async::StreamConnector;
+/// use teler_core::{elevenlabs, media::BridgeConfig};
+///
+/// let config = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=…")
+///     .header("xi-api-key", "…")
+///     .build()
+///     .expect("valid config");
+/// let connector = StreamConnector::<_, Rt>::new(config, || {
+///     (elevenlabs::call_handler(), elevenlabs::remote_handler())
+/// });
+/// # let _ = connector;
+/// # }
+/// ```
+pub struct StreamConnector<F, Rt> {
+    config: BridgeConfig,
+    factory: F,
+    tls: Option<Arc<ClientConfig>>,
+    on_event: Option<EventHook>,
+    rt: PhantomData<fn() -> Rt>,
 }
 
-impl<F> fmt::Debug for StreamConnector<F> {
+impl<F, Rt> fmt::Debug for StreamConnector<F, Rt> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamConnector")
             .field("config", &self.config)
@@ -53,11 +91,12 @@ impl<F> fmt::Debug for StreamConnector<F> {
     }
 }
 
-impl<F, C, R> StreamConnector<F>
+impl<F, C, R, Rt> StreamConnector<F, Rt>
 where
     F: Fn() -> (C, R),
     C: StreamHandler,
     R: StreamHandler,
+    Rt: Runtime,
 {
     /// A connector for `config`; `factory` makes the (call-side, remote-side) handler pair
     /// of each call.
@@ -67,6 +106,7 @@ where
             factory,
             tls: None,
             on_event: None,
+            rt: PhantomData,
         }
     }
 
@@ -93,7 +133,7 @@ where
     /// socket with the same ones (`accept_async_with_config`) so both sides have the same
     /// small buffers and frame limit.
     pub fn websocket_config(&self) -> WebSocketConfig {
-        websocket_config(&self.config)
+        teler_io::websocket_config(&self.config)
     }
 
     /// Bridges one call: `call_ws` is Teler's media socket, any `Stream + Sink` of
@@ -112,7 +152,7 @@ where
         E: 'static,
     {
         let (c, r) = (self.factory)();
-        let driver = Driver {
+        let driver = Driver::<S, C, R, Rt> {
             bridge: Bridge::new(self.config.clone(), c, r),
             teler: call_ws,
             remote: RemoteSlot::Idle,
@@ -128,26 +168,16 @@ where
     }
 }
 
-/// The tungstenite settings for a bridge config: small buffers, the config's frame limit.
-pub fn websocket_config(config: &BridgeConfig) -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(config.read_buffer_size())
-        .write_buffer_size(config.write_buffer_size())
-        .max_write_buffer_size(config.max_write_buffer_size())
-        .max_message_size(Some(config.max_frame_size()))
-        .max_frame_size(Some(config.max_frame_size()))
-}
-
-enum RemoteSlot {
+enum RemoteSlot<Rt: Runtime> {
     Idle,
-    Connecting(Connecting),
-    Open(Box<RemoteWs>),
+    Connecting(Connecting<Rt>),
+    Open(Box<RemoteWs<Rt>>),
 }
 
-enum Wake<E> {
+enum Wake<E, Rt: Runtime> {
     Teler(Option<Result<Message, E>>),
     Remote(Option<Result<Message, tungstenite::Error>>),
-    Connected(Result<Box<RemoteWs>, String>),
+    Connected(Result<Box<RemoteWs<Rt>>, String>),
     FlushFailed(Side),
     Timeout,
 }
@@ -262,10 +292,10 @@ fn idx(side: Side) -> usize {
     }
 }
 
-struct Driver<S, C, R> {
+struct Driver<S, C, R, Rt: Runtime> {
     bridge: Bridge<C, R>,
     teler: S,
-    remote: RemoteSlot,
+    remote: RemoteSlot<Rt>,
     /// Frames waiting for each side's sink.
     out: [Outgoing; 2],
     closes: [Option<CloseInfo>; 2],
@@ -276,8 +306,9 @@ struct Driver<S, C, R> {
     on_event: Option<EventHook>,
 }
 
-impl<S, E, C, R> Driver<S, C, R>
+impl<S, E, C, R, Rt> Driver<S, C, R, Rt>
 where
+    Rt: Runtime,
     S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
     <S as Sink<Message>>::Error: 'static,
     E: 'static,
@@ -286,7 +317,7 @@ where
 {
     async fn run(mut self) -> EndSummary {
         self.bridge.handle_teler_connected(Instant::now());
-        let mut timer = rt::Timer::new();
+        let mut timer = Rt::timer();
         loop {
             if let Some(summary) = self.execute() {
                 // Boxed: the close phase's future is large and runs once; kept inline it
@@ -299,7 +330,7 @@ where
             if !waited {
                 // Input was ready at once: let the runtime run other calls before handling
                 // it, so a slow handler delays only its own call (by one frame at most).
-                rt::yield_now().await;
+                Rt::yield_now().await;
             }
             self.feed(wake);
         }
@@ -310,7 +341,7 @@ where
         while let Some(out) = self.bridge.poll_output() {
             match out {
                 Output::ConnectRemote(req) => {
-                    let fut = connect(req, self.ws_config, self.tls.clone());
+                    let fut = connect::<Rt>(req, self.ws_config, self.tls.clone());
                     self.remote = RemoteSlot::Connecting(Box::pin(fut));
                 }
                 Output::Send { side, frame } => {
@@ -359,7 +390,7 @@ where
 
     /// Waits for the next thing that happens: a frame on either side, the remote's connect
     /// outcome, a flush failure, or the core's deadline. Also says whether it had to wait.
-    async fn wait(&mut self, timer: &mut rt::Timer) -> (Wake<E>, bool) {
+    async fn wait(&mut self, timer: &mut Rt::Timer) -> (Wake<E, Rt>, bool) {
         let teler_first = self.teler_first;
         self.teler_first = !teler_first;
         let mut polls = 0u32;
@@ -419,7 +450,7 @@ where
         (wake, polls > 1)
     }
 
-    fn feed(&mut self, wake: Wake<E>) {
+    fn feed(&mut self, wake: Wake<E, Rt>) {
         let now = Instant::now();
         let b = &mut self.bridge;
         match wake {
@@ -427,9 +458,9 @@ where
                 Message::Close(cf) => b.handle_teler_closed(now, cf.map(close_info)),
                 other => feed_frame(&other, |f| b.handle_teler_frame(now, f)),
             },
-            Wake::Teler(Some(Err(e))) => match protocol_error(&e) {
-                Some(why) => b.handle_protocol_error(now, Side::Teler, why),
-                None => b.handle_teler_closed(now, None),
+            Wake::Teler(Some(Err(e))) => match teler_io::read_failure(&e) {
+                ReadFailure::Protocol(why) => b.handle_protocol_error(now, Side::Teler, why),
+                ReadFailure::Closed => b.handle_teler_closed(now, None),
             },
             Wake::Teler(None) => b.handle_teler_closed(now, None),
             Wake::Remote(Some(Ok(msg))) => match msg {
@@ -438,9 +469,9 @@ where
             },
             Wake::Remote(Some(Err(e))) => {
                 self.remote = RemoteSlot::Idle;
-                match protocol_error(&e) {
-                    Some(why) => b.handle_protocol_error(now, Side::Remote, why),
-                    None => b.handle_remote_closed(now, None),
+                match teler_io::read_failure(&e) {
+                    ReadFailure::Protocol(why) => b.handle_protocol_error(now, Side::Remote, why),
+                    ReadFailure::Closed => b.handle_remote_closed(now, None),
                 }
             }
             Wake::Remote(None) => {
@@ -497,61 +528,40 @@ where
                 let _ = SinkExt::close(&mut *ws).await;
             }
         };
-        rt::bounded(
-            CLOSE_TIMEOUT,
-            futures_util::future::join(close_teler, close_remote),
-        )
-        .await;
+        let closing = futures_util::future::join(close_teler, close_remote);
+        let _ = crate::timeout::<Rt, _>(CLOSE_TIMEOUT, closing).await;
     }
 }
 
-fn is_write_buffer_full<T: 'static>(e: &T) -> bool {
-    matches!(
-        (e as &dyn Any).downcast_ref::<tungstenite::Error>(),
-        Some(tungstenite::Error::WriteBufferFull(_))
-    )
-}
-
-/// A read error caused by the peer breaking the protocol (as opposed to the socket merely
-/// breaking), with its text.
-fn protocol_error<T: 'static>(e: &T) -> Option<String> {
-    use tungstenite::error::ProtocolError::ResetWithoutClosingHandshake;
-    match (e as &dyn Any).downcast_ref::<tungstenite::Error>()? {
-        // The peer just went away (EOF without a close frame): a hang-up, not garbage.
-        tungstenite::Error::Protocol(ResetWithoutClosingHandshake) => None,
-        e @ (tungstenite::Error::Capacity(_)
-        | tungstenite::Error::Protocol(_)
-        | tungstenite::Error::Utf8(_)) => Some(e.to_string()),
-        _ => None,
-    }
-}
-
-include!("../shared/ws_glue.rs");
-
-async fn connect(
+/// Dials the remote: TCP (no Nagle: audio frames are small and latency-bound), TLS if
+/// `wss://`, then the WebSocket handshake. The core bounds the whole of it with the
+/// config's connect timeout.
+async fn connect<Rt: Runtime>(
     req: RemoteConnect,
     config: WebSocketConfig,
     tls: Option<Arc<ClientConfig>>,
-) -> Result<Box<RemoteWs>, String> {
-    let request = request(&req)?;
-    let tls = match tls.or_else(default_tls) {
-        Some(t) => t,
-        None => return Err("could not set up TLS".to_owned()),
-    };
-    let uri = request.uri();
-    let host = uri.host().ok_or("the remote URL has no host")?;
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_owned();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("wss") {
-            443
-        } else {
-            80
-        });
-    rt::connect_ws(request, &host, port, tls, config)
+) -> Result<Box<RemoteWs<Rt>>, String> {
+    use async_tungstenite::stream::Stream as Either;
+    let (request, target) = teler_io::request(&req)?;
+    let tcp = Rt::connect_tcp(&target.host, target.port)
         .await
-        .map(Box::new)
+        .map_err(|e| format!("cannot connect to {}:{}: {e}", target.host, target.port))?;
+    let stream = if target.tls {
+        let tls = tls
+            .or_else(teler_io::default_tls)
+            .ok_or("could not set up TLS")?;
+        let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+            .map_err(|e| format!("bad TLS server name {:?}: {e}", target.host))?;
+        let tls = futures_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS with {}: {e}", target.host))?;
+        Either::Tls(tls)
+    } else {
+        Either::Plain(tcp)
+    };
+    async_tungstenite::client_async_with_config(request, stream, Some(config))
+        .await
+        .map(|(ws, _response)| Box::new(ws))
+        .map_err(|e| e.to_string())
 }

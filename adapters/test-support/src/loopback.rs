@@ -1,5 +1,5 @@
 //! A real HTTP/1.1 server on 127.0.0.1 (port 0) for the REST clients' tests, shared by the
-//! adapters' test suites through `#[path]`. It records every request, answers from a script
+//! adapters' test suites (a dev-dependency). It records every request, answers from a script
 //! (then a default), keeps connections alive and counts accepted TCP connections.
 #![allow(dead_code)]
 
