@@ -94,7 +94,8 @@ proptest! {
 
 #[test]
 fn teler_byte_maths() {
-    // TELER.md: 8 kHz PCM16 = 16 bytes per ms; 20 ms = 320 bytes = 428 base64 chars.
+    // docs/PROTOCOL.md#byte-arithmetic: 8 kHz PCM16 = 16 bytes per ms; 20 ms = 320 bytes =
+    // 428 base64 chars.
     let twenty = Duration::from_millis(20);
     assert_eq!(
         teler_core::audio::pcm16_bytes_in(twenty, SampleRate::Hz8000),

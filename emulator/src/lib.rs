@@ -117,7 +117,8 @@ impl AudioSource {
 
 /// The form of the `call_id` in a media stream's `start` frame.
 ///
-/// `TELER.md` section 2: the `start` frame's `call_id` can differ in form from the REST id
+/// See `docs/PROTOCOL.md`, section "Teler to app: start": the `start` frame's `call_id`
+/// can differ in form from the REST id
 /// (a `cs_…` id on the socket and a UUID on REST have been seen). An app must not look a
 /// stream up by matching `start.call_id` against the flow request's or the REST `call_id`;
 /// it should carry its own id in the `ws_url` query string (which Teler keeps). The default,
@@ -288,7 +289,8 @@ impl EmulatorBuilder {
     /// How many times a webhook is attempted before the emulator gives up on it (default 4:
     /// the first delivery and 3 retries; 1 = never retry). A delivery fails when the
     /// receiver does not answer within [`http_timeout`](Self::http_timeout) or answers
-    /// anything but 2xx. Teler retries deliveries (`TELER.md` section 5); so does the
+    /// anything but 2xx. Teler retries deliveries (see `docs/PROTOCOL.md`, section
+    /// "Delivery, retries and duplicates"); so does the
     /// emulator, for both webhook versions, with the same body (same event `id`) and a
     /// fresh signature, while later events go ahead: a retried event arrives out of order.
     /// At most 10.
@@ -305,7 +307,8 @@ impl EmulatorBuilder {
     /// Deliver every webhook twice (default off): the same body, so the same event `id` in
     /// 2026-06-01, each delivered (and retried) on its own, the copy queued behind events
     /// already waiting. Teler's deliveries "may arrive out of order or twice: dedupe by id"
-    /// (`TELER.md` section 5); a receiver that does not dedupe fails visibly with this on.
+    /// (`docs/PROTOCOL.md`, section "Delivery, retries and duplicates"); a receiver that does
+    /// not dedupe fails visibly with this on.
     pub fn webhook_duplicates(mut self, on: bool) -> Self {
         self.cfg.webhook_duplicates = on;
         self

@@ -1,4 +1,4 @@
-//! The REST API of `TELER.md` section 4 (calls), under `/api/v1`.
+//! The REST API of `docs/PROTOCOL.md`, section "Endpoints: calls", under `/api/v1`.
 
 use std::sync::Arc;
 

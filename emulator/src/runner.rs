@@ -228,7 +228,7 @@ struct End {
     /// The detailed reason shown on REST (`reason`), e.g. `flow_error`.
     reason: String,
     ended_by: &'static str,
-    /// `call.failed`'s `reason` in 2026-06-01 (TELER.md section 5 lists `no_answer`,
+    /// `call.failed`'s `reason` in 2026-06-01 (`docs/PROTOCOL.md#event-types` lists `no_answer`,
     /// `user_busy`, `canceled`, `carrier_error`), for a failed call.
     webhook_reason: &'static str,
 }
@@ -346,7 +346,8 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
 
         let mut next = c.properties["flow_url"].as_str().map(str::to_owned);
         let mut streams = 0u32;
-        // The call's id on its media streams (TELER.md section 2: it can differ in form from
+        // The call's id on its media streams (docs/PROTOCOL.md#teler-to-app-start: it can differ
+        // in form from
         // the REST id); one per call, the same on every stream of it.
         let socket_call_id = match sh.cfg.socket_call_id {
             SocketCallId::SameAsRest => id.clone(),
@@ -429,7 +430,7 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
     let duration = answered_ms.map_or(0, |a| now.saturating_sub(a) / 1000);
     if end.state == CallState::Failed && sh.cfg.webhook_version == WebhookVersion::V2026_06_01 {
         // 2026-06-01 has call.failed, with one of Teler's four reasons (the detail stays on
-        // REST). 2025-08-01 knows call.completed only (TELER.md section 5).
+        // REST). 2025-08-01 knows call.completed only (docs/PROTOCOL.md#event-types).
         hooks.send(
             "call.failed",
             json!({ "reason": end.webhook_reason, "hangup_time": ended_at, "duration": duration }),

@@ -1,10 +1,11 @@
-//! Lifecycle webhooks: the two body shapes of `TELER.md` section 5 and their signature.
+//! Lifecycle webhooks: the two body shapes of `docs/PROTOCOL.md`, section "Webhooks", and
+//! their signature.
 //!
 //! Delivery (in `runner`): one POST at a time per call, in the order the events happen;
 //! a delivery that fails (no answer, or an answer other than 2xx) is retried with the same
 //! body (same event `id`, a fresh signature) after a doubling backoff, up to a bounded
 //! number of attempts, while later events go ahead, so a retried event arrives after
-//! events that happened later, as `TELER.md` says Teler's may ("retried and may arrive
+//! events that happened later, as `docs/PROTOCOL.md` says Teler's may ("retried and may arrive
 //! out of order or twice: dedupe by id"). Optionally every event is delivered twice.
 
 use serde_json::{Map, Value, json};
@@ -96,7 +97,8 @@ pub(crate) fn event_body(
 }
 
 /// The signature headers for `body` sent at `timestamp` (Unix seconds): HMAC-SHA256 keyed
-/// with the secret over `"{timestamp}.{body}"`, hex digest (`TELER.md` section 5), computed
+/// with the secret over `"{timestamp}.{body}"`, hex digest (`docs/PROTOCOL.md`, section
+/// "Webhook signatures"), computed
 /// by teler-core's [`WebhookSecret::sign`](teler_core::webhook::WebhookSecret::sign), the
 /// same code a receiver verifies with. An empty secret signs nothing.
 pub fn signature_headers(secret: &str, timestamp: u64, body: &[u8]) -> Vec<(&'static str, String)> {

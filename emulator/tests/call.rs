@@ -1,4 +1,5 @@
-//! Whole calls against a local test app: frames (TELER.md section 2), webhooks (section 5),
+//! Whole calls against a local test app: frames (docs/PROTOCOL.md#media-stream), webhooks
+//! (docs/PROTOCOL.md#webhooks),
 //! the output WAV and errors in the call state.
 
 mod common;
@@ -136,8 +137,9 @@ async fn echo_call_frames_webhooks_and_output() {
             ])
         );
         assert_eq!(start["type"], "start");
-        // By default the socket's call_id differs in form from the REST id (TELER.md
-        // section 2): a UUID here, `cs_…` on REST, in the flow request and in webhooks.
+        // By default the socket's call_id differs in form from the REST id
+        // (docs/PROTOCOL.md#teler-to-app-start): a UUID here, `cs_…` on REST, in the flow request
+        // and in webhooks.
         let socket_id = start["call_id"].as_str().unwrap();
         assert_ne!(socket_id, call.id);
         assert_eq!(socket_id.len(), 36, "{socket_id}");
@@ -438,7 +440,8 @@ async fn errors_are_recorded_in_the_call_state() {
         assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
         assert!(c.errors[0].contains("nested under data"), "{:?}", c.errors);
 
-        // chunk_id is an integer (TELER.md section 2): "1" is a bad frame, not chunk 1.
+        // chunk_id is an integer (docs/PROTOCOL.md#app-to-teler-audio): "1" is a bad frame,
+        // not chunk 1.
         let app = start_app(
             r#"{"action":"stream","ws_url":"{WS}","chunk_size":100}"#,
             AppMode::StringChunkId,

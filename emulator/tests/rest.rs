@@ -1,4 +1,4 @@
-//! The REST answers against `TELER.md` section 4.
+//! The REST answers against `docs/PROTOCOL.md`, section "REST API".
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Webhooks as Teler sends them (TELER.md section 5): `call.failed` for failed calls in
+//! Webhooks as Teler sends them (docs/PROTOCOL.md#webhooks): `call.failed` for failed calls in
 //! 2026-06-01, retries of failed deliveries (same id, out of order), optional duplicates.
 
 mod common;

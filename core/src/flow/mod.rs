@@ -1,4 +1,5 @@
-//! Call-flow actions: the JSON object a flow URL answers with (`TELER.md` section 3).
+//! Call-flow actions: the JSON object a flow URL answers with (see `docs/PROTOCOL.md`,
+//! section "Call flow actions").
 //!
 //! Every builder validates when built, and an error names the field and the rule. The JSON
 //! is exactly what the Python SDK 1.0.0's `CallFlow` produces for the same inputs: the same
@@ -112,7 +113,7 @@ impl Action {
         Ok(a)
     }
 
-    /// Checks every rule of `TELER.md` section 3.
+    /// Checks every rule of `docs/PROTOCOL.md`, section "Call flow actions".
     pub fn validate(&self) -> Result<(), FlowError> {
         match self {
             Action::Stream(s) => s.validate(),

@@ -1,4 +1,5 @@
-//! Typed media-stream messages (Teler's WebSocket protocol, `TELER.md` section 2).
+//! Typed media-stream messages (Teler's WebSocket protocol; see `docs/PROTOCOL.md`, section
+//! "Media stream").
 //!
 //! Teler -> app frames are parsed *borrowed*: [`TelerMessage::parse`] returns views into
 //! the frame text, so reading an `audio` frame copies nothing. The base64 payload is
@@ -539,8 +540,8 @@ impl<'a> AppMessage<'a> {
     /// Reads an app -> Teler frame the way Teler does (what the emulator and tests use):
     /// `audio` needs a top-level `audio_b64` and an integer `chunk_id`; a payload nested
     /// under `data` is not read (Teler is reported to ignore it silently; here it is an
-    /// error that says so). `chunk_id` must be a JSON integer (`TELER.md` section 2): a
-    /// string such as `"7"`, a float, a negative number is a
+    /// error that says so). `chunk_id` must be a JSON integer (`docs/PROTOCOL.md`, section
+    /// "App to Teler: audio"): a string such as `"7"`, a float, a negative number is a
     /// [`FrameError::WrongFieldType`], unlike the lenient reading of frames *from* Teler.
     ///
     /// ```

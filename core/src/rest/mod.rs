@@ -1,4 +1,4 @@
-//! Teler's REST API (`TELER.md` section 4), sans-IO.
+//! Teler's REST API (see `docs/PROTOCOL.md`, section "REST API"), sans-IO.
 //!
 //! Every endpoint is a value (e.g. [`voice::ListCalls`]) implementing [`TelerRequest`]: it
 //! validates itself and becomes an [`http::Request<Vec<u8>>`], and it reads the

@@ -1,5 +1,6 @@
-//! The client-side rules of `TELER.md` section 4, checked before anything is sent. Each
-//! failure is a [`ValidationError`] naming the parameter and the rule.
+//! The client-side rules of `docs/PROTOCOL.md`, section "Client-side validation", checked
+//! before anything is sent. Each failure is a [`ValidationError`] naming the parameter and
+//! the rule.
 
 use core::net::IpAddr;
 use std::collections::HashMap;

@@ -772,7 +772,8 @@ impl From<String> for Direction {
     }
 }
 
-/// The JSON Teler POSTs to your flow URL when a call needs its flow (`TELER.md` section 1).
+/// The JSON Teler POSTs to your flow URL when a call needs its flow (see `docs/PROTOCOL.md`,
+/// section "Flow request").
 /// Only `call_id` is required. This request is **not signed**: put a
 /// [`UrlTokenKey`](super::UrlTokenKey) token in the flow URL's query string to authenticate it.
 ///

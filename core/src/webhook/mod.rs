@@ -1,4 +1,5 @@
-//! Webhooks and call-time security (`TELER.md` sections 1 and 5).
+//! Webhooks and call-time security (see `docs/PROTOCOL.md`, sections "Flow request",
+//! "Webhooks" and "URL tokens").
 //!
 //! - [`WebhookEvent`]: typed lifecycle events of both webhook versions (2025-08-01 flat,
 //!   2026-06-01 envelope), version detected from the body; unknown types and fields are kept.

@@ -1,4 +1,5 @@
-//! The webhook signature scheme, all of it in this file (`TELER.md` section 5; unconfirmed).
+//! The webhook signature scheme, all of it in this file (see `docs/PROTOCOL.md`, section
+//! "Webhook signatures"; unconfirmed).
 //!
 //! - Headers: [`SIGNATURE_HEADER`] (`X-Teler-Signature`) and [`TIMESTAMP_HEADER`]
 //!   (`X-Teler-Timestamp`), names matched case-insensitively.

@@ -12,9 +12,10 @@
 //! token MAC from ever equalling a webhook signature, even if the same secret is used for both.
 //!
 //! **Call ids on the socket**: the media stream's `start` message may carry a call id of a
-//! different form than the flow request's (`TELER.md` section 2). So the token carries the id
-//! it was minted for: read it back from [`TokenClaims::call_id`] when the socket connects, and
-//! compare it to the `start` message only where your deployment's ids are known to match.
+//! different form than the flow request's (`docs/PROTOCOL.md`, section "Teler to app: start").
+//! So the token carries the id it was minted for: read it back from [`TokenClaims::call_id`]
+//! when the socket connects, and compare it to the `start` message only where your
+//! deployment's ids are known to match.
 //!
 //! **Which URLs**: a call-bound token fits the `ws_url` of a `stream` action and the
 //! `flow_url` inside an action, both written while answering a flow request for a known call.
