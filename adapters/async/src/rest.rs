@@ -426,8 +426,7 @@ impl<Rt: Runtime> AsyncTransport for HyperTransport<Rt> {
                     within::<Rt, _>(t, "the download's answer", self.exchange(req)).await?;
                 let (parts, mut body) = resp.into_parts();
                 if let Some(next) = redirect_location(&url, parts.status, &parts.headers) {
-                    within::<Rt, _>(t, "the redirect's body", self.read_body(body, lease))
-                        .await?;
+                    within::<Rt, _>(t, "the redirect's body", self.read_body(body, lease)).await?;
                     url = next;
                     continue;
                 }

@@ -27,8 +27,8 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -37,8 +37,8 @@ use teler_core::media::{
     Bridge, BridgeConfig, CloseInfo, EndSummary, Event, OutFrame, Output, RemoteConnect, Side,
     StreamHandler,
 };
-use teler_io::{ReadFailure, close_frame, close_info, default_tls, feed_frame};
 pub use teler_io::websocket_config;
+use teler_io::{ReadFailure, close_frame, close_info, default_tls, feed_frame};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
@@ -624,7 +624,6 @@ fn shut<S: Read + Write>(ws: &mut WebSocket<S>, close: Option<CloseInfo>, until:
         }
     }
 }
-
 
 /// Dials the remote (on the connect thread): TCP, TLS for `wss://`, the WebSocket
 /// handshake, all within the connect timeout.

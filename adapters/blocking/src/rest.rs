@@ -33,8 +33,8 @@ use teler_core::rest::recordings::{
     MAX_DOWNLOAD_REDIRECTS, redirect_location, too_many_redirects, write_error,
 };
 use teler_core::rest::retry::{Outcome, is_replay_safe, jitter_from_bits};
-use teler_io::random_bytes;
 pub use teler_core::rest::*;
+use teler_io::random_bytes;
 
 /// The default timeout of one attempt.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

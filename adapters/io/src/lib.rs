@@ -247,7 +247,10 @@ mod tests {
         assert_eq!(read_failure(&reset), ReadFailure::Closed);
         let bad = tungstenite::Error::Protocol(ProtocolError::NonZeroReservedBits);
         assert!(matches!(read_failure(&bad), ReadFailure::Protocol(_)));
-        assert_eq!(read_failure(&std::io::Error::other("x")), ReadFailure::Closed);
+        assert_eq!(
+            read_failure(&std::io::Error::other("x")),
+            ReadFailure::Closed
+        );
         let full = tungstenite::Error::WriteBufferFull(Box::new(Message::text("x")));
         assert!(is_write_buffer_full(&full));
         assert!(!is_write_buffer_full(&bad));

@@ -170,11 +170,26 @@ mod download_tests {
     #[test]
     fn references_resolve_against_the_answering_url() {
         let base = "https://store.example/a/b/file.wav?sig=1";
-        assert_eq!(resolve_reference(base, "https://x.example/y"), "https://x.example/y");
-        assert_eq!(resolve_reference(base, "//cdn.example/z"), "https://cdn.example/z");
-        assert_eq!(resolve_reference(base, "/root.wav?s=2"), "https://store.example/root.wav?s=2");
-        assert_eq!(resolve_reference(base, "other.wav"), "https://store.example/a/b/other.wav");
-        assert_eq!(resolve_reference(base, "?sig=3"), "https://store.example/a/b/file.wav?sig=3");
+        assert_eq!(
+            resolve_reference(base, "https://x.example/y"),
+            "https://x.example/y"
+        );
+        assert_eq!(
+            resolve_reference(base, "//cdn.example/z"),
+            "https://cdn.example/z"
+        );
+        assert_eq!(
+            resolve_reference(base, "/root.wav?s=2"),
+            "https://store.example/root.wav?s=2"
+        );
+        assert_eq!(
+            resolve_reference(base, "other.wav"),
+            "https://store.example/a/b/other.wav"
+        );
+        assert_eq!(
+            resolve_reference(base, "?sig=3"),
+            "https://store.example/a/b/file.wav?sig=3"
+        );
         assert_eq!(resolve_reference("http://h:8080", "x"), "http://h:8080/x");
     }
 
@@ -189,6 +204,9 @@ mod download_tests {
         );
         assert_eq!(redirect_location(base, http::StatusCode::OK, &h), None);
         let empty = http::HeaderMap::new();
-        assert_eq!(redirect_location(base, http::StatusCode::FOUND, &empty), None);
+        assert_eq!(
+            redirect_location(base, http::StatusCode::FOUND, &empty),
+            None
+        );
     }
 }

@@ -4,7 +4,6 @@
 #[macro_export]
 macro_rules! backpressure_cases {
     () => {
-
         use std::sync::Mutex;
         use std::time::Duration;
 
@@ -94,7 +93,8 @@ macro_rules! backpressure_cases {
                     .socket_buffers(4096, 4096)
                     .build()
                     .unwrap();
-                let server = BridgeServer::start(config, || (eleven().0, remote_stops_on("end_call")));
+                let server =
+                    BridgeServer::start(config, || (eleven().0, remote_stops_on("end_call")));
                 let rss0 = rss_kib();
                 // Teler opens the stream, then reads nothing while the agent talks.
                 let mut teler = teler_connect(server.addr);
