@@ -47,22 +47,34 @@
 //! let mut bridge = Bridge::new(cfg, call_side, remote_side);
 //! let t0 = Instant::now(); // the driver's clock, never the core's
 //!
-//! bridge.handle_teler_connected(t0);
-//! bridge.handle_teler_frame(t0, Frame::Text(br#"{"type":"start","call_id":"cs_1","data":{"sample_rate":8000}}"#));
-//! bridge.handle_remote_connected(t0 + Duration::from_millis(40));
-//! bridge.handle_teler_frame(t0 + Duration::from_millis(60), Frame::Text(br#"{"type":"audio","data":{"audio_b64":"AAA="}}"#));
-//! bridge.handle_teler_closed(t0 + Duration::from_secs(1), None);
-//!
+//! // What the driver does after every input: carry out each output until there are none.
 //! let mut sent_to_remote = Vec::new();
 //! let mut ended = None;
-//! while let Some(out) = bridge.poll_output() {
-//!     match out {
-//!         Output::ConnectRemote(req) => assert_eq!(req.url, "wss://agent.example/ws"),
-//!         Output::Send { side: Side::Remote, frame: OutFrame::Text(t) } => sent_to_remote.push(t),
-//!         Output::Event(Event::Ended(summary)) => ended = Some(summary),
-//!         _ => {} // other sends, closes, events
+//! let mut drain = |bridge: &mut Bridge<_, _>| {
+//!     while let Some(out) = bridge.poll_output() {
+//!         match out {
+//!             Output::ConnectRemote(req) => assert_eq!(req.url, "wss://agent.example/ws"),
+//!             Output::Send { side: Side::Remote, frame: OutFrame::Text(t) } => sent_to_remote.push(t),
+//!             Output::Event(Event::Ended(summary)) => ended = Some(summary),
+//!             _ => {} // other sends, closes, events
+//!         }
 //!     }
-//! }
+//! };
+//!
+//! bridge.handle_teler_connected(t0);
+//! drain(&mut bridge);
+//! bridge.handle_teler_frame(t0, Frame::Text(br#"{"type":"start","call_id":"cs_1","data":{"sample_rate":8000}}"#));
+//! drain(&mut bridge);
+//! bridge.handle_remote_connected(t0 + Duration::from_millis(40));
+//! drain(&mut bridge);
+//! bridge.handle_teler_frame(t0 + Duration::from_millis(60), Frame::Text(br#"{"type":"audio","data":{"audio_b64":"AAA="}}"#));
+//! drain(&mut bridge);
+//! // Between inputs the driver sleeps until the core's next deadline (keepalive, idle
+//! // timeouts) and, if nothing came first, calls `handle_timeout(now)` and drains again.
+//! assert!(bridge.poll_timeout().is_some_and(|at| at > t0));
+//! bridge.handle_teler_closed(t0 + Duration::from_secs(1), None);
+//! drain(&mut bridge);
+//!
 //! assert_eq!(sent_to_remote, [r#"{"user_audio_chunk":"AAA="}"#]);
 //! let summary = ended.unwrap();
 //! assert!(matches!(summary.reason, EndReason::TelerHungUp(None)));
