@@ -915,15 +915,13 @@ fn timeouts_and_refused_connections_are_typed() {
             .retry(RetryPolicy::none())
             .build()
             .unwrap();
-        server.push(Reply::json(200, "{}").delayed(Duration::from_secs(2)));
+        // The answer would come after 6 s: ending well before it is the timeout's doing, with
+        // room for a slow, busy machine.
+        server.push(Reply::json(200, "{}").delayed(Duration::from_secs(6)));
         let t = Instant::now();
         let e = c.voice().calls().retrieve("cs_1").unwrap_err();
         assert!(matches!(e, Error::Timeout(_)), "{e:?}");
-        assert!(
-            t.elapsed() < Duration::from_millis(1500),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 
         // A recording's storage host that does not answer: the download ends too.
         server.push(Reply::empty(307).header("Location", &format!("{}/s/a", server.origin())));
@@ -931,15 +929,11 @@ fn timeouts_and_refused_connections_are_typed() {
             .recordings()
             .retrieve(teler_blocking::rest::recordings::GetRecording::new("rec_1"))
             .unwrap();
-        server.push(Reply::bytes(200, b"RIFF".to_vec()).delayed(Duration::from_secs(2)));
+        server.push(Reply::bytes(200, b"RIFF".to_vec()).delayed(Duration::from_secs(6)));
         let t = Instant::now();
         let e = c.download_recording(&rec, &mut Vec::new()).unwrap_err();
         assert!(matches!(e, Error::Timeout(_)), "{e:?}");
-        assert!(
-            t.elapsed() < Duration::from_millis(1500),
-            "{:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
 
         let c = Client::builder(KEY)
             .base_url(refused_base_url())

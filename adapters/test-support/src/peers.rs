@@ -69,18 +69,6 @@ pub fn remote_stops_on(word: &'static str) -> Box<dyn StreamHandler> {
     })
 }
 
-/// The call-side ElevenLabs handler, except a Teler frame containing `word` takes `pause`
-/// (a slow handler: it blocks its thread, as careless code would).
-pub fn call_slow_on(word: &'static str, pause: Duration) -> Box<dyn StreamHandler> {
-    let mut inner = teler_core::elevenlabs::call_handler();
-    Box::new(move |m: &str| -> HandlerResult {
-        if m.contains(word) {
-            thread::sleep(pause);
-        }
-        inner.handle_text(m)
-    })
-}
-
 // ---------------------------------------------------------------- Teler messages
 
 pub fn start_msg(call: &str) -> String {

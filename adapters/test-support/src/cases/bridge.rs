@@ -389,16 +389,19 @@ macro_rules! bridge_cases {
         fn keepalive_pings_keep_a_quiet_remote_and_a_silent_one_is_ended() {
             watchdog(LIMIT, || {
                 // A remote that says nothing but keeps reading answers the bridge's pings.
+                // (Its idle timeout is long: a busy machine that answers a ping late must not
+                // end this call.)
                 let (quiet, rec) = Recorder::remote();
                 let config = cfg(&quiet)
                     .keepalive_interval(Some(Duration::from_millis(50)))
-                    .remote_idle_timeout(Some(Duration::from_millis(250)))
+                    .remote_idle_timeout(Some(Duration::from_secs(10)))
                     .build()
                     .unwrap();
                 let server = BridgeServer::start(config, eleven);
                 let mut teler = teler_connect(server.addr);
                 send_text(&mut teler, start_msg("cs_15"));
-                thread::sleep(Duration::from_millis(800));
+                // 30 keepalive periods; 5 pings are asked for below.
+                thread::sleep(Duration::from_millis(1500));
                 close(&mut teler, 1000, "bye");
                 let s = server.summary();
                 assert!(
@@ -473,11 +476,26 @@ macro_rules! bridge_cases {
         fn a_slow_handler_slows_only_its_own_call() {
             watchdog(LIMIT, || {
                 let remote = FakeRemote::echo_agent();
-                // Call A's handler takes 60 ms on each of its frames (marked "slow"); B's are quick.
-                let server = BridgeServer::start(cfg(&remote).build().unwrap(), || {
-                    (call_slow_on("slow", Duration::from_millis(60)), eleven().1)
+                // Call A's handler takes 60 ms on each of its frames (marked "slow") and says
+                // when it starts on the first; B's are quick.
+                let (a_started_tx, a_started) = std::sync::mpsc::channel::<()>();
+                let a_started_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(a_started_tx)));
+                let server = BridgeServer::start(cfg(&remote).build().unwrap(), move || {
+                    let started = a_started_tx.clone();
+                    let mut inner = teler_core::elevenlabs::call_handler();
+                    let call: Box<dyn teler_core::media::StreamHandler> =
+                        Box::new(move |m: &str| -> teler_core::media::HandlerResult {
+                            if m.contains("slow") {
+                                if let Some(tx) = started.lock().unwrap().take() {
+                                    let _ = tx.send(());
+                                }
+                                thread::sleep(Duration::from_millis(60));
+                            }
+                            inner.handle_text(m)
+                        });
+                    (call, eleven().1)
                 });
-                const A_FRAMES: usize = 40; // 2.4 s of handler time, all queued at once
+                const A_FRAMES: usize = 40; // 2.4 s of handler sleep, all queued at once
                 let addr = server.addr;
                 let a = thread::spawn(move || {
                     let mut teler = teler_connect(addr);
@@ -486,33 +504,30 @@ macro_rules! bridge_cases {
                         send_text(&mut teler, audio_msg(i, &format!("slow{i:08}")));
                     }
                     let got = read_texts(&mut teler, A_FRAMES);
+                    let done = Instant::now();
                     close(&mut teler, 1000, "bye");
-                    got.texts
+                    (got.texts, done)
                 });
-                thread::sleep(Duration::from_millis(200)); // A's backlog is being worked through
-                let t0 = Instant::now();
+                // A's handler is on its first frame: its backlog is under way.
+                a_started.recv().unwrap();
                 let mut teler = teler_connect(server.addr);
                 send_text(&mut teler, start_msg("cs_fast"));
                 for i in 0..10 {
                     send_text(&mut teler, audio_msg(i, &payload(19, i)));
                 }
                 let got = read_texts(&mut teler, 10);
-                let took = t0.elapsed();
+                let b_done = Instant::now();
                 assert_eq!(got.texts.len(), 10);
                 close(&mut teler, 1000, "bye");
-                // B does not wait for A's backlog (2.2 s more): at most a few of A's frames.
-                assert!(
-                    took < Duration::from_millis(1200),
-                    "call B waited for A: {took:?}"
-                );
                 let want: Vec<String> = (0..A_FRAMES)
                     .map(|i| teler_audio(&format!("slow{i:08}"), i + 1))
                     .collect();
-                assert_eq!(
-                    a.join().unwrap(),
-                    want,
-                    "A's audio is late but whole and in order"
-                );
+                let (a_texts, a_done) = a.join().unwrap();
+                assert_eq!(a_texts, want, "A's audio is late but whole and in order");
+                // B started once A's backlog (2.4 s of sleeping handler) was under way: had B
+                // waited for it, B would have ended after A. An order, not a clock
+                // window: a busy machine only makes A's sleeps later.
+                assert!(b_done < a_done, "call B waited for call A's backlog: B done {:?} after A", b_done.saturating_duration_since(a_done));
             })
         }
 
