@@ -34,13 +34,6 @@ use teler_io::random_bytes;
 
 use crate::Runtime;
 
-/// The default timeout of one attempt.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Largest response body read into memory (API answers; downloads stream instead), as in
-/// the blocking client.
-pub const MAX_BODY: usize = 64 * 1024 * 1024;
-
 /// Idle connections kept per origin.
 const MAX_IDLE_PER_ORIGIN: usize = 8;
 
@@ -190,6 +183,8 @@ type Sender = SendRequest<Full<Bytes>>;
 /// [`Runtime::spawn`] and ends when the server closes it or the pool drops it.
 pub struct HyperTransport<Rt> {
     timeout: Duration,
+    max_response_size: usize,
+    download_limit: Duration,
     tls: Option<Arc<rustls::ClientConfig>>,
     idle: Arc<Mutex<HashMap<Origin, Vec<Sender>>>>,
     rt: PhantomData<fn() -> Rt>,
@@ -199,6 +194,8 @@ impl<Rt> Clone for HyperTransport<Rt> {
     fn clone(&self) -> Self {
         HyperTransport {
             timeout: self.timeout,
+            max_response_size: self.max_response_size,
+            download_limit: self.download_limit,
             tls: self.tls.clone(),
             idle: self.idle.clone(),
             rt: PhantomData,
@@ -210,6 +207,8 @@ impl<Rt> std::fmt::Debug for HyperTransport<Rt> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HyperTransport")
             .field("timeout", &self.timeout)
+            .field("max_response_size", &self.max_response_size)
+            .field("download_limit", &self.download_limit)
             .finish_non_exhaustive()
     }
 }
@@ -245,10 +244,26 @@ impl<Rt: Runtime> HyperTransport<Rt> {
         }
         HyperTransport {
             timeout,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            download_limit: DEFAULT_DOWNLOAD_LIMIT,
             tls,
             idle: Arc::default(),
             rt: PhantomData,
         }
+    }
+
+    /// The largest API answer read into memory (default [`DEFAULT_MAX_RESPONSE_SIZE`]); a
+    /// larger one fails as [`Error::TooLarge`] once this many bytes have come.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// The longest a whole recording download may take (default
+    /// [`DEFAULT_DOWNLOAD_LIMIT`]); each wait for more of it is bounded by the timeout too.
+    pub fn download_limit(mut self, limit: Duration) -> Self {
+        self.download_limit = limit;
+        self
     }
 
     /// A live idle connection to `origin`, if the pool has one.
@@ -355,20 +370,30 @@ impl<Rt: Runtime> HyperTransport<Rt> {
         }
     }
 
-    /// Reads a whole body of at most [`MAX_BODY`] bytes; the connection goes back to the
-    /// pool when it was read to its end.
+    /// Reads a whole body of at most `max_response_size` bytes (memory stays within the
+    /// limit: the body is not copied past it); the connection goes back to the pool when it
+    /// was read to its end.
     async fn read_body(
         &self,
-        body: hyper::body::Incoming,
+        mut body: hyper::body::Incoming,
         lease: Lease,
     ) -> Result<Vec<u8>, TransportError> {
-        let bytes = http_body_util::Limited::new(body, MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| io_err("reading the body", e))?
-            .to_bytes();
+        let limit = self.max_response_size;
+        let mut all = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| io_err("reading the body", e))?;
+            if let Ok(data) = frame.into_data() {
+                if all.len() + data.len() > limit {
+                    return Err(TransportError::new(
+                        TransportErrorKind::TooLarge,
+                        format!("the answer is larger than the limit of {limit} bytes"),
+                    ));
+                }
+                all.extend_from_slice(&data);
+            }
+        }
         self.give_back(lease);
-        Ok(bytes.to_vec())
+        Ok(all)
     }
 }
 
@@ -414,7 +439,18 @@ impl<Rt: Runtime> AsyncTransport for HyperTransport<Rt> {
         url: &'a str,
         out: &'a mut dyn DownloadSink,
     ) -> BoxFuture<'a, Result<u64, Error>> {
+        let whole = self.download_limit;
         Box::pin(async move {
+            crate::timeout::<Rt, _>(whole, self.download_inner(url, out))
+                .await
+                .unwrap_or_else(|| Err(Error::Timeout(timed_out("the whole download", whole))))
+        })
+    }
+}
+
+impl<Rt: Runtime> HyperTransport<Rt> {
+    async fn download_inner(&self, url: &str, out: &mut dyn DownloadSink) -> Result<u64, Error> {
+        {
             let t = self.timeout;
             let mut url = url.to_string();
             for _ in 0..MAX_DOWNLOAD_REDIRECTS {
@@ -450,7 +486,7 @@ impl<Rt: Runtime> AsyncTransport for HyperTransport<Rt> {
                 return Ok(total);
             }
             Err(too_many_redirects())
-        })
+        }
     }
 }
 
@@ -462,6 +498,8 @@ pub struct AsyncClientBuilder<Rt> {
     base_url: Option<String>,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    max_response_size: usize,
+    download_limit: Duration,
     retry: RetryPolicy,
     transport: Option<Arc<dyn AsyncTransport>>,
     rt: PhantomData<fn() -> Rt>,
@@ -472,6 +510,8 @@ impl<Rt> std::fmt::Debug for AsyncClientBuilder<Rt> {
         f.debug_struct("AsyncClientBuilder")
             .field("base_url", &self.base_url)
             .field("timeout", &self.timeout)
+            .field("max_response_size", &self.max_response_size)
+            .field("download_limit", &self.download_limit)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -491,9 +531,24 @@ impl<Rt: Runtime> AsyncClientBuilder<Rt> {
         self
     }
 
-    /// The timeout of one attempt (default 10 s). Ignored with a custom transport.
+    /// The timeout of one attempt, and of each wait for more of a download (default
+    /// [`DEFAULT_TIMEOUT`], 10 s). Ignored with a custom transport.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The largest API answer read into memory (default [`DEFAULT_MAX_RESPONSE_SIZE`],
+    /// 64 MiB). Ignored with a custom transport.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// The longest a whole recording download may take (default [`DEFAULT_DOWNLOAD_LIMIT`],
+    /// 30 min). Ignored with a custom transport.
+    pub fn download_limit(mut self, limit: Duration) -> Self {
+        self.download_limit = limit;
         self
     }
 
@@ -520,9 +575,13 @@ impl<Rt: Runtime> AsyncClientBuilder<Rt> {
         for (n, v) in &self.headers {
             cfg = cfg.with_header(n, v)?;
         }
-        let transport = self
-            .transport
-            .unwrap_or_else(|| Arc::new(HyperTransport::<Rt>::new(self.timeout)));
+        let transport = self.transport.unwrap_or_else(|| {
+            Arc::new(
+                HyperTransport::<Rt>::new(self.timeout)
+                    .max_response_size(self.max_response_size)
+                    .download_limit(self.download_limit),
+            )
+        });
         Ok(AsyncClient {
             inner: Arc::new(Inner {
                 cfg,
@@ -583,6 +642,8 @@ impl<Rt: Runtime> AsyncClient<Rt> {
             base_url: None,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            download_limit: DEFAULT_DOWNLOAD_LIMIT,
             retry: RetryPolicy::default(),
             transport: None,
             rt: PhantomData,
@@ -632,12 +693,14 @@ impl<Rt: Runtime> AsyncClient<Rt> {
             client: &'c AsyncClient<Rt>,
             pager: Paginator<R>,
             buffer: std::vec::IntoIter<R::Item>,
+            cut_short: Option<Error>,
             failed: bool,
         }
         let st = St {
             client: self,
             pager: Paginator::new(first),
             buffer: Vec::new().into_iter(),
+            cut_short: None,
             failed: false,
         };
         futures_util::stream::unfold(st, |mut st| async move {
@@ -648,10 +711,14 @@ impl<Rt: Runtime> AsyncClient<Rt> {
                 if st.failed {
                     return None;
                 }
+                if let Some(e) = st.cut_short.take() {
+                    st.failed = true;
+                    return Some((Err(e), st));
+                }
                 let req = st.pager.next_request()?;
                 match st.client.send(req.clone()).await {
                     Ok(page) => {
-                        st.pager.handle_page(&req, &page);
+                        st.cut_short = st.pager.handle_page(&req, &page).err();
                         st.buffer = page.data.into_iter();
                     }
                     Err(e) => {

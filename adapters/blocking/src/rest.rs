@@ -36,9 +36,6 @@ use teler_core::rest::retry::{Outcome, is_replay_safe, jitter_from_bits};
 pub use teler_core::rest::*;
 use teler_io::random_bytes;
 
-/// The default timeout of one attempt.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Moves one HTTP exchange. Implement it to bring your own HTTP client.
 ///
 /// `send` must not follow redirects (a recording's answer is a redirect to read) and must
@@ -75,10 +72,9 @@ pub trait Transport: Send + Sync {
 pub struct UreqTransport {
     agent: ureq::Agent,
     timeout: Duration,
+    max_response_size: usize,
+    download_limit: Duration,
 }
-
-/// The longest a recording download may take in all (a stalled one ends then).
-const DOWNLOAD_LIMIT: Duration = Duration::from_secs(30 * 60);
 
 impl UreqTransport {
     /// A transport whose every attempt ends after `timeout`.
@@ -99,7 +95,23 @@ impl UreqTransport {
         UreqTransport {
             agent: config.into(),
             timeout,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            download_limit: DEFAULT_DOWNLOAD_LIMIT,
         }
+    }
+
+    /// The largest API answer read into memory (default [`DEFAULT_MAX_RESPONSE_SIZE`]); a
+    /// larger one fails as [`Error::TooLarge`] once this many bytes have come.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// The longest a whole recording download may take (default
+    /// [`DEFAULT_DOWNLOAD_LIMIT`]); each wait for more of it is bounded by the timeout too.
+    pub fn download_limit(mut self, limit: Duration) -> Self {
+        self.download_limit = limit;
+        self
     }
 
     /// The agent in use.
@@ -112,6 +124,7 @@ fn map_ureq(e: ureq::Error) -> TransportError {
     use ureq::Error as U;
     let kind = match &e {
         U::Timeout(_) => TransportErrorKind::Timeout,
+        U::BodyExceedsLimit(_) => TransportErrorKind::TooLarge,
         U::HostNotFound | U::ConnectionFailed => TransportErrorKind::Connect,
         // A failed TLS handshake (e.g. an untrusted certificate): nothing was sent.
         U::Io(io) if io.get_ref().is_some_and(is_handshake_error) => TransportErrorKind::Connect,
@@ -129,6 +142,21 @@ fn map_ureq(e: ureq::Error) -> TransportError {
         _ => TransportErrorKind::Io,
     };
     TransportError::new(kind, e.to_string())
+}
+
+/// An error reading a body: ureq's own (a timeout, a limit) when it is one inside.
+fn map_read_error(e: std::io::Error) -> TransportError {
+    let kind = match e.kind() {
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+            TransportErrorKind::Timeout
+        }
+        _ => TransportErrorKind::Io,
+    };
+    let text = e.to_string();
+    match e.into_inner().map(|inner| inner.downcast::<ureq::Error>()) {
+        Some(Ok(ureq_error)) => map_ureq(*ureq_error),
+        _ => TransportError::new(kind, text),
+    }
 }
 
 fn is_handshake_error(e: &(dyn std::error::Error + Send + Sync + 'static)) -> bool {
@@ -160,7 +188,7 @@ impl Transport for UreqTransport {
         let (parts, mut body) = resp.into_parts();
         let bytes = body
             .with_config()
-            .limit(64 * 1024 * 1024)
+            .limit(self.max_response_size as u64)
             .read_to_vec()
             .map_err(map_ureq)?;
         Ok(http::Response::from_parts(parts, bytes))
@@ -174,13 +202,13 @@ impl Transport for UreqTransport {
         let resp = req
             .with_agent(&self.agent)
             .configure()
-            .max_redirects(5)
-            // Connecting and each answer's head are bounded by the client's timeout; the
-            // file itself by DOWNLOAD_LIMIT.
-            .timeout_global(None)
+            .max_redirects(MAX_DOWNLOAD_REDIRECTS as u32)
+            // Connecting, each answer's head and each wait for more of the file are bounded
+            // by the client's timeout; the whole download by its limit.
+            .timeout_global(Some(self.download_limit))
             .timeout_connect(Some(self.timeout))
             .timeout_recv_response(Some(self.timeout))
-            .timeout_recv_body(Some(DOWNLOAD_LIMIT))
+            .timeout_per_read(Some(self.timeout))
             .build()
             .run()
             .map_err(|e| Error::from_transport(map_ureq(e)))?;
@@ -197,12 +225,7 @@ impl Transport for UreqTransport {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::Network(TransportError::new(
-                        TransportErrorKind::Io,
-                        e.to_string(),
-                    )));
-                }
+                Err(e) => return Err(Error::from_transport(map_read_error(e))),
             };
             out.write_all(&buf[..n]).map_err(write_error)?;
             total += n as u64;
@@ -217,6 +240,8 @@ pub struct ClientBuilder {
     base_url: Option<String>,
     headers: Vec<(String, String)>,
     timeout: Duration,
+    max_response_size: usize,
+    download_limit: Duration,
     retry: RetryPolicy,
     transport: Option<Arc<dyn Transport>>,
 }
@@ -235,6 +260,8 @@ impl std::fmt::Debug for ClientBuilder {
             .field("base_url", &self.base_url)
             .field("header_names", &header_names)
             .field("timeout", &self.timeout)
+            .field("max_response_size", &self.max_response_size)
+            .field("download_limit", &self.download_limit)
             .field("retry", &self.retry)
             .finish_non_exhaustive()
     }
@@ -254,9 +281,24 @@ impl ClientBuilder {
         self
     }
 
-    /// The timeout of one attempt (default 10 s). Ignored with a custom transport.
+    /// The timeout of one attempt, and of each wait for more of a download (default
+    /// [`DEFAULT_TIMEOUT`], 10 s). Ignored with a custom transport.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// The largest API answer read into memory (default [`DEFAULT_MAX_RESPONSE_SIZE`],
+    /// 64 MiB). Ignored with a custom transport.
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_response_size = bytes;
+        self
+    }
+
+    /// The longest a whole recording download may take (default [`DEFAULT_DOWNLOAD_LIMIT`],
+    /// 30 min). Ignored with a custom transport.
+    pub fn download_limit(mut self, limit: Duration) -> Self {
+        self.download_limit = limit;
         self
     }
 
@@ -283,9 +325,13 @@ impl ClientBuilder {
         for (n, v) in &self.headers {
             cfg = cfg.with_header(n, v)?;
         }
-        let transport = self
-            .transport
-            .unwrap_or_else(|| Arc::new(UreqTransport::new(self.timeout)));
+        let transport = self.transport.unwrap_or_else(|| {
+            Arc::new(
+                UreqTransport::new(self.timeout)
+                    .max_response_size(self.max_response_size)
+                    .download_limit(self.download_limit),
+            )
+        });
         Ok(Client {
             inner: Arc::new(Inner {
                 cfg,
@@ -336,6 +382,8 @@ impl Client {
             base_url: None,
             headers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
+            download_limit: DEFAULT_DOWNLOAD_LIMIT,
             retry: RetryPolicy::default(),
             transport: None,
         }
@@ -390,6 +438,7 @@ impl Client {
             client: self,
             pager: Paginator::new(first),
             buffer: Vec::new().into_iter(),
+            cut_short: None,
             failed: false,
         }
     }
@@ -412,6 +461,7 @@ pub struct Items<'c, R: PagedRequest> {
     client: &'c Client,
     pager: Paginator<R>,
     buffer: std::vec::IntoIter<R::Item>,
+    cut_short: Option<Error>,
     failed: bool,
 }
 
@@ -435,10 +485,14 @@ impl<R: PagedRequest> Iterator for Items<'_, R> {
             if self.failed {
                 return None;
             }
+            if let Some(e) = self.cut_short.take() {
+                self.failed = true;
+                return Some(Err(e));
+            }
             let req = self.pager.next_request()?;
             match self.client.send(req.clone()) {
                 Ok(page) => {
-                    self.pager.handle_page(&req, &page);
+                    self.cut_short = self.pager.handle_page(&req, &page).err();
                     self.buffer = page.data.into_iter();
                 }
                 Err(e) => {

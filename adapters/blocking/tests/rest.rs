@@ -1005,7 +1005,9 @@ fn paginate_walks_cursors_and_stops() {
             200,
             r#"{"data":[{"id":"cs_1"}],"next_cursor":"same","has_more":true}"#,
         ));
-        assert_eq!(c.paginate(ListCalls::new()).count(), 2);
+        let all: Vec<_> = c.paginate(ListCalls::new()).collect();
+        assert_eq!(all.len(), 3, "two pages' items, then the error");
+        assert!(matches!(all[2], Err(Error::Pagination(_))), "{:?}", all[2]);
         assert_eq!(server.requests().len(), 2);
         // An error is yielded once, then the walk ends.
         server.clear();

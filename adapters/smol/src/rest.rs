@@ -36,7 +36,7 @@
 
 use crate::Smol;
 
-pub use teler_async::rest::{AsyncTransport, BoxFuture, DEFAULT_TIMEOUT, DownloadSink, MAX_BODY};
+pub use teler_async::rest::{AsyncTransport, BoxFuture, DownloadSink};
 pub use teler_core::rest::*;
 
 /// The REST client on smol.

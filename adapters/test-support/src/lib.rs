@@ -5,6 +5,7 @@
 //! [`async_rest_cases!`]).
 #![allow(missing_debug_implementations, missing_docs)]
 
+pub mod contract;
 pub mod loopback;
 pub mod peers;
 pub mod tls_server;

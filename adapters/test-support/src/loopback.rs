@@ -24,6 +24,13 @@ pub struct Reply {
     pub raw: Option<Vec<u8>>,
     /// Close the connection after answering (without saying so in a header).
     pub close_after: bool,
+    /// Close the connection once the request head is read, before reading its body.
+    pub reset_early: bool,
+    /// After the head (`raw` or formatted without a body), write the body as `drip`
+    /// pieces of this size, one every `drip_every`.
+    pub drip: Option<(Vec<u8>, usize, Duration)>,
+    /// After the head, write zeros until the client goes away or this many bytes are out.
+    pub endless: Option<u64>,
 }
 
 impl Reply {
@@ -36,6 +43,9 @@ impl Reply {
             hang_up: false,
             raw: None,
             close_after: false,
+            reset_early: false,
+            drip: None,
+            endless: None,
         }
     }
     pub fn empty(status: u16) -> Reply {
@@ -47,6 +57,9 @@ impl Reply {
             hang_up: false,
             raw: None,
             close_after: false,
+            reset_early: false,
+            drip: None,
+            endless: None,
         }
     }
     pub fn bytes(status: u16, body: Vec<u8>) -> Reply {
@@ -58,6 +71,9 @@ impl Reply {
             hang_up: false,
             raw: None,
             close_after: false,
+            reset_early: false,
+            drip: None,
+            endless: None,
         }
     }
     pub fn header(mut self, k: &str, v: &str) -> Reply {
@@ -81,6 +97,25 @@ impl Reply {
     pub fn hang_up() -> Reply {
         let mut r = Reply::empty(500);
         r.hang_up = true;
+        r
+    }
+    /// Closes the connection as soon as the request head is read (the body unread).
+    pub fn reset_early() -> Reply {
+        let mut r = Reply::empty(500);
+        r.reset_early = true;
+        r
+    }
+    /// `head` (a raw status line and headers), then `piece`, `count` times, one every `every`.
+    pub fn drip(head: &[u8], piece: &[u8], count: usize, every: Duration) -> Reply {
+        let mut r = Reply::raw(head);
+        r.drip = Some((piece.to_vec(), count, every));
+        r
+    }
+    /// `head` (a raw status line and headers), then zeros until the client stops reading or
+    /// `cap` bytes were written.
+    pub fn endless(head: &[u8], cap: u64) -> Reply {
+        let mut r = Reply::raw(head);
+        r.endless = Some(cap);
         r
     }
 }
@@ -123,6 +158,8 @@ impl Recorded {
 
 #[derive(Default)]
 struct State {
+    /// Body bytes written by `drip` and `endless` replies.
+    streamed: u64,
     script: VecDeque<Reply>,
     default: Option<Reply>,
     requests: Vec<Recorded>,
@@ -196,6 +233,19 @@ impl Server {
         self.connections.load(Ordering::SeqCst)
     }
 
+    /// Body bytes written so far by `drip` and `endless` replies.
+    pub fn streamed(&self) -> u64 {
+        self.state.lock().unwrap().streamed
+    }
+
+    /// Requests whose path (without the query) is `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path() == path)
+            .collect()
+    }
+
     fn serve(&self, stream: TcpStream, conn: usize) {
         let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
         let _ = stream.set_nodelay(true);
@@ -205,17 +255,26 @@ impl Server {
         };
         let mut reader = BufReader::new(stream);
         loop {
-            let Some((req, close_after)) = read_request(&mut reader, conn) else {
+            let Some((mut req, close_after, body_len)) = read_head(&mut reader, conn) else {
                 return;
             };
             let reply = {
                 let mut st = self.state.lock().unwrap();
-                st.requests.push(req);
                 st.script
                     .pop_front()
                     .or_else(|| st.default.clone())
                     .unwrap_or_else(|| Reply::json(599, r#"{"message":"no scripted reply"}"#))
             };
+            if reply.reset_early {
+                self.state.lock().unwrap().requests.push(req);
+                let _ = writer.shutdown(std::net::Shutdown::Both);
+                return;
+            }
+            match read_body(&mut reader, body_len) {
+                Some(body) => req.body = body,
+                None => return,
+            }
+            self.state.lock().unwrap().requests.push(req);
             if !reply.delay.is_zero() {
                 std::thread::sleep(reply.delay);
             }
@@ -224,7 +283,33 @@ impl Server {
                 return;
             }
             if let Some(raw) = &reply.raw {
-                if writer.write_all(raw).is_err() || writer.flush().is_err() || reply.close_after {
+                if writer.write_all(raw).is_err() || writer.flush().is_err() {
+                    let _ = writer.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+                if let Some((piece, count, every)) = &reply.drip {
+                    for _ in 0..*count {
+                        std::thread::sleep(*every);
+                        if writer.write_all(piece).is_err() || writer.flush().is_err() {
+                            return;
+                        }
+                        self.state.lock().unwrap().streamed += piece.len() as u64;
+                    }
+                }
+                if let Some(cap) = reply.endless {
+                    let block = vec![0u8; 64 * 1024];
+                    let mut sent = 0u64;
+                    while sent < cap {
+                        if writer.write_all(&block).is_err() {
+                            break;
+                        }
+                        sent += block.len() as u64;
+                        self.state.lock().unwrap().streamed += block.len() as u64;
+                    }
+                    let _ = writer.shutdown(std::net::Shutdown::Both);
+                    return;
+                }
+                if reply.close_after {
                     let _ = writer.shutdown(std::net::Shutdown::Both);
                     return;
                 }
@@ -252,7 +337,14 @@ impl Server {
     }
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>, conn: usize) -> Option<(Recorded, bool)> {
+/// What the head says of the body to come.
+enum BodyLen {
+    None,
+    Length(usize),
+    Chunked,
+}
+
+fn read_head(reader: &mut BufReader<TcpStream>, conn: usize) -> Option<(Recorded, bool, BodyLen)> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -279,8 +371,30 @@ fn read_request(reader: &mut BufReader<TcpStream>, conn: usize) -> Option<(Recor
             .find(|(k, _)| k == n)
             .map(|(_, v): &(String, String)| v.clone())
     };
+    let body_len = if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        BodyLen::Chunked
+    } else if let Some(n) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        BodyLen::Length(n)
+    } else {
+        BodyLen::None
+    };
+    let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+    Some((
+        Recorded {
+            method,
+            target,
+            headers,
+            body: Vec::new(),
+            conn,
+        },
+        close,
+        body_len,
+    ))
+}
+
+fn read_body(reader: &mut BufReader<TcpStream>, len: BodyLen) -> Option<Vec<u8>> {
     let mut body = Vec::new();
-    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+    if let BodyLen::Chunked = len {
         loop {
             let mut size = String::new();
             reader.read_line(&mut size).ok()?;
@@ -292,21 +406,11 @@ fn read_request(reader: &mut BufReader<TcpStream>, conn: usize) -> Option<(Recor
             }
             body.extend_from_slice(&chunk[..n]);
         }
-    } else if let Some(n) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+    } else if let BodyLen::Length(n) = len {
         body = vec![0; n];
         reader.read_exact(&mut body).ok()?;
     }
-    let close = get("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
-    Some((
-        Recorded {
-            method,
-            target,
-            headers,
-            body,
-            conn,
-        },
-        close,
-    ))
+    Some(body)
 }
 
 /// A port on 127.0.0.1 with nothing listening (connections are refused).

@@ -33,7 +33,7 @@
 
 use crate::Tokio;
 
-pub use teler_async::rest::{AsyncTransport, BoxFuture, DEFAULT_TIMEOUT, DownloadSink, MAX_BODY};
+pub use teler_async::rest::{AsyncTransport, BoxFuture, DownloadSink};
 pub use teler_core::rest::*;
 
 /// The REST client on tokio.

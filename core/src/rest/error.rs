@@ -52,6 +52,13 @@ pub enum Error {
     /// No answer within the configured timeout.
     #[error("timed out: {0}")]
     Timeout(TransportError),
+    /// The answer was larger than the client's body limit (`max_response_size`): it was not
+    /// read whole, and is never retried.
+    #[error("answer too large: {0}")]
+    TooLarge(TransportError),
+    /// A paginated walk was cut short: the API repeated a cursor.
+    #[error("pagination stopped: {0}")]
+    Pagination(String),
     /// A successful answer whose body is not what the endpoint returns.
     #[error("could not decode the {status} answer: {message}")]
     Decode {
@@ -119,6 +126,7 @@ impl Error {
     pub fn from_transport(e: TransportError) -> Error {
         match e.kind {
             TransportErrorKind::Timeout => Error::Timeout(e),
+            TransportErrorKind::TooLarge => Error::TooLarge(e),
             _ => Error::Network(e),
         }
     }
@@ -293,6 +301,8 @@ pub enum TransportErrorKind {
     Timeout,
     /// The connection failed after the request may have been sent.
     Io,
+    /// The answer exceeded the client's body limit. Retrying would only fetch it again.
+    TooLarge,
     /// Anything else (e.g. an invalid URL for the transport).
     Other,
 }

@@ -60,6 +60,18 @@ pub const USER_AGENT: &str = concat!("teler-rs/", env!("CARGO_PKG_VERSION"));
 /// The longest `Idempotency-Key` the API accepts.
 pub const IDEMPOTENCY_KEY_MAX_LEN: usize = 255;
 
+/// The clients' default time for one attempt of an API request (connect, send, answer),
+/// and for each wait for more of a recording download. `docs/REST.md` has the whole contract.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The clients' default limit on an API answer's body, read into memory: 64 MiB. A larger
+/// answer fails as [`Error::TooLarge`] after at most this many bytes, and is not retried.
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 64 * 1024 * 1024;
+
+/// The clients' default limit on a whole recording download: 30 minutes (each wait for more
+/// of it is bounded by the attempt timeout as well).
+pub const DEFAULT_DOWNLOAD_LIMIT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
 /// An API key. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKey(String);

@@ -49,9 +49,10 @@ pub trait PagedRequest: TelerRequest<Response = Page<Self::Item>> + Clone {
 
 /// The paginator's state: which request comes next, and when to stop.
 ///
-/// It stops when a page says `has_more: false`, when a page has no (or an empty)
-/// `next_cursor`, and when a cursor does not advance (one already used), so a misbehaving
-/// server cannot make it loop forever.
+/// It stops when a page says `has_more: false` or has no (or an empty) `next_cursor`. A page
+/// whose `next_cursor` was already used (a server repeating or cycling cursors) ends the walk
+/// with [`Error::Pagination`](super::Error::Pagination), so a misbehaving server cannot make
+/// it loop forever and the caller learns the list was cut short.
 #[derive(Debug, Clone)]
 pub struct Paginator<R> {
     next: Option<R>,
@@ -76,19 +77,24 @@ impl<R: PagedRequest> Paginator<R> {
         self.next.take()
     }
 
-    /// Feeds the page answered to the request last taken; decides the next request.
-    pub fn handle_page<T>(&mut self, sent: &R, page: &Page<T>) {
+    /// Feeds the page answered to the request last taken; decides the next request. `Err`
+    /// when the page repeats a cursor already used: the walk is over (this page's items are
+    /// still good).
+    pub fn handle_page<T>(&mut self, sent: &R, page: &Page<T>) -> Result<(), super::Error> {
         self.next = None;
         if !page.has_more {
-            return;
+            return Ok(());
         }
         let Some(cursor) = page.next_cursor.as_deref().filter(|c| !c.is_empty()) else {
-            return;
+            return Ok(());
         };
         if !self.seen.insert(cursor.to_string()) {
-            return;
+            return Err(super::Error::Pagination(format!(
+                "the API answered with a cursor already used ({cursor:?}): stopped rather than loop"
+            )));
         }
         self.next = Some(sent.with_cursor_after(cursor.to_string()));
+        Ok(())
     }
 
     /// Whether the walk is over.

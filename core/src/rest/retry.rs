@@ -1,10 +1,12 @@
 //! The one retry decision, pure: the clients pass in the clock readings and a random number.
 //!
-//! Retried: 429 (after `Retry-After`, seconds or an HTTP date, when given), 502, 503, 504 and
-//! transport failures. Exponential backoff with full jitter, bounded by a number of attempts
-//! and a total time. A request that is not replay-safe (a POST or PATCH without an
-//! `Idempotency-Key`) is retried only when it surely never reached the server (the connection
-//! could not be made). Every retry sends the same bytes, so the same `Idempotency-Key`.
+//! Retried: 429 (after `Retry-After`, seconds or an HTTP date, when given), 500 (unless
+//! [`RetryPolicy::retry_500`] is off), 502, 503, 504 and transport failures. Exponential
+//! backoff with full jitter, bounded by a number of attempts and a total time. A request that
+//! is not replay-safe (a POST or PATCH without an `Idempotency-Key`) is retried only when it
+//! surely never reached the server (the connection could not be made). An answer over the
+//! client's size limit is never retried. Every retry sends the same bytes, so the same
+//! `Idempotency-Key`. The whole contract: `docs/REST.md` in the repository.
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
@@ -40,6 +42,11 @@ pub struct RetryPolicy {
     pub max_elapsed: Duration,
     /// The longest `Retry-After` honoured; a longer one ends the retries. Default 60 s.
     pub max_retry_after: Duration,
+    /// Whether a 500 is retried for a replay-safe request (a GET, PUT or DELETE, or a POST
+    /// that carries an `Idempotency-Key`). Default `true`: the key exists exactly so that a
+    /// replay is harmless, and a 500 is as often passing as a 502 (Stripe's clients make the
+    /// same choice). A request that is not replay-safe never is.
+    pub retry_500: bool,
 }
 
 impl Default for RetryPolicy {
@@ -50,6 +57,7 @@ impl Default for RetryPolicy {
             max_delay: Duration::from_secs(5),
             max_elapsed: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(60),
+            retry_500: true,
         }
     }
 }
@@ -85,6 +93,12 @@ impl RetryPolicy {
     /// Sets the longest `Retry-After` honoured.
     pub fn max_retry_after(mut self, d: Duration) -> Self {
         self.max_retry_after = d;
+        self
+    }
+
+    /// Sets whether a 500 is retried for a replay-safe request (default `true`).
+    pub fn retry_500(mut self, yes: bool) -> Self {
+        self.retry_500 = yes;
         self
     }
 
@@ -171,7 +185,12 @@ impl RetryState {
         }
         let wait = match outcome {
             Outcome::Status { status, headers } => {
-                if !matches!(status, 429 | 502 | 503 | 504) || !self.replay_safe {
+                let retried = match status {
+                    429 | 502 | 503 | 504 => true,
+                    500 => self.policy.retry_500,
+                    _ => false,
+                };
+                if !retried || !self.replay_safe {
                     return RetryDecision::Stop;
                 }
                 let hinted = headers
@@ -186,7 +205,11 @@ impl RetryState {
             }
             Outcome::Transport(e) => {
                 let never_sent = e.kind == TransportErrorKind::Connect;
-                if !(never_sent || self.replay_safe) || e.kind == TransportErrorKind::Other {
+                let final_kind = matches!(
+                    e.kind,
+                    TransportErrorKind::Other | TransportErrorKind::TooLarge
+                );
+                if !(never_sent || self.replay_safe) || final_kind {
                     return RetryDecision::Stop;
                 }
                 self.policy.backoff_delay(self.attempts, jitter)

@@ -671,7 +671,7 @@ fn retry_statuses_and_backoff() {
             "{status}"
         );
     }
-    for status in [200, 400, 401, 404, 409, 500, 501] {
+    for status in [200, 400, 401, 404, 409, 501] {
         let mut s = RetryState::new(policy.clone(), true);
         assert_eq!(
             s.on_outcome(
@@ -902,11 +902,11 @@ fn paginator_walks_and_stops() {
     let mut p = Paginator::new(ListCalls::new().limit(2));
     let r1 = p.next_request().unwrap();
     assert_eq!(r1.cursor_after, None);
-    p.handle_page(&r1, &page(Some("c1"), true));
+    p.handle_page(&r1, &page(Some("c1"), true)).unwrap();
     let r2 = p.next_request().unwrap();
     assert_eq!(r2.cursor_after.as_deref(), Some("c1"));
     assert_eq!(r2.limit, Some(2));
-    p.handle_page(&r2, &page(Some("c2"), false));
+    p.handle_page(&r2, &page(Some("c2"), false)).unwrap();
     assert!(p.is_done());
     assert!(p.next_request().is_none());
 }
@@ -915,27 +915,71 @@ fn paginator_walks_and_stops() {
 fn paginator_stops_on_missing_or_stuck_cursor() {
     let mut p = Paginator::new(ListCalls::new());
     let r = p.next_request().unwrap();
-    p.handle_page(&r, &page(None, true));
+    p.handle_page(&r, &page(None, true)).unwrap();
     assert!(p.next_request().is_none());
 
     let mut p = Paginator::new(ListCalls::new());
     let r = p.next_request().unwrap();
-    p.handle_page(&r, &page(Some(""), true));
+    p.handle_page(&r, &page(Some(""), true)).unwrap();
     assert!(p.next_request().is_none());
 
-    // A cursor that does not advance (same as the one just used, or any seen before).
+    // A cursor that does not advance (same as the one just used, or any seen before): the
+    // walk ends with a typed error, not silently.
     let mut p = Paginator::new(ListCalls::new().cursor_after("c0"));
     let r = p.next_request().unwrap();
-    p.handle_page(&r, &page(Some("c0"), true));
+    let e = p.handle_page(&r, &page(Some("c0"), true)).unwrap_err();
+    assert!(
+        matches!(e, Error::Pagination(ref m) if m.contains("c0")),
+        "{e:?}"
+    );
     assert!(p.next_request().is_none());
     let mut p = Paginator::new(ListCalls::new());
     let r = p.next_request().unwrap();
-    p.handle_page(&r, &page(Some("a"), true));
+    p.handle_page(&r, &page(Some("a"), true)).unwrap();
     let r = p.next_request().unwrap();
-    p.handle_page(&r, &page(Some("b"), true));
+    p.handle_page(&r, &page(Some("b"), true)).unwrap();
     let r = p.next_request().unwrap();
-    p.handle_page(&r, &page(Some("a"), true));
+    assert!(matches!(
+        p.handle_page(&r, &page(Some("a"), true)),
+        Err(Error::Pagination(_))
+    ));
     assert!(p.next_request().is_none());
+}
+
+#[test]
+fn a_500_is_retried_only_when_replay_safe_and_allowed() {
+    let h = http::HeaderMap::new();
+    let decide = |policy: RetryPolicy, replay_safe: bool| {
+        RetryState::new(policy, replay_safe).on_outcome(
+            Duration::ZERO,
+            UNIX_EPOCH,
+            0.5,
+            Outcome::Status {
+                status: 500,
+                headers: &h,
+            },
+        )
+    };
+    assert!(matches!(
+        decide(RetryPolicy::default(), true),
+        RetryDecision::RetryAfter(_)
+    ));
+    assert_eq!(decide(RetryPolicy::default(), false), RetryDecision::Stop);
+    assert_eq!(
+        decide(RetryPolicy::default().retry_500(false), true),
+        RetryDecision::Stop
+    );
+}
+
+#[test]
+fn an_answer_over_the_size_limit_is_never_retried() {
+    let e = TransportError::new(TransportErrorKind::TooLarge, "over 1 MiB");
+    let mut s = RetryState::new(RetryPolicy::default(), true);
+    assert_eq!(
+        s.on_outcome(Duration::ZERO, UNIX_EPOCH, 0.5, Outcome::Transport(&e)),
+        RetryDecision::Stop
+    );
+    assert!(matches!(Error::from_transport(e), Error::TooLarge(_)));
 }
 
 #[test]
