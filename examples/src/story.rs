@@ -48,6 +48,33 @@ impl Default for StoryOptions {
     }
 }
 
+/// The longest call the story places.
+pub const MAX_STORY_SECONDS: u64 = 600;
+
+/// Reads the `STORY_SECONDS` setting, the call's length: `None` (the default) when unset or
+/// blank, else a whole number of seconds from 1 to [`MAX_STORY_SECONDS`]; anything else is
+/// an error saying so, never the default in silence.
+///
+/// ```
+/// use std::time::Duration;
+/// use teler_examples::story::story_seconds;
+/// assert_eq!(story_seconds(Some(" 12 ")), Ok(Some(Duration::from_secs(12))));
+/// assert_eq!(story_seconds(None), Ok(None));
+/// assert!(story_seconds(Some("abc")).unwrap_err().contains("\"abc\""));
+/// ```
+pub fn story_seconds(value: Option<&str>) -> Result<Option<Duration>, String> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match v.parse::<u64>() {
+        Ok(secs) if (1..=MAX_STORY_SECONDS).contains(&secs) => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(format!(
+            "STORY_SECONDS must be a whole number of seconds from 1 to {MAX_STORY_SECONDS}, \
+             got {v:?}"
+        )),
+    }
+}
+
 /// What happened.
 #[derive(Debug)]
 pub struct StoryReport {
@@ -268,4 +295,28 @@ async fn post(addr: std::net::SocketAddr, path: &str) -> Result<String, String> 
         return Err(format!("POST {path}: {head}\n{body}"));
     }
     Ok(body.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn story_seconds_is_a_number_or_an_error() {
+        assert_eq!(story_seconds(Some("6")), Ok(Some(Duration::from_secs(6))));
+        assert_eq!(
+            story_seconds(Some("600")),
+            Ok(Some(Duration::from_secs(600)))
+        );
+        assert_eq!(story_seconds(Some("")), Ok(None));
+        assert_eq!(story_seconds(Some("  ")), Ok(None));
+        for bad in ["abc", "0", "601", "-1", "1.5", "6s", "\u{fffd}"] {
+            let e = story_seconds(Some(bad)).unwrap_err();
+            assert!(
+                e.starts_with("STORY_SECONDS must be a whole number"),
+                "{bad}: {e}"
+            );
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
 }
