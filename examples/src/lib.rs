@@ -249,6 +249,41 @@ impl FlowUrlSettings {
     }
 }
 
+/// A failed REST call's message for the user, with a hint when the answer was a 404 and
+/// `TELER_BASE_URL` (`base_url`) is set but does not end with `/api/v1`: the usual cause is a
+/// base URL without the API path (the emulator's is `http://HOST:PORT/api/v1`), which makes
+/// every path, `/voice/calls/initiate` included, one the server does not have.
+///
+/// ```
+/// use teler_examples::with_base_url_hint;
+/// let m = with_base_url_hint("not found (404)", Some(404), Some("http://127.0.0.1:8089"));
+/// assert!(m.starts_with("not found (404) (hint: TELER_BASE_URL should end with /api/v1"), "{m}");
+/// for (status, base) in [
+///     (Some(404), Some("http://127.0.0.1:8089/api/v1")),
+///     (Some(404), Some("http://127.0.0.1:8089/api/v1/")),
+///     (Some(404), None),
+///     (Some(401), Some("http://127.0.0.1:8089")),
+///     (None, Some("http://127.0.0.1:8089")),
+/// ] {
+///     assert_eq!(with_base_url_hint("e", status, base), "e");
+/// }
+/// ```
+pub fn with_base_url_hint(
+    error: impl std::fmt::Display,
+    status: Option<u16>,
+    base_url: Option<&str>,
+) -> String {
+    match base_url {
+        Some(base) if status == Some(404) && !base.trim_end_matches('/').ends_with("/api/v1") => {
+            format!(
+                "{error} (hint: TELER_BASE_URL should end with /api/v1, e.g. \
+                 http://127.0.0.1:8089/api/v1; it is {base})"
+            )
+        }
+        _ => error.to_string(),
+    }
+}
+
 /// A tungstenite handshake callback that accepts only [`MEDIA_STREAM_PATH`] (404 otherwise).
 #[allow(clippy::result_large_err)] // tungstenite's callback signature
 pub fn only_media_stream(req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
