@@ -147,6 +147,10 @@ impl Default for AgentConfig {
 pub struct AgentStats {
     /// WebSocket connections accepted.
     pub connections: AtomicU64,
+    /// Accepted connections that have ended (the peer closed or the socket failed). When it
+    /// equals `connections`, everything the peers sent has been counted: wait for that, not
+    /// for time to pass, before reading the other counters at the end of a test.
+    pub closed: AtomicU64,
     /// Text messages received.
     pub messages_in: AtomicU64,
     /// Audio messages sent.
@@ -452,6 +456,14 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         return;
     };
     stats.connections.fetch_add(1, Ordering::Relaxed);
+    /// Counts the connection as closed however `connection` returns.
+    struct Closed<'a>(&'a AgentStats);
+    impl Drop for Closed<'_> {
+        fn drop(&mut self) {
+            self.0.closed.fetch_add(1, Ordering::Release);
+        }
+    }
+    let _closed = Closed(&stats);
     let from_path = path_mode.lock().ok().and_then(|m| *m);
     let mode = from_path.unwrap_or(match cfg.protocol {
         AgentProtocol::ElevenLabs => Mode::ElevenLabs,

@@ -166,6 +166,14 @@ async fn teler_echo_mode() {
                 other => panic!("audio expected, got {other:?}"),
             }
         }
+        // Once the connection has ended, `closed` says so: the counters are final.
+        ws.close(None).await.unwrap();
+        let s = a.stats();
+        while s.closed.load(std::sync::atomic::Ordering::Acquire) < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(s.connections.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(s.messages_in.load(std::sync::atomic::Ordering::Relaxed), 11);
     })
     .await
     .unwrap();
