@@ -260,7 +260,17 @@ pub async fn run(opts: StoryOptions) -> Result<StoryReport, String> {
         .flatten()
         .ok_or("the bridge never reported the end of the media stream")?;
     let stats = agent.stats();
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Acquire);
+    // The agent counts messages as it reads them: wait until it has read to the end of the
+    // bridge's connection (closed when the bridge ended) so the counts below are final.
+    let settled = async {
+        while load(&stats.closed) < load(&stats.connections) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), settled)
+        .await
+        .map_err(|_| "the agent's connection did not end with the call")?;
     let report = StoryReport {
         webhooks_received: webhooks.lock().map(|w| w.clone()).unwrap_or_default(),
         agent_messages_in: load(&stats.messages_in),

@@ -166,8 +166,16 @@ async fn run_call(dir: &std::path::Path) -> Run {
         call.media.output_wav.as_deref().expect("an output WAV"),
     ))
     .unwrap();
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let load = |c: &AtomicU64| c.load(Ordering::Acquire);
     let s = agent.stats();
+    // The counts are final once the agent has read to the end of the bridge's connection.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while load(&s.closed) < load(&s.connections) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the agent's connection ended with the call");
     let run = Run {
         audio_in_bytes: load(&s.audio_in_bytes),
         interruptions: load(&s.interruptions),
