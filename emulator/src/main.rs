@@ -74,7 +74,8 @@ enum Failure {
     Runtime(String),
 }
 
-/// Bad arguments are usage errors; `?` on anything else says [`Failure::Runtime`] itself.
+/// A plain message is a usage error: the argument parsers return them. Runtime failures
+/// are made with [`runtime`].
 impl From<String> for Failure {
     fn from(e: String) -> Self {
         Failure::Usage(e)
