@@ -16,7 +16,8 @@
 //! | `MEDIA_TOKEN_KEY` | 16+ bytes: the flow and media stream URLs carry signed, expiring tokens |
 //!
 //! `seed_app --print-flow-url` prints the flow URL to put in your voice app's settings (for
-//! inbound calls; with a token valid for a year when `MEDIA_TOKEN_KEY` is set).
+//! inbound calls; with a token valid for a year when `MEDIA_TOKEN_KEY` is set). It reads only
+//! `BACKEND_DOMAIN` (or `BIND_ADDR`) and `MEDIA_TOKEN_KEY`.
 //!
 //! Against the local emulator (three terminals):
 //!
@@ -32,26 +33,24 @@
 //!
 //! `cargo run -p teler-examples --example story` does all of that in one process.
 use axum::serve::ListenerExt;
-use teler_examples::{Settings, tokio_app};
+use teler_examples::{FlowUrlSettings, Settings, tokio_app};
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().any(|a| a == "--print-flow-url") {
+        // For a voice app's flow URL (inbound calls): a flow token valid for a year. Only
+        // what the URL needs is read: no agent, no outbound-call settings.
+        match FlowUrlSettings::from_env() {
+            Ok(s) => println!("{}", s.flow_url(365 * 86_400)),
+            Err(e) => fail(&e, 2),
+        }
+        return;
+    }
     let settings = match Settings::from_env() {
         Ok(s) if s.teler.is_some() => s,
         Ok(_) => fail("set TELER_API_KEY, FROM_NUMBER and TO_NUMBER", 2),
         Err(e) => fail(&e, 2),
     };
-    if std::env::args().any(|a| a == "--print-flow-url") {
-        // For a voice app's flow URL (inbound calls): a flow token valid for a year.
-        match &settings.media_token_key {
-            Some(key) => println!(
-                "{}",
-                tokio_app::flow_url_with_token(&settings, key, 365 * 86_400)
-            ),
-            None => println!("{}", settings.backend_url("/flow")),
-        }
-        return;
-    }
     if settings.webhook_secret.is_none() {
         eprintln!("seed_app: TELER_WEBHOOK_SECRET is unset: webhooks are NOT verified");
     }

@@ -8,20 +8,21 @@
 //! app (`seed_app`) on 127.0.0.1; places a call through the app's `/initiate-call` (the REST
 //! client, pointed at the emulator); Teler fetches the flow, streams the caller's audio to
 //! the app, which bridges it to the agent and the agent's audio back; signed webhooks arrive
-//! and are verified; the call ends after `STORY_SECONDS` (default 6) and a summary prints,
-//! with the caller-side audio written to a WAV file.
-use std::time::Duration;
-
+//! and are verified; the call ends after `STORY_SECONDS` (whole seconds, 1 to 600; default
+//! 6) and a summary prints, with the caller-side audio written to a WAV file.
 use teler_examples::story::{self, StoryOptions};
 
 #[tokio::main]
 async fn main() {
     let mut opts = StoryOptions::default();
-    if let Some(secs) = std::env::var("STORY_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-    {
-        opts.call_duration = Duration::from_secs(secs.clamp(1, 600));
+    let seconds = std::env::var_os("STORY_SECONDS").map(|v| v.to_string_lossy().into_owned());
+    match story::story_seconds(seconds.as_deref()) {
+        Ok(Some(d)) => opts.call_duration = d,
+        Ok(None) => {}
+        Err(e) => {
+            eprintln!("story: {e}");
+            std::process::exit(2);
+        }
     }
     if let Some(dir) = std::env::var_os("STORY_OUTPUT_DIR") {
         opts.output_dir = dir.into();

@@ -4,6 +4,16 @@
 //! Both behave alike: a greeting tone, an interruption when the caller talks over it, and
 //! an echo of the caller.
 //!
+//! ## When the caller talks over the greeting
+//!
+//! The greeting is sent at once, faster than real time, and the agent counts it as playing
+//! until it has heard `greeting_ms` of caller audio: the caller's stream is the call's clock
+//! (Teler streams the caller continuously, silence included). The first caller message in that
+//! span louder than `interrupt_rms` interrupts the greeting, once. Measured in caller audio
+//! rather than by the wall clock, the outcome depends only on what the peer sent, not on how
+//! fast it or the machine is (a slow test, a loaded CI runner or a call paced faster than real
+//! time all get the same answer).
+//!
 //! ## ElevenLabs protocol (`ws://ADDR/`, the default)
 //!
 //! On each WebSocket connection it:
@@ -12,7 +22,7 @@
 //!    `{"type":"audio","audio_event":{"audio_base_64":…,"event_id":n}}` chunks of `chunk_ms`,
 //!    sent at once as the vendor does (faster than real time);
 //! 3. reads `{"user_audio_chunk": b64}` (PCM16 LE mono at `sample_rate`); while the greeting
-//!    would still be playing, caller audio louder than `interrupt_rms` makes it send
+//!    is still playing, caller audio louder than `interrupt_rms` makes it send
 //!    `{"type":"interruption","interruption_event":{"event_id":n}}` and stop speaking;
 //! 4. echoes the caller's audio back in `chunk_ms` chunks (`echo`), or at once when
 //!    `chunk_ms` is 0.
@@ -28,10 +38,11 @@
 //! 3. answers `{"type":"session.update","session":{…}}` with `session.updated`, or with an
 //!    `{"type":"error","error":{…}}` event when the session asks for an audio format other
 //!    than `audio/pcm` at 24000 Hz (as OpenAI does);
-//! 4. reads `{"type":"input_audio_buffer.append","audio":b64}`; while the greeting would
-//!    still be playing, caller audio louder than `interrupt_rms` makes it send
+//! 4. reads `{"type":"input_audio_buffer.append","audio":b64}`; while the greeting is still
+//!    playing, caller audio louder than `interrupt_rms` makes it send
 //!    `{"type":"input_audio_buffer.speech_started","audio_start_ms":…,"item_id":…}` (the
-//!    bridge's cue for barge-in) and stop speaking;
+//!    bridge's cue for barge-in; `audio_start_ms` is how much caller audio came before the
+//!    loud append) and stop speaking;
 //! 5. echoes the caller's audio back as responses of one `chunk_ms` delta each, every one
 //!    followed by its `response.done` (each append at once when `chunk_ms` is 0).
 //!
@@ -49,7 +60,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -76,7 +87,9 @@ pub struct AgentConfig {
     /// Milliseconds of audio per message sent (greeting and echo); 0 echoes each message at
     /// once. Default 500.
     pub chunk_ms: u32,
-    /// RMS level of caller audio that interrupts the greeting (0: never). Default 500.
+    /// RMS level of caller audio that interrupts the greeting (0: never): a caller message
+    /// this loud while the greeting plays, that is before the agent has heard `greeting_ms` of
+    /// caller audio (see the [module docs](self)). Default 500.
     pub interrupt_rms: f64,
     /// Sample rate of the audio both ways in the ElevenLabs protocol. Default 8000 (what
     /// Teler plays). The OpenAI-style protocol is always 24 kHz.
@@ -134,6 +147,10 @@ impl Default for AgentConfig {
 pub struct AgentStats {
     /// WebSocket connections accepted.
     pub connections: AtomicU64,
+    /// Accepted connections that have ended (the peer closed or the socket failed). When it
+    /// equals `connections`, everything the peers sent has been counted: wait for that, not
+    /// for time to pass, before reading the other counters at the end of a test.
+    pub closed: AtomicU64,
     /// Text messages received.
     pub messages_in: AtomicU64,
     /// Audio messages sent.
@@ -439,6 +456,14 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         return;
     };
     stats.connections.fetch_add(1, Ordering::Relaxed);
+    /// Counts the connection as closed however `connection` returns.
+    struct Closed<'a>(&'a AgentStats);
+    impl Drop for Closed<'_> {
+        fn drop(&mut self) {
+            self.0.closed.fetch_add(1, Ordering::Release);
+        }
+    }
+    let _closed = Closed(&stats);
     let from_path = path_mode.lock().ok().and_then(|m| *m);
     let mode = from_path.unwrap_or(match cfg.protocol {
         AgentProtocol::ElevenLabs => Mode::ElevenLabs,
@@ -455,7 +480,8 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         cfg.sample_rate
     };
     let chunk_bytes = (rate as usize * cfg.chunk_ms as usize / 1000) * 2;
-    let mut speaking_until = Instant::now();
+    // The greeting plays until it is interrupted or the caller has sent this many samples.
+    let mut greeting_samples: u64 = 0;
     match mode {
         Mode::ElevenLabs => sp.push(format!(
             r#"{{"type":"conversation_initiation_metadata","conversation_initiation_metadata_event":{{"conversation_id":"{}","agent_output_audio_format":"pcm_{rate}","user_input_audio_format":"pcm_{rate}"}}}}"#,
@@ -490,12 +516,13 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         if mode == Mode::OpenAi {
             sp.response_done(&resp);
         }
-        speaking_until = Instant::now() + Duration::from_millis(u64::from(cfg.greeting_ms));
+        greeting_samples = tone.samples.len() as u64;
     }
     if !sp.flush(&mut ws, &stats).await {
         return;
     }
-    let connected = Instant::now();
+    // Caller audio heard so far, in samples at `rate`: the call's clock.
+    let mut heard: u64 = 0;
     let mut teler = mode == Mode::Teler;
     let mut pending: Vec<u8> = Vec::new();
     let mut scratch: Vec<u8> = Vec::new();
@@ -579,13 +606,15 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             stats
                 .audio_in_bytes
                 .fetch_add(scratch.len() as u64, Ordering::Relaxed);
+            let start = heard;
+            heard += scratch.len() as u64 / 2;
             if !teler
                 && cfg.interrupt_rms > 0.0
-                && Instant::now() < speaking_until
+                && start < greeting_samples
                 && rms(&scratch) > cfg.interrupt_rms
             {
-                speaking_until = Instant::now();
-                sp.interruption(connected.elapsed().as_millis() as u64);
+                greeting_samples = 0;
+                sp.interruption(start * 1000 / u64::from(rate.max(1)));
                 stats.interruptions.fetch_add(1, Ordering::Relaxed);
             }
             if teler || cfg.echo {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use teler_emulator::agent::{self, AgentConfig, AgentProtocol};
 use teler_emulator::load::{self, LoadConfig, LoadTarget};
-use teler_emulator::{AudioSource, CallRequest, Emulator, SocketCallId, WebhookVersion};
+use teler_emulator::{
+    AudioSource, CallRequest, Emulator, EmulatorError, SocketCallId, WebhookVersion,
+};
 
 const USAGE: &str = "\
 teler-emulator: a local FreJun Teler for testing bridges with no phone number and no account
@@ -65,6 +67,43 @@ load:
   --no-progress             no progress line
 ";
 
+/// Why the command failed: a bad command line (the message, then the usage text, exit 2),
+/// or something that went wrong running it (one line, exit 1).
+enum Failure {
+    Usage(String),
+    Runtime(String),
+}
+
+/// A plain message is a usage error: the argument parsers return them. Runtime failures
+/// are made with [`runtime`].
+impl From<String> for Failure {
+    fn from(e: String) -> Self {
+        Failure::Usage(e)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(e: &str) -> Self {
+        Failure::Usage(e.to_owned())
+    }
+}
+
+/// A runtime failure; its message on one line.
+fn runtime(e: impl std::fmt::Display) -> Failure {
+    let text = e.to_string();
+    Failure::Runtime(text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// An error from `Emulator::start`: a setting out of range is a usage error, not being
+/// able to listen or to read the audio (`audio`, the `--audio` file) a runtime one.
+fn start_failure(e: EmulatorError, audio: Option<&str>) -> Failure {
+    match (e, audio) {
+        (e @ EmulatorError::Config(_), _) => Failure::Usage(e.to_string()),
+        (e @ EmulatorError::Audio(_), Some(path)) => runtime(format!("{path}: {e}")),
+        (e, _) => runtime(e),
+    }
+}
+
 struct Args(std::vec::IntoIter<String>);
 
 impl Args {
@@ -112,16 +151,21 @@ fn main() -> ExitCode {
     });
     match r {
         Ok(code) => code,
-        Err(e) => {
+        Err(Failure::Usage(e)) => {
             eprintln!("teler-emulator: {e}\n\n{USAGE}");
             ExitCode::from(2)
+        }
+        Err(Failure::Runtime(e)) => {
+            eprintln!("teler-emulator: error: {e}");
+            ExitCode::FAILURE
         }
     }
 }
 
-async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
+async fn run_serve(mut a: Args) -> Result<ExitCode, Failure> {
     let mut b = Emulator::builder();
     let mut addr = "127.0.0.1:8089".to_owned();
+    let mut audio = None;
     let (mut call, mut from, mut to, mut cb) = (
         None,
         "+15550100001".to_owned(),
@@ -140,7 +184,11 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
             "--webhook-attempts" => b.webhook_attempts(a.num(&f)?),
             "--webhook-backoff" => b.webhook_retry_backoff(a.secs(&f)?),
             "--webhook-duplicates" => b.webhook_duplicates(true),
-            "--audio" => b.audio(AudioSource::Wav(a.value(&f)?.into())),
+            "--audio" => {
+                let path = a.value(&f)?;
+                audio = Some(path.clone());
+                b.audio(AudioSource::Wav(path.into()))
+            }
             "--tone" => b.audio(AudioSource::Tone {
                 freq_hz: a.num(&f)?,
                 amplitude: 6000,
@@ -169,10 +217,13 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
                 cb = Some(a.value(&f)?);
                 b
             }
-            other => return Err(format!("unknown option {other:?}")),
+            other => return Err(format!("unknown option {other:?}").into()),
         };
     }
-    let emu = b.start(addr.as_str()).await.map_err(|e| e.to_string())?;
+    let emu = b
+        .start(addr.as_str())
+        .await
+        .map_err(|e| start_failure(e, audio.as_deref()))?;
     eprintln!(
         "teler-emulator: REST API at {} (x-api-key: {})",
         emu.base_url(),
@@ -187,11 +238,8 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
             record: true,
         });
         let end = emu.wait_for_call_end(&c.id).await;
-        let end = end.ok_or("the call vanished")?;
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&end).map_err(|e| e.to_string())?
-        );
+        let end = end.ok_or_else(|| runtime("the call vanished"))?;
+        println!("{}", serde_json::to_string_pretty(&end).map_err(runtime)?);
         return Ok(if end.state.as_str() == "completed" {
             ExitCode::SUCCESS
         } else {
@@ -202,7 +250,7 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_agent(mut a: Args) -> Result<ExitCode, String> {
+async fn run_agent(mut a: Args) -> Result<ExitCode, Failure> {
     let mut cfg = AgentConfig::default();
     let mut addr = "127.0.0.1:8090".to_owned();
     while let Some(f) = a.0.next() {
@@ -212,15 +260,15 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, String> {
             "--echo-ms" => cfg.chunk_ms = a.num(&f)?,
             "--no-echo" => cfg.echo = false,
             "--interrupt-rms" => cfg.interrupt_rms = a.num(&f)?,
-            "--protocol" => cfg.protocol = a.value(&f)?.parse()?,
-            other => return Err(format!("unknown option {other:?}")),
+            "--protocol" => cfg.protocol = a.value(&f)?.parse::<AgentProtocol>()?,
+            other => return Err(format!("unknown option {other:?}").into()),
         }
     }
     teler_emulator::util::raise_fd_limit(1 << 20);
     let cfg_protocol = cfg.protocol;
     let h = agent::serve_with(addr.as_str(), cfg)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        .map_err(|e| runtime(format!("cannot listen on {addr}: {e}")))?;
     let default = match cfg_protocol {
         AgentProtocol::OpenAi => "OpenAI-Realtime-style (24 kHz)",
         _ => "ElevenLabs",
@@ -235,7 +283,7 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_load(mut a: Args) -> Result<ExitCode, String> {
+async fn run_load(mut a: Args) -> Result<ExitCode, Failure> {
     let mut cfg = LoadConfig::connect(String::new(), 100);
     cfg.progress = true;
     let (mut connect, mut calls, mut flow, mut json) = (None, None, None, None);
@@ -252,7 +300,7 @@ async fn run_load(mut a: Args) -> Result<ExitCode, String> {
             "--drain" => cfg.drain = a.secs(&f)?,
             "--json" => json = Some(a.value(&f)?),
             "--no-progress" => cfg.progress = false,
-            other => return Err(format!("unknown option {other:?}")),
+            other => return Err(format!("unknown option {other:?}").into()),
         }
     }
     cfg.target = match (connect, calls, flow) {
@@ -263,12 +311,14 @@ async fn run_load(mut a: Args) -> Result<ExitCode, String> {
         }
         _ => return Err("load needs --connect WS_URL, or --calls N with --flow-url URL".into()),
     };
-    let report = load::run(cfg).await.map_err(|e| e.to_string())?;
+    // Settings out of range are usage errors; a running load reports its failures itself.
+    cfg.validate().map_err(|e| Failure::Usage(e.to_string()))?;
+    let report = load::run(cfg).await.map_err(runtime)?;
     println!("{}", report.to_text());
     match json.as_deref() {
         Some("-") => println!("{}", report.to_json()),
         Some(path) => std::fs::write(path, report.to_json())
-            .map_err(|e| format!("cannot write {path}: {e}"))?,
+            .map_err(|e| runtime(format!("cannot write {path}: {e}")))?,
         None => {}
     }
     Ok(if report.errors == 0 {

@@ -717,6 +717,11 @@ mod tests {
 
     /// Retries with one Idempotency-Key that arrive together: exactly one runs, every one
     /// gets its answer. The store is held while they start, so they all queue on it.
+    ///
+    /// The outcome is right whatever the interleaving (run once, same answers); what is
+    /// timed is only how concurrent the run is. The threads report when they are about to
+    /// call `mutate`, so the lock is not released before every thread exists (the slow part
+    /// on a busy machine); the pause after that covers the few steps from there to the lock.
     #[test]
     fn concurrent_retries_with_one_key_run_once() {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -738,9 +743,10 @@ mod tests {
         let (_hangup, id) = sh.store().insert(c);
         const N: usize = 8;
         let held = sh.store();
+        let ready = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let threads: Vec<_> = (0..N)
             .map(|_| {
-                let (sh, id) = (sh.clone(), id.clone());
+                let (sh, id, ready) = (sh.clone(), id.clone(), ready.clone());
                 // A body that takes a while to read (unknown fields are ignored).
                 let body = Bytes::from(format!(
                     r#"{{"media_url":"https://x/a.wav","pad":"{}"}}"#,
@@ -754,6 +760,7 @@ mod tests {
                     h.insert("x-api-key", "test-key".parse().unwrap());
                     h.insert("idempotency-key", "same-key".parse().unwrap());
                     rt.block_on(async move {
+                        ready.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         let r = mutate(State(sh), h, Path((id, "play".into())), body)
                             .await
                             .unwrap();
@@ -764,7 +771,13 @@ mod tests {
                 })
             })
             .collect();
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // (A thread that failed before getting there ends the wait: its join reports it.)
+        while ready.load(std::sync::atomic::Ordering::SeqCst) < N
+            && !threads.iter().any(|t| t.is_finished())
+        {
+            std::thread::yield_now();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
         drop(held);
         let answers: Vec<Value> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");

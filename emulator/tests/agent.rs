@@ -45,6 +45,7 @@ fn decode(b64: &str) -> Vec<i16> {
 #[tokio::test]
 async fn greets_is_interrupted_and_echoes() {
     tokio::time::timeout(LIMIT, async {
+        let talk = Pcm::tone(8000, 300.0, 8000, 500).samples;
         let a = agent::serve("127.0.0.1:0").await.unwrap();
         let mut ws = connect(&a.url(), Duration::from_secs(5)).await.unwrap();
         let meta = next_json(&mut ws).await;
@@ -60,8 +61,8 @@ async fn greets_is_interrupted_and_echoes() {
                 "500 ms at 8 kHz"
             );
         }
-        // The caller talks over the greeting: interruption, then the echo of what it said.
-        let talk = Pcm::tone(8000, 300.0, 8000, 500).samples;
+        // The caller talks over the greeting (its first audio, well inside the greeting's
+        // 1500 ms of caller audio): interruption, then the echo of what it said.
         for c in talk.chunks(800) {
             ws.send(Message::text(format!(
                 r#"{{"user_audio_chunk":"{}"}}"#,
@@ -165,6 +166,14 @@ async fn teler_echo_mode() {
                 other => panic!("audio expected, got {other:?}"),
             }
         }
+        // Once the connection has ended, `closed` says so: the counters are final.
+        ws.close(None).await.unwrap();
+        let s = a.stats();
+        while s.closed.load(std::sync::atomic::Ordering::Acquire) < 1 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(s.connections.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(s.messages_in.load(std::sync::atomic::Ordering::Relaxed), 11);
     })
     .await
     .unwrap();
@@ -230,8 +239,10 @@ async fn whole_call_through_a_bridge_to_the_agent() {
                 .route("/flow", axum::routing::post(move || async move { flow }));
             let _ = axum::serve(fl, app).await;
         });
+        // At 2x, the assertions on what was played below leave 500 ms or more of the
+        // machine's time for the bridge's round trips (at 5x it was 200 ms).
         let e = Emulator::builder()
-            .speed(5.0)
+            .speed(2.0)
             .call_duration(Duration::from_secs(3))
             .log(false)
             .start("127.0.0.1:0")
@@ -286,6 +297,9 @@ fn dominant_hz(pcm: &[i16], rate: f64) -> f64 {
 #[tokio::test]
 async fn openai_protocol_greets_is_interrupted_and_echoes_at_24k() {
     tokio::time::timeout(LIMIT, async {
+        // All audio is made first: nothing below does work between reads and writes.
+        let want = Pcm::tone(24000, 660.0, 5000, 1500).samples;
+        let talk = Pcm::tone(24000, 300.0, 8000, 500).samples;
         let a = agent::serve("127.0.0.1:0").await.unwrap();
         let mut ws = connect(&a.openai_url(), Duration::from_secs(5))
             .await
@@ -300,7 +314,6 @@ async fn openai_protocol_greets_is_interrupted_and_echoes_at_24k() {
         let r = next_json(&mut ws).await;
         assert_eq!(r["type"], "response.created");
         let resp = r["response"]["id"].as_str().unwrap().to_owned();
-        let want = Pcm::tone(24000, 660.0, 5000, 1500).samples;
         let mut greeting = Vec::new();
         for _ in 0..3 {
             let m = next_json(&mut ws).await;
@@ -337,8 +350,8 @@ async fn openai_protocol_greets_is_interrupted_and_echoes_at_24k() {
         assert!(m["error"]["message"].as_str().unwrap().contains("16000"), "{m}");
 
         // The caller talks over the greeting (24 kHz appends of 100 ms): speech_started,
-        // then the echo of what it said as a response of its own.
-        let talk = Pcm::tone(24000, 300.0, 8000, 500).samples;
+        // then the echo of what it said as a response of its own. The greeting plays until
+        // the agent has heard 1500 ms of caller audio, however long the test took to get here.
         for c in talk.chunks(2400) {
             ws.send(Message::text(format!(
                 r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
@@ -351,8 +364,9 @@ async fn openai_protocol_greets_is_interrupted_and_echoes_at_24k() {
             .await
             .unwrap();
         let m = next_json(&mut ws).await;
-        assert_eq!(m["type"], "input_audio_buffer.speech_started");
-        assert!(m["audio_start_ms"].is_u64() && m["item_id"].is_string(), "{m}");
+        assert_eq!(m["type"], "input_audio_buffer.speech_started", "{m}");
+        assert_eq!(m["audio_start_ms"], 0, "the caller's first audio: {m}");
+        assert!(m["item_id"].is_string(), "{m}");
         let r = next_json(&mut ws).await;
         assert_eq!(r["type"], "response.created");
         let m = next_json(&mut ws).await;
@@ -422,6 +436,85 @@ async fn openai_protocol_by_config_echoes_each_append_at_once() {
             serde_json::json!({"type":"audio","audio_b64":pcm_b64(&[5, 6]),"chunk_id":1})
         );
         assert!("gemini".parse::<agent::AgentProtocol>().is_err());
+    })
+    .await
+    .unwrap();
+}
+
+/// Sends `ms` of caller audio at `level` (a constant, so its RMS is `level`) as OpenAI-style
+/// appends of 100 ms at 24 kHz.
+async fn append(ws: &mut WsClient, ms: usize, level: i16) {
+    for _ in 0..ms / 100 {
+        ws.send(Message::text(format!(
+            r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
+            pcm_b64(&[level; 2400])
+        )))
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_greeting_plays_for_its_length_of_caller_audio() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve_with(
+            "127.0.0.1:0",
+            AgentConfig {
+                protocol: agent::AgentProtocol::OpenAi,
+                greeting_ms: 1000,
+                echo: false,
+                ..AgentConfig::default()
+            },
+        )
+        .await
+        .unwrap();
+        let greeted = async |ws: &mut WsClient| {
+            assert_eq!(next_json(ws).await["type"], "session.created");
+            assert_eq!(next_json(ws).await["type"], "response.created");
+            for _ in 0..2 {
+                assert_eq!(next_json(ws).await["type"], "response.output_audio.delta");
+            }
+            assert_eq!(next_json(ws).await["type"], "response.done");
+        };
+
+        // Loud after 900 ms of quiet caller audio: still over the 1000 ms greeting.
+        let mut ws = connect(&a.openai_url(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        greeted(&mut ws).await;
+        append(&mut ws, 900, 20).await;
+        append(&mut ws, 200, 8000).await;
+        let m = next_json(&mut ws).await;
+        assert_eq!(m["type"], "input_audio_buffer.speech_started", "{m}");
+        assert_eq!(m["audio_start_ms"], 900, "{m}");
+
+        // Loud after 1000 ms of quiet: the greeting is over, nothing to interrupt. The
+        // session.update's answer comes next, in order, when no speech_started came first.
+        let mut ws = connect(&a.openai_url(), Duration::from_secs(5))
+            .await
+            .unwrap();
+        greeted(&mut ws).await;
+        append(&mut ws, 1000, 20).await;
+        append(&mut ws, 200, 8000).await;
+        ws.send(Message::text(r#"{"type":"session.update","session":{}}"#))
+            .await
+            .unwrap();
+        let m = next_json(&mut ws).await;
+        assert_eq!(
+            m["type"], "session.updated",
+            "no interruption after the greeting: {m}"
+        );
+
+        let s = a.stats();
+        assert_eq!(
+            s.interruptions.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            s.audio_in_bytes.load(std::sync::atomic::Ordering::Relaxed),
+            (1100 + 1200) * 48,
+            "every append was read"
+        );
     })
     .await
     .unwrap();

@@ -81,7 +81,10 @@ async fn echo_call_frames_webhooks_and_output() {
         let e = Emulator::builder()
             .webhook_version(WebhookVersion::V2025_08_01)
             .secret("whsec_test")
-            .speed(5.0)
+            // Real time: the last echo must come back within a frame (200 ms) of the last
+            // caller frame to be played, and the first within 200 ms to be where it is looked
+            // for below; at 5x speed those were 40 ms and 20 ms of a busy machine's time.
+            .speed(1.0)
             .call_duration(Duration::from_secs(2))
             .output_dir(&dir)
             .log(false)
@@ -239,8 +242,8 @@ async fn echo_call_frames_webhooks_and_output() {
             .position(|w| w == needle)
             .expect("the echoed tone is in the output");
         assert!(
-            at < 800,
-            "played within 100 ms of the call's start, at sample {at}"
+            at < 1600,
+            "played within 200 ms of the call's start, at sample {at}"
         );
         let _ = std::fs::remove_dir_all(&dir);
     })
@@ -259,7 +262,9 @@ async fn clear_drops_queued_audio_16k_envelope_webhooks() {
         let dir = out_dir("clear");
         let e = Emulator::builder()
             .socket_call_id(teler_emulator::SocketCallId::SameAsRest)
-            .speed(10.0)
+            // At 2x, a 150 ms difference between the app's two answers moves the clear by
+            // 300 ms on the call's timeline (at 10x it was 1.5 s).
+            .speed(2.0)
             .call_duration(Duration::from_secs(3))
             .output_dir(&dir)
             .log(false)
@@ -270,13 +275,19 @@ async fn clear_drops_queued_audio_16k_envelope_webhooks() {
         assert_eq!(call.state.as_str(), "completed", "{:?}", call.errors);
         assert_eq!(call.media.clears, 1);
         assert_eq!(call.media.audio_chunks, 3);
-        // The clear came with the 2nd caller frame (500 ms in): about 500 ms played.
+        // The clear came with the 2nd caller frame (500 ms in): about 500 ms played, the
+        // rest of the 3 s queued dropped.
         assert!(
-            (350..=800).contains(&call.media.played_ms),
+            (200..=1500).contains(&call.media.played_ms),
             "{:?}",
             call.media
         );
-        assert!(call.media.dropped_ms >= 2200, "{:?}", call.media);
+        assert_eq!(
+            call.media.played_ms + call.media.dropped_ms,
+            3000,
+            "{:?}",
+            call.media
+        );
         let wav = Pcm::read(std::path::Path::new(
             call.media.output_wav.as_ref().unwrap(),
         ))
@@ -356,7 +367,9 @@ async fn interrupt_drops_one_chunk() {
         .await;
         let dir = out_dir("interrupt");
         let e = Emulator::builder()
-            .speed(5.0)
+            // Chunks 1 and 3 (2 s) play in full if they arrive within 1 s of call time of the
+            // start: 500 ms of the machine's time at 2x.
+            .speed(2.0)
             .call_duration(Duration::from_secs(3))
             .output_dir(&dir)
             .log(false)
@@ -382,6 +395,22 @@ async fn interrupt_drops_one_chunk() {
     .unwrap();
 }
 
+/// An emulator whose calls outlast anything a test app does: a stream ends when the app
+/// closes it, never by racing the call's own end. Real time, so an app's reaction a few
+/// frames in is hundreds of milliseconds before the next frames, not a few.
+async fn patient_emu() -> EmulatorHandle {
+    Emulator::builder()
+        .speed(1.0)
+        .call_duration(Duration::from_secs(60))
+        .http_timeout(Duration::from_secs(2))
+        .log(false)
+        .start("127.0.0.1:0")
+        .await
+        .unwrap()
+}
+
+/// For calls that end by themselves at once (flow errors, a refused `ws_url`, actions other
+/// than `stream`).
 async fn quick_emu() -> EmulatorHandle {
     Emulator::builder()
         .speed(20.0)
@@ -429,6 +458,9 @@ async fn errors_are_recorded_in_the_call_state() {
         let seen = app.seen.lock().unwrap().webhooks.len();
         assert_eq!(seen, 4, "initiated, ringing, answered, completed");
 
+        // The apps below end their streams themselves, after what they do.
+        let e = patient_emu().await;
+
         let app = start_app(
             r#"{"action":"stream","ws_url":"{WS}","chunk_size":100}"#,
             AppMode::BadFrame,
@@ -469,7 +501,11 @@ async fn errors_are_recorded_in_the_call_state() {
         let c = run_call(&e, &app).await;
         assert_eq!(c.state.as_str(), "completed");
         assert_eq!(c.reason.as_deref(), Some("stream_closed_by_app"));
-        assert!(c.media.frames_sent < 10, "{:?}", c.media);
+        assert!(
+            c.media.frames_sent < 10,
+            "closed after 3 of 600 frames: {:?}",
+            c.media
+        );
     })
     .await
     .unwrap();
@@ -501,14 +537,15 @@ async fn play_hangup_and_dial_actions() {
             c.notes
         );
 
-        // A stream's flow_url is fetched when the app closes the stream.
+        // A stream's flow_url is fetched when the app closes the stream (a call long enough
+        // for the app to close it first).
         let next = start_app(r#"{"action":"hangup"}"#, AppMode::Echo).await;
         let first = format!(
             r#"{{"action":"stream","ws_url":"{{WS}}","chunk_size":100,"flow_url":"{}/flow"}}"#,
             next.http_base
         );
         let app = start_app(&first, AppMode::CloseAfter3).await;
-        let c = run_call(&e, &app).await;
+        let c = run_call(&patient_emu().await, &app).await;
         assert_eq!(
             (c.state.as_str(), c.reason.as_deref()),
             ("completed", Some("flow_hangup"))
@@ -545,8 +582,9 @@ async fn unpaced_mode_is_fast_and_plays_everything() {
             .unwrap();
         let t = std::time::Instant::now();
         let c = run_call(&e, &app).await;
+        // Paced, this would take 60 s (the bound is loose: this is not a benchmark).
         assert!(
-            t.elapsed() < Duration::from_secs(5),
+            t.elapsed() < Duration::from_secs(15),
             "60 s of audio took {:?}",
             t.elapsed()
         );

@@ -1,4 +1,5 @@
-//! The `teler-emulator` binary: help, bad options, a load run's exit code and JSON.
+//! The `teler-emulator` binary: help, bad options, runtime errors, a load run's exit code
+//! and JSON.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -84,4 +85,45 @@ fn load_against_a_refusing_target_reports_and_fails() {
     let json_start = stdout.find('{').unwrap();
     let v: serde_json::Value = serde_json::from_str(&stdout[json_start..]).unwrap();
     assert_eq!(v["errors"], 3);
+}
+
+#[test]
+fn a_runtime_error_is_one_line_without_the_usage() {
+    // The port is taken: serve and agent cannot listen on it.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let missing = std::env::temp_dir().join(format!("teler-cli-{}-none.wav", std::process::id()));
+    let missing = missing.to_str().unwrap();
+    for (args, says) in [
+        (
+            vec!["serve", "--quiet", "--addr", &addr],
+            "cannot listen on",
+        ),
+        (vec!["agent", "--addr", &addr], "cannot listen on"),
+        (
+            vec![
+                "serve",
+                "--quiet",
+                "--addr",
+                "127.0.0.1:0",
+                "--audio",
+                missing,
+            ],
+            missing,
+        ),
+    ] {
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.starts_with("teler-emulator: error: ") && stderr.contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !stderr.contains("USAGE") && !stderr.contains("--webhook-version"),
+            "{args:?}: no usage text: {stderr}"
+        );
+    }
+    drop(taken);
 }

@@ -78,15 +78,8 @@ impl Settings {
         // means a missing secret, and treating it as unset would turn verification off.
         let raw = |name: &str| var(name).map(|v| v.trim().to_owned());
         let var = |name: &str| raw(name).filter(|v| !v.is_empty());
-        let secret = |name: &str| match raw(name) {
-            Some(v) if v.is_empty() => Err(format!(
-                "{name} is set but empty: set it to the secret, or unset it"
-            )),
-            other => Ok(other),
-        };
         let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
-        let backend_domain = var("BACKEND_DOMAIN");
-        if backend_domain.is_none()
+        if var("BACKEND_DOMAIN").is_none()
             && var("TELER_API_KEY").is_some()
             && var("TELER_BASE_URL").is_none()
         {
@@ -96,8 +89,7 @@ impl Settings {
                     .to_owned(),
             );
         }
-        let backend_domain = backend_domain.unwrap_or_else(|| format!("http://{bind_addr}"));
-        let backend_domain = backend_domain.trim_end_matches('/').to_owned();
+        let backend_domain = backend_domain(&var, &bind_addr);
         let remote =
             var("REMOTE_WS_URL").ok_or("set REMOTE_WS_URL to the agent's ws:// or wss:// URL")?;
         let mut builder = BridgeConfig::builder(remote);
@@ -116,14 +108,11 @@ impl Settings {
                     .ok_or("set TO_NUMBER (who to call) with TELER_API_KEY")?,
             }),
         };
-        let webhook_secret = secret("TELER_WEBHOOK_SECRET")?
+        let webhook_secret = secret(&raw, "TELER_WEBHOOK_SECRET")?
             .map(WebhookSecret::new)
             .transpose()
             .map_err(|e| format!("TELER_WEBHOOK_SECRET: {e}"))?;
-        let media_token_key = secret("MEDIA_TOKEN_KEY")?
-            .map(UrlTokenKey::new)
-            .transpose()
-            .map_err(|e| format!("MEDIA_TOKEN_KEY: {e}"))?;
+        let media_token_key = media_token_key(&raw)?;
         Ok(Settings {
             bind_addr,
             backend_domain,
@@ -151,10 +140,7 @@ impl Settings {
     /// assert_eq!(s.backend_ws_url("/media-stream"), "wss://bridge.example.com/media-stream");
     /// ```
     pub fn backend_url(&self, path: &str) -> String {
-        match self.backend_domain.split_once("://") {
-            Some((scheme, rest)) => format!("{}://{rest}{path}", scheme.to_ascii_lowercase()),
-            None => format!("https://{}{path}", self.backend_domain),
-        }
+        backend_url(&self.backend_domain, path)
     }
 
     /// The public WebSocket URL of `path` on this server (`/media-stream`): `wss://` unless
@@ -168,6 +154,133 @@ impl Settings {
         } else {
             http
         }
+    }
+}
+
+/// `BACKEND_DOMAIN` without a trailing `/`, or `http://{bind_addr}` when unset.
+fn backend_domain(var: &impl Fn(&str) -> Option<String>, bind_addr: &str) -> String {
+    var("BACKEND_DOMAIN")
+        .unwrap_or_else(|| format!("http://{bind_addr}"))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// A security setting (`raw` gives trimmed values): unset is `None`, blank an error.
+fn secret(raw: &impl Fn(&str) -> Option<String>, name: &str) -> Result<Option<String>, String> {
+    match raw(name) {
+        Some(v) if v.is_empty() => Err(format!(
+            "{name} is set but empty: set it to the secret, or unset it"
+        )),
+        other => Ok(other),
+    }
+}
+
+/// `MEDIA_TOKEN_KEY` (`raw` gives trimmed values).
+fn media_token_key(raw: &impl Fn(&str) -> Option<String>) -> Result<Option<UrlTokenKey>, String> {
+    secret(raw, "MEDIA_TOKEN_KEY")?
+        .map(UrlTokenKey::new)
+        .transpose()
+        .map_err(|e| format!("MEDIA_TOKEN_KEY: {e}"))
+}
+
+fn backend_url(backend_domain: &str, path: &str) -> String {
+    match backend_domain.split_once("://") {
+        Some((scheme, rest)) => format!("{}://{rest}{path}", scheme.to_ascii_lowercase()),
+        None => format!("https://{backend_domain}{path}"),
+    }
+}
+
+/// What the flow URL needs, and only that: `BACKEND_DOMAIN` (or `BIND_ADDR`) and
+/// `MEDIA_TOKEN_KEY`, read as [`Settings::from_vars`] reads them. `seed_app --print-flow-url`
+/// uses it, so printing the URL for a voice app's settings needs neither the agent nor the
+/// outbound-call settings.
+#[derive(Debug, Clone)]
+pub struct FlowUrlSettings {
+    /// As [`Settings::backend_domain`].
+    pub backend_domain: String,
+    /// As [`Settings::media_token_key`].
+    pub media_token_key: Option<UrlTokenKey>,
+}
+
+impl FlowUrlSettings {
+    /// Reads the settings; the error says which variable is wrong.
+    ///
+    /// ```
+    /// let s = teler_examples::FlowUrlSettings::from_vars(|name| match name {
+    ///     "BACKEND_DOMAIN" => Some("bridge.example.com".to_owned()),
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert_eq!(s.flow_url(3600), "https://bridge.example.com/flow");
+    /// let s = teler_examples::FlowUrlSettings::from_vars(|name| match name {
+    ///     "MEDIA_TOKEN_KEY" => Some("a media token key of 16+ bytes".to_owned()),
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert!(s.flow_url(3600).starts_with("http://127.0.0.1:8080/flow?teler_token=v1."));
+    /// ```
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<FlowUrlSettings, String> {
+        let raw = |name: &str| var(name).map(|v| v.trim().to_owned());
+        let var = |name: &str| raw(name).filter(|v| !v.is_empty());
+        let bind_addr = var("BIND_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        Ok(FlowUrlSettings {
+            backend_domain: backend_domain(&var, &bind_addr),
+            media_token_key: media_token_key(&raw)?,
+        })
+    }
+
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<FlowUrlSettings, String> {
+        FlowUrlSettings::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// The flow URL: with a flow token valid for `ttl_secs` when `MEDIA_TOKEN_KEY` is set (the
+    /// token `/flow` asks for, as [`tokio_app::flow_url_with_token`] makes it).
+    pub fn flow_url(&self, ttl_secs: u64) -> String {
+        let url = backend_url(&self.backend_domain, "/flow");
+        match &self.media_token_key {
+            None => url,
+            Some(key) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let token = key.mint(tokio_app::FLOW_TOKEN_SUBJECT, now + ttl_secs);
+                teler_core::webhook::append_token(&url, &token)
+            }
+        }
+    }
+}
+
+/// A failed REST call's message for the user, with a hint when the answer was a 404 and
+/// `TELER_BASE_URL` (`base_url`) is set but does not end with `/api/v1`: the usual cause is a
+/// base URL without the API path (the emulator's is `http://HOST:PORT/api/v1`), which makes
+/// every path, `/voice/calls/initiate` included, one the server does not have.
+///
+/// ```
+/// use teler_examples::with_base_url_hint;
+/// let m = with_base_url_hint("not found (404)", Some(404), Some("http://127.0.0.1:8089"));
+/// assert!(m.starts_with("not found (404) (hint: TELER_BASE_URL should end with /api/v1"), "{m}");
+/// for (status, base) in [
+///     (Some(404), Some("http://127.0.0.1:8089/api/v1")),
+///     (Some(404), Some("http://127.0.0.1:8089/api/v1/")),
+///     (Some(404), None),
+///     (Some(401), Some("http://127.0.0.1:8089")),
+///     (None, Some("http://127.0.0.1:8089")),
+/// ] {
+///     assert_eq!(with_base_url_hint("e", status, base), "e");
+/// }
+/// ```
+pub fn with_base_url_hint(
+    error: impl std::fmt::Display,
+    status: Option<u16>,
+    base_url: Option<&str>,
+) -> String {
+    match base_url {
+        Some(base) if status == Some(404) && !base.trim_end_matches('/').ends_with("/api/v1") => {
+            format!(
+                "{error} (hint: TELER_BASE_URL should end with /api/v1, e.g. \
+                 http://127.0.0.1:8089/api/v1; it is {base})"
+            )
+        }
+        _ => error.to_string(),
     }
 }
 

@@ -48,6 +48,33 @@ impl Default for StoryOptions {
     }
 }
 
+/// The longest call the story places.
+pub const MAX_STORY_SECONDS: u64 = 600;
+
+/// Reads the `STORY_SECONDS` setting, the call's length: `None` (the default) when unset or
+/// blank, else a whole number of seconds from 1 to [`MAX_STORY_SECONDS`]; anything else is
+/// an error saying so, never the default in silence.
+///
+/// ```
+/// use std::time::Duration;
+/// use teler_examples::story::story_seconds;
+/// assert_eq!(story_seconds(Some(" 12 ")), Ok(Some(Duration::from_secs(12))));
+/// assert_eq!(story_seconds(None), Ok(None));
+/// assert!(story_seconds(Some("abc")).unwrap_err().contains("\"abc\""));
+/// ```
+pub fn story_seconds(value: Option<&str>) -> Result<Option<Duration>, String> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    match v.parse::<u64>() {
+        Ok(secs) if (1..=MAX_STORY_SECONDS).contains(&secs) => Ok(Some(Duration::from_secs(secs))),
+        _ => Err(format!(
+            "STORY_SECONDS must be a whole number of seconds from 1 to {MAX_STORY_SECONDS}, \
+             got {v:?}"
+        )),
+    }
+}
+
 /// What happened.
 #[derive(Debug)]
 pub struct StoryReport {
@@ -233,7 +260,17 @@ pub async fn run(opts: StoryOptions) -> Result<StoryReport, String> {
         .flatten()
         .ok_or("the bridge never reported the end of the media stream")?;
     let stats = agent.stats();
-    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Relaxed);
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::Acquire);
+    // The agent counts messages as it reads them: wait until it has read to the end of the
+    // bridge's connection (closed when the bridge ended) so the counts below are final.
+    let settled = async {
+        while load(&stats.closed) < load(&stats.connections) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), settled)
+        .await
+        .map_err(|_| "the agent's connection did not end with the call")?;
     let report = StoryReport {
         webhooks_received: webhooks.lock().map(|w| w.clone()).unwrap_or_default(),
         agent_messages_in: load(&stats.messages_in),
@@ -268,4 +305,28 @@ async fn post(addr: std::net::SocketAddr, path: &str) -> Result<String, String> 
         return Err(format!("POST {path}: {head}\n{body}"));
     }
     Ok(body.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn story_seconds_is_a_number_or_an_error() {
+        assert_eq!(story_seconds(Some("6")), Ok(Some(Duration::from_secs(6))));
+        assert_eq!(
+            story_seconds(Some("600")),
+            Ok(Some(Duration::from_secs(600)))
+        );
+        assert_eq!(story_seconds(Some("")), Ok(None));
+        assert_eq!(story_seconds(Some("  ")), Ok(None));
+        for bad in ["abc", "0", "601", "-1", "1.5", "6s", "\u{fffd}"] {
+            let e = story_seconds(Some(bad)).unwrap_err();
+            assert!(
+                e.starts_with("STORY_SECONDS must be a whole number"),
+                "{bad}: {e}"
+            );
+            assert!(e.contains(&format!("{bad:?}")), "{bad}: {e}");
+        }
+    }
 }

@@ -311,10 +311,11 @@ async fn initiate_call(State(app): State<Arc<App>>) -> Response {
             )
         }
         Err(e) => {
-            eprintln!("call not created: {e}");
+            let why = crate::with_base_url_hint(&e, e.status(), teler.base_url.as_deref());
+            eprintln!("call not created: {why}");
             json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({"success": false, "error": e.to_string()}),
+                serde_json::json!({"success": false, "error": why}),
             )
         }
     }

@@ -43,6 +43,36 @@ fn dominant_hz(pcm: &[i16]) -> f64 {
     best(&mut (-50..=50).map(|i| coarse + f64::from(i) * 0.1))
 }
 
+/// The longest stretch of `block` with no gap in it: a gap is 1 ms or more of exact zeros,
+/// what the emulator writes while nothing is queued (a late chunk, the end of a clear).
+fn longest_sound(block: &[i16]) -> &[i16] {
+    const GAP: usize = 8; // 1 ms at 8 kHz
+    let mut best = &block[..0];
+    let (mut start, mut zeros) = (0, 0); // the stretch's start; zeros in a row before `i`
+    for (i, &s) in block.iter().enumerate() {
+        if s == 0 {
+            zeros += 1;
+            continue;
+        }
+        if zeros >= GAP {
+            if i - zeros - start > best.len() {
+                best = &block[start..i - zeros];
+            }
+            start = i;
+        }
+        zeros = 0;
+    }
+    let end = if zeros >= GAP {
+        block.len() - zeros
+    } else {
+        block.len()
+    };
+    if end.saturating_sub(start) > best.len() {
+        best = &block[start..end];
+    }
+    best
+}
+
 fn rms(pcm: &[i16]) -> f64 {
     let sum: f64 = pcm.iter().map(|&s| f64::from(s).powi(2)).sum();
     (sum / pcm.len().max(1) as f64).sqrt()
@@ -105,13 +135,16 @@ async fn run_call(dir: &std::path::Path) -> Run {
         let _ = axum::serve(listener, router).await;
     });
 
-    // Teler: 1 s of silence, then the caller's 440 Hz tone; 4 s in 500 ms frames, at 4x.
+    // Teler: 1 s of silence, then the caller's 440 Hz tone; 4 s in 500 ms frames, in real
+    // time: what the caller hears is the bridge's timing, and at 4x every millisecond the
+    // machine took (a debug build on a busy CI runner) was 4 ms of the call, which moved the
+    // greeting and the echo past the bounds below.
     let mut caller = Pcm::tone(8000, CALLER_HZ, 6000, 4000);
     caller.samples[..8000].fill(0);
     let emu = Emulator::builder()
         .audio(AudioSource::Pcm(caller))
         .call_duration(Duration::from_secs(4))
-        .speed(4.0)
+        .speed(1.0)
         .output_dir(dir)
         .log(false)
         .start("127.0.0.1:0")
@@ -133,8 +166,16 @@ async fn run_call(dir: &std::path::Path) -> Run {
         call.media.output_wav.as_deref().expect("an output WAV"),
     ))
     .unwrap();
-    let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let load = |c: &AtomicU64| c.load(Ordering::Acquire);
     let s = agent.stats();
+    // The counts are final once the agent has read to the end of the bridge's connection.
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while load(&s.closed) < load(&s.connections) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the agent's connection ended with the call");
     let run = Run {
         audio_in_bytes: load(&s.audio_in_bytes),
         interruptions: load(&s.interruptions),
@@ -208,6 +249,9 @@ fn a_call_through_bridge_openai_to_a_24k_agent() {
     assert!(m.played_ms >= 3000, "{ctx}");
 
     // What the caller heard, in 100 ms blocks: the greeting's pitch, then the caller's own.
+    // A block's pitch is that of its longest stretch without a gap (where a late chunk left a
+    // moment of silence and a phase jump), and a block with less than 50 ms of such sound (the
+    // edge of the greeting or of the echo) is too short to measure and left out.
     assert_eq!(r.wav.sample_rate, 8000);
     let blocks: Vec<(usize, f64)> = r
         .wav
@@ -215,11 +259,12 @@ fn a_call_through_bridge_openai_to_a_24k_agent() {
         .chunks_exact(800)
         .enumerate()
         .filter(|(_, b)| rms(b) > 500.0)
-        .map(|(i, b)| (i, dominant_hz(b)))
+        .map(|(i, b)| (i, longest_sound(b)))
+        .filter(|(_, sound)| sound.len() >= 400)
+        .map(|(i, sound)| (i, dominant_hz(sound)))
         .collect();
     // 15 Hz tells the two tones apart (a wrong rate anywhere would move them by a third or
-    // more) and tolerates a block with a gap in it, where a late chunk left a moment of
-    // silence and a phase jump.
+    // more).
     let near = |f: f64, want: f64| (f - want).abs() <= 15.0;
     let greeting: Vec<usize> = blocks
         .iter()
@@ -245,8 +290,7 @@ fn a_call_through_bridge_openai_to_a_24k_agent() {
         greeting.iter().max() < echo.iter().min(),
         "greeting first, then the echo: {blocks:?}"
     );
-    // At once, give or take scheduling: at 4x speed a 50 ms stall on a busy machine is
-    // 200 ms (two blocks) of call time.
+    // At once, give or take the bridge connecting to the agent: within 500 ms.
     assert!(greeting[0] <= 5, "the greeting starts at once: {blocks:?}");
 
     // The pitch, to 0.1 Hz: the median of the blocks, and over each whole stretch.

@@ -62,14 +62,15 @@ pub enum AppMode {
     Echo,
     /// Send 3 chunks of 1 s at once, then `clear` after the 2nd caller frame.
     QueueThenClear,
-    /// Send a frame Teler cannot read after the first caller frame.
+    /// Send a frame Teler cannot read after the first caller frame, then close the socket
+    /// (so the stream ends once the frame has been read, whatever the call's length).
     BadFrame,
     /// Close the socket after 3 caller frames.
     CloseAfter3,
     /// Send 3 chunks of 1 s (levels 1000, 2000, 3000), then `interrupt` chunk 2.
     QueueThenInterrupt,
     /// Send an `audio` chunk and an `interrupt` whose `chunk_id` is a string (`"1"`), then
-    /// a well-formed chunk, after the first caller frame.
+    /// a well-formed chunk, after the first caller frame; then close the socket.
     StringChunkId,
 }
 
@@ -223,6 +224,8 @@ async fn media(tcp: tokio::net::TcpStream, mode: AppMode, seen: Arc<Mutex<Seen>>
                             r#"{"type":"audio","data":{"audio_b64":"AAA="},"chunk_id":1}"#,
                         ))
                         .await;
+                    let _ = ws.close(None).await;
+                    return;
                 }
             }
             AppMode::QueueThenInterrupt => {
@@ -254,6 +257,8 @@ async fn media(tcp: tokio::net::TcpStream, mode: AppMode, seen: Arc<Mutex<Seen>>
                     ] {
                         let _ = ws.send(Message::text(f)).await;
                     }
+                    let _ = ws.close(None).await;
+                    return;
                 }
             }
             AppMode::CloseAfter3 => {
