@@ -10,6 +10,9 @@
 //! No tokio runtime is needed: hyper 1 uses only tokio's `sync` primitives, the sockets and
 //! timers come from the [`Runtime`], and each connection's task is started with
 //! [`Runtime::spawn`].
+//!
+//! What the client does under faults (timeouts, retries, redirects, body limits, pagination)
+//! is stated in the repository's `docs/REST.md`, the same for every client.
 #![deny(missing_docs)]
 
 use std::collections::HashMap;

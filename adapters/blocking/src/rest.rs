@@ -23,6 +23,9 @@
 //! }
 //! # Ok::<(), Error>(())
 //! ```
+//!
+//! What the client does under faults (timeouts, retries, redirects, body limits, pagination)
+//! is stated in the repository's `docs/REST.md`, the same for every client.
 #![deny(missing_docs)]
 
 use std::io::{Read, Write};

@@ -34,6 +34,9 @@
 //! # Ok::<(), Error>(())
 //! ```
 
+//!
+//! What the client does under faults (timeouts, retries, redirects, body limits, pagination)
+//! is stated in the repository's `docs/REST.md`, the same for every client.
 use crate::Smol;
 
 pub use teler_async::rest::{AsyncTransport, BoxFuture, DownloadSink};

@@ -31,6 +31,9 @@
 //! # }
 //! ```
 
+//!
+//! What the client does under faults (timeouts, retries, redirects, body limits, pagination)
+//! is stated in the repository's `docs/REST.md`, the same for every client.
 use crate::Tokio;
 
 pub use teler_async::rest::{AsyncTransport, BoxFuture, DownloadSink};
