@@ -103,6 +103,9 @@ def subject_cmd(name, args, addr):
     if name == "handwritten":
         return [str(ex / "relay_handwritten")], env, url
     if name in ("tokio", "smol", "blocking"):
+        if name == "smol":
+            # Calls run on smol's global executor: one thread per core, as the others get.
+            env = dict(env, SMOL_THREADS=str(os.cpu_count() or 1))
         return [str(ex / f"bridge_{name}")], env, url
     if name == "floor":
         return [str(ex / "tcp_proxy")], {"BIND_ADDR": addr, "UPSTREAM_ADDR": AGENT_ADDR}, \

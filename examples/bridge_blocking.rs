@@ -7,10 +7,9 @@
 //! ```
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::thread;
 
-use teler_blocking::{StreamConnector, elevenlabs, tungstenite};
-use teler_examples::{Settings, log_event, only_media_stream};
+use teler_blocking::{StreamConnector, elevenlabs};
+use teler_examples::{Settings, log_event};
 
 fn main() {
     let settings = match Settings::from_env() {
@@ -37,29 +36,11 @@ fn main() {
         }
     };
     eprintln!("bridge_blocking listening on {}", settings.bind_addr);
-    for tcp in listener.incoming() {
-        let tcp = match tcp {
-            Ok(tcp) => tcp,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        let _ = tcp.set_nodelay(true);
-        let connector = connector.clone();
-        let spawned = thread::Builder::new()
-            .name("teler-call".into())
-            .spawn(move || {
-                let config = Some(connector.websocket_config());
-                match tungstenite::accept_hdr_with_config(tcp, only_media_stream, config) {
-                    Ok(ws) => {
-                        connector.bridge_stream(ws);
-                    }
-                    Err(e) => eprintln!("handshake failed: {e}"),
-                }
-            });
-        if let Err(e) = spawned {
-            eprintln!("cannot start a call thread: {e}");
-        }
+    // The SDK's accept loop: /media-stream only, a bounded handshake, a call cap, the media
+    // token check when MEDIA_TOKEN_KEY is set, back-off on accept errors; a thread per call.
+    let serve = settings.serve_config();
+    if let Err(e) = teler_blocking::serve(listener, connector, serve) {
+        eprintln!("bridge_blocking: {e}");
+        std::process::exit(1);
     }
 }

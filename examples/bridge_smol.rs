@@ -5,12 +5,12 @@
 //! ```text
 //! REMOTE_WS_URL=wss://… BIND_ADDR=0.0.0.0:8080 cargo run -p teler-examples --example bridge_smol
 //! ```
-//! Calls run on an executor with one thread per CPU (`SMOL_THREADS` overrides).
+//! Calls run on smol's global executor: `SMOL_THREADS` sets its threads (smol's default is
+//! one; set it to the number of cores for a busy server).
 use std::sync::Arc;
-use std::thread;
 
-use teler_examples::{Settings, log_event, only_media_stream};
-use teler_smol::{StreamConnector, async_tungstenite, elevenlabs};
+use teler_examples::{Settings, log_event};
+use teler_smol::{StreamConnector, elevenlabs};
 
 fn main() {
     let settings = match Settings::from_env() {
@@ -26,18 +26,7 @@ fn main() {
         })
         .on_event(log_event),
     );
-    let threads = std::env::var("SMOL_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .or_else(|| thread::available_parallelism().ok().map(|n| n.get()))
-        .unwrap_or(1)
-        .max(1);
-    let ex = Arc::new(smol::Executor::new());
-    for _ in 1..threads {
-        let ex = ex.clone();
-        thread::spawn(move || smol::block_on(ex.run(smol::future::pending::<()>())));
-    }
-    smol::block_on(ex.clone().run(async {
+    smol::block_on(async {
         let listener = match smol::net::TcpListener::bind(settings.bind_addr.as_str()).await {
             Ok(l) => l,
             Err(e) => {
@@ -46,32 +35,12 @@ fn main() {
             }
         };
         eprintln!("bridge_smol listening on {}", settings.bind_addr);
-        loop {
-            let tcp = match listener.accept().await {
-                Ok((tcp, _)) => tcp,
-                Err(e) => {
-                    eprintln!("accept failed: {e}");
-                    continue;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            let connector = connector.clone();
-            ex.spawn(async move {
-                let config = Some(connector.websocket_config());
-                match async_tungstenite::accept_hdr_async_with_config(
-                    tcp,
-                    only_media_stream,
-                    config,
-                )
-                .await
-                {
-                    Ok(ws) => {
-                        connector.bridge_stream(ws).await;
-                    }
-                    Err(e) => eprintln!("handshake failed: {e}"),
-                }
-            })
-            .detach();
+        // The SDK's accept loop: /media-stream only, a bounded handshake, a call cap, the
+        // media token check when MEDIA_TOKEN_KEY is set, back-off on accept errors. Calls
+        // run as tasks on smol's global executor.
+        if let Err(e) = teler_smol::serve(listener, connector, settings.serve_config()).await {
+            eprintln!("bridge_smol: {e}");
+            std::process::exit(1);
         }
     }))
 }

@@ -7,8 +7,12 @@ use std::time::{Duration, Instant};
 use teler_core::elevenlabs;
 use teler_core::media::*;
 
+/// The scenarios below were written for a bridge that dials at once (as the Python SDK
+/// does); the default, dialing once `start` arrives, has its own tests at the end.
 fn cfg() -> BridgeConfigBuilder {
-    BridgeConfig::builder("wss://agent.example/convai?agent_id=a1").header("xi-api-key", "k")
+    BridgeConfig::builder("wss://agent.example/convai?agent_id=a1")
+        .header("xi-api-key", "k")
+        .dial(Dial::OnConnect)
 }
 
 fn drain<C: StreamHandler, R: StreamHandler>(b: &mut Bridge<C, R>) -> Vec<Output> {
@@ -616,4 +620,210 @@ fn transcript_of_a_seed_call_matches_the_golden_file() {
     let golden =
         std::fs::read_to_string(path).expect("golden transcript (run with UPDATE_GOLDEN=1 once)");
     assert_eq!(log, golden, "transcript changed:\n{log}");
+}
+
+fn start() -> String {
+    r#"{"type":"start","account_id":"acc_1","call_app_id":"va_1","call_id":"cs_1","stream_id":"st_1","message_id":1,"data":{"encoding":"audio/l16","sample_rate":8000,"channels":1}}"#.to_string()
+}
+
+#[test]
+fn by_default_the_remote_is_dialed_only_once_start_arrives() {
+    let config = BridgeConfig::builder("wss://agent.example/ws")
+        .build()
+        .unwrap();
+    assert_eq!(config.dial(), Dial::OnStart);
+    let mut b = Bridge::new(
+        config,
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    );
+    let t0 = Instant::now();
+    b.handle_teler_connected(t0);
+    assert!(
+        !drain(&mut b)
+            .iter()
+            .any(|o| matches!(o, Output::ConnectRemote(_))),
+        "no agent session before start"
+    );
+    b.handle_teler_frame(
+        t0 + Duration::from_millis(5),
+        Frame::Text(start().as_bytes()),
+    );
+    let out = drain(&mut b);
+    assert!(
+        matches!(out[0], Output::Event(Event::Started(_))),
+        "{out:?}"
+    );
+    assert!(matches!(out[1], Output::ConnectRemote(_)), "{out:?}");
+    // Audio while the agent connects is held, then goes out in order.
+    b.handle_teler_frame(
+        t0 + Duration::from_millis(10),
+        Frame::Text(audio(2, "AAAA").as_bytes()),
+    );
+    assert_eq!(b.pending_len(), 1);
+    b.handle_remote_connected(t0 + Duration::from_millis(40));
+    let sent: Vec<_> = drain(&mut b)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                side: Side::Remote,
+                frame: OutFrame::Text(t),
+            } => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, [r#"{"user_audio_chunk":"AAAA"}"#]);
+}
+
+#[test]
+fn a_socket_that_never_sends_start_ends_at_the_start_timeout_without_an_agent() {
+    let config = BridgeConfig::builder("wss://agent.example/ws")
+        .start_timeout(Some(Duration::from_secs(3)))
+        .build()
+        .unwrap();
+    let mut b = Bridge::new(
+        config,
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    );
+    let t0 = Instant::now();
+    b.handle_teler_connected(t0);
+    assert_eq!(b.poll_timeout(), Some(t0 + Duration::from_secs(3)));
+    // Not yet: one nanosecond before the deadline nothing happens.
+    b.handle_timeout(t0 + Duration::from_secs(3) - Duration::from_nanos(1));
+    assert!(!b.is_ended());
+    b.handle_timeout(t0 + Duration::from_secs(3));
+    let out = drain(&mut b);
+    assert!(!out.iter().any(|o| matches!(o, Output::ConnectRemote(_))));
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Close { side: Side::Teler, close } if close.code == CLOSE_POLICY
+    )));
+    match out.last() {
+        Some(Output::Event(Event::Ended(s))) => {
+            assert_eq!(s.reason, EndReason::Timeout(TimeoutKind::Start))
+        }
+        other => panic!("{other:?}"),
+    }
+    // With start in time, the start deadline is gone.
+    let config = BridgeConfig::builder("wss://agent.example/ws")
+        .build()
+        .unwrap();
+    let mut b = Bridge::new(
+        config,
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    );
+    b.handle_teler_connected(t0);
+    b.handle_teler_frame(t0, Frame::Text(start().as_bytes()));
+    b.handle_remote_connected(t0);
+    b.handle_timeout(t0 + DEFAULT_START_TIMEOUT);
+    assert!(
+        !b.is_ended(),
+        "start came: the start deadline no longer applies"
+    );
+}
+
+#[test]
+fn binary_frames_from_the_remote_can_be_read_as_text() {
+    let config = BridgeConfig::builder("wss://agent.example/ws")
+        .dial(Dial::OnConnect)
+        .binary_from_remote(BinaryFrames::AsText)
+        .build()
+        .unwrap();
+    let mut b = Bridge::new(
+        config,
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    );
+    let t0 = Instant::now();
+    b.handle_teler_connected(t0);
+    b.handle_remote_connected(t0);
+    drain(&mut b);
+    let agent = br#"{"type":"audio","audio_event":{"audio_base_64":"AAAA","event_id":1}}"#;
+    b.handle_remote_frame(t0, Frame::Binary(agent));
+    let out = drain(&mut b);
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Send { side: Side::Teler, frame: OutFrame::Text(t) } if t.contains("AAAA"))),
+        "{out:?}"
+    );
+    // Binary that is not UTF-8 is rejected as such.
+    b.handle_remote_frame(t0, Frame::Binary(&[0xff, 0xfe]));
+    let out = drain(&mut b);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Event(Event::FrameRejected {
+            side: Side::Remote,
+            reason: RejectReason::InvalidUtf8
+        })
+    )));
+    // The default still drops binary, counted.
+    let config = BridgeConfig::builder("wss://agent.example/ws")
+        .dial(Dial::OnConnect)
+        .build()
+        .unwrap();
+    let mut b = Bridge::new(
+        config,
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    );
+    b.handle_teler_connected(t0);
+    b.handle_remote_connected(t0);
+    b.handle_remote_frame(t0, Frame::Binary(agent));
+    assert_eq!(b.stats().from_remote.rejected, 1);
+    assert_eq!(b.stats().from_remote.relayed_frames, 0);
+}
+
+#[test]
+fn protocol_errors_are_counted_per_side() {
+    let config = BridgeConfig::builder("wss://agent.example/ws")
+        .build()
+        .unwrap();
+    let mut b = Bridge::new(
+        config,
+        elevenlabs::call_handler(),
+        elevenlabs::remote_handler(),
+    );
+    let t0 = Instant::now();
+    b.handle_protocol_error(t0, Side::Teler, "invalid UTF-8");
+    let s = b.stats();
+    assert_eq!(
+        (s.from_teler.protocol_errors, s.from_remote.protocol_errors),
+        (1, 0)
+    );
+}
+
+#[test]
+fn debug_output_hides_the_agent_credentials() {
+    let config = BridgeConfig::builder("wss://agent.example/ws?token=s3cret-q")
+        .header("Authorization", "Bearer s3cret-h")
+        .build()
+        .unwrap();
+    for text in [
+        format!("{config:?}"),
+        format!(
+            "{:?}",
+            BridgeConfig::builder("wss://agent.example/ws?token=s3cret-q").header("x", "s3cret-h")
+        ),
+        format!("{:?}", Bridge::new(config.clone(), relay(), relay())),
+    ] {
+        assert!(!text.contains("s3cret"), "{text}");
+        assert!(text.contains("agent.example"), "{text}");
+    }
+    let mut b = Bridge::new(config, relay(), relay());
+    b.handle_teler_connected(Instant::now());
+    b.handle_teler_frame(Instant::now(), Frame::Text(start().as_bytes()));
+    let connect = drain(&mut b)
+        .into_iter()
+        .find_map(|o| match o {
+            Output::ConnectRemote(r) => Some(r),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        connect.headers[0].1, "Bearer s3cret-h",
+        "the driver still gets it"
+    );
+    let text = format!("{connect:?}");
+    assert!(!text.contains("s3cret"), "{text}");
 }

@@ -46,8 +46,9 @@ pub struct Settings {
     pub media_token_key: Option<UrlTokenKey>,
 }
 
-/// The REST side of the seed app: who places the call, from where to where.
-#[derive(Debug, Clone)]
+/// The REST side of the seed app: who places the call, from where to where. Its `Debug`
+/// hides the API key.
+#[derive(Clone)]
 pub struct TelerSettings {
     /// `TELER_API_KEY`.
     pub api_key: String,
@@ -59,7 +60,32 @@ pub struct TelerSettings {
     pub to_number: String,
 }
 
+impl std::fmt::Debug for TelerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelerSettings")
+            .field("api_key", &"<redacted>")
+            .field("base_url", &self.base_url)
+            .field("from_number", &self.from_number)
+            .field("to_number", &self.to_number)
+            .finish()
+    }
+}
+
 impl Settings {
+    /// The server block's settings for these settings: `/media-stream`, the defaults, and
+    /// the signed media tokens when `MEDIA_TOKEN_KEY` is set (a flow token is refused).
+    pub fn serve_config(&self) -> teler_tokio::ServeConfig {
+        let serve = teler_tokio::ServeConfig::new().path(MEDIA_STREAM_PATH);
+        match &self.media_token_key {
+            Some(key) => serve.auth(
+                teler_tokio::MediaTokens::new(key.clone())
+                    .refuse_subject(tokio_app::FLOW_TOKEN_SUBJECT)
+                    .hook(),
+            ),
+            None => serve,
+        }
+    }
+
     /// Reads the settings; the error says which variable is missing or wrong.
     ///
     /// ```

@@ -21,6 +21,12 @@ use std::time::{Duration, Instant};
 
 pub mod bridge;
 pub mod rest;
+mod server;
+
+pub use server::serve;
+pub use teler_io::serve::{
+    AuthHook, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_CALLS, MediaTokens, Refusal, ServeConfig,
+};
 
 pub use async_tungstenite;
 pub use bridge::{CLOSE_TIMEOUT, StreamConnector};
@@ -37,6 +43,8 @@ pub trait Runtime: Send + Sync + 'static {
     type Tcp: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin + Send + 'static;
     /// A resettable deadline.
     type Timer: Timer;
+    /// A bound TCP listener (for [`serve`]).
+    type Listener: Send + Sync + 'static;
     /// What a recording download writes into: the runtime's own `AsyncWrite` as a trait
     /// object (`dyn tokio::io::AsyncWrite + Unpin + Send` on tokio).
     type Writer: ?Sized + Send;
@@ -49,7 +57,10 @@ pub trait Runtime: Send + Sync + 'static {
     fn yield_now() -> impl Future<Output = ()> + Send;
     /// Opens a TCP connection to `host:port` (resolving the name), with `TCP_NODELAY` set.
     fn connect_tcp(host: &str, port: u16) -> impl Future<Output = io::Result<Self::Tcp>> + Send;
-    /// Runs `fut` in the background (the REST client's HTTP connections).
+    /// Accepts the next connection on `listener` (with `TCP_NODELAY` set).
+    fn accept(listener: &Self::Listener)
+    -> impl Future<Output = io::Result<Self::Tcp>> + Send + '_;
+    /// Runs `fut` in the background (calls, the REST client's HTTP connections).
     fn spawn(fut: impl Future<Output = ()> + Send + 'static);
     /// Writes all of `buf` into `out`.
     fn write_all<'a>(

@@ -17,3 +17,6 @@ pub use rustls;
 pub use tungstenite;
 pub mod rest;
 pub use rest::Client;
+mod server;
+pub use server::serve;
+pub use teler_io::serve::{MediaTokens, Refusal, ServeConfig};

@@ -39,6 +39,8 @@ use tungstenite::{Message, handshake::client::Request};
 
 pub use tungstenite;
 
+pub mod serve;
+
 /// Hands a received message to `f` as a core [`Frame`]. Close frames (and raw frames, which
 /// tungstenite does not return from reads) are not frames for the core: the adapter turns
 /// a close into `handle_*_closed` with [`close_info`].
@@ -90,11 +92,33 @@ pub enum ReadFailure {
     Closed,
 }
 
-/// Classifies a read error (any error type: only tungstenite's are told apart, anything
-/// else is a closed connection).
+/// A read error that glue for another WebSocket library (axum's, on an older tungstenite)
+/// has already classified, so that [`read_failure`] reads it the same way on every socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassifiedReadError(pub ReadFailure);
+
+impl std::fmt::Display for ClassifiedReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            ReadFailure::Protocol(why) => write!(f, "protocol error: {why}"),
+            ReadFailure::Closed => f.write_str("connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for ClassifiedReadError {}
+
+/// Classifies a read error: tungstenite's own and [`ClassifiedReadError`] are told apart;
+/// anything else is a closed connection. Every adapter reads errors through here, so a
+/// protocol violation (bad UTF-8 in a text frame, reserved bits or opcodes, a frame over the
+/// limit) is a `Protocol` failure on every socket type.
 pub fn read_failure<T: 'static>(e: &T) -> ReadFailure {
     use tungstenite::error::ProtocolError::ResetWithoutClosingHandshake;
-    match (e as &dyn std::any::Any).downcast_ref::<tungstenite::Error>() {
+    let any = e as &dyn std::any::Any;
+    if let Some(c) = any.downcast_ref::<ClassifiedReadError>() {
+        return c.0.clone();
+    }
+    match any.downcast_ref::<tungstenite::Error>() {
         // The peer just went away (EOF without a close frame): a hang-up, not garbage.
         Some(tungstenite::Error::Protocol(ResetWithoutClosingHandshake)) => ReadFailure::Closed,
         Some(

@@ -41,6 +41,7 @@ impl Timer for SmolTimer {
 
 impl Runtime for Smol {
     type Tcp = async_net::TcpStream;
+    type Listener = async_net::TcpListener;
     type Timer = SmolTimer;
     type Writer = dyn futures_lite::AsyncWrite + Unpin + Send;
 
@@ -63,6 +64,12 @@ impl Runtime for Smol {
         let tcp = async_net::TcpStream::connect((host, port)).await?;
         // Audio frames and API calls are small and latency-bound: no Nagle.
         tcp.set_nodelay(true)?;
+        Ok(tcp)
+    }
+
+    async fn accept(listener: &Self::Listener) -> io::Result<Self::Tcp> {
+        let (tcp, _) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
         Ok(tcp)
     }
 

@@ -1,7 +1,7 @@
 //! Test support shared by the adapters' test suites (not published): fake Teler and remote
 //! peers on real sockets ([`peers`]), a scripted HTTP/1.1 server ([`loopback`]), a TLS
 //! HTTP server ([`tls_server`]), and the test cases every adapter runs, as macros that an
-//! adapter's test file invokes ([`bridge_cases!`], [`backpressure_cases!`],
+//! adapter's test file invokes ([`bridge_cases!`], [`backpressure_cases!`], [`serve_cases!`],
 //! [`async_rest_cases!`]).
 #![allow(missing_debug_implementations, missing_docs)]
 
@@ -14,4 +14,5 @@ mod cases {
     mod async_rest;
     mod backpressure;
     mod bridge;
+    mod serve;
 }

@@ -4,9 +4,10 @@
 //! `Stream + Sink` of tungstenite [`Message`]s so it plugs into
 //! [`StreamConnector::bridge_stream`](crate::StreamConnector::bridge_stream). Payloads move
 //! without copying (text is re-checked as UTF-8 on the way through). [`upgrade`] gives the
-//! upgrade the bridge's buffer sizes and frame limit. An error from axum's socket ends the
-//! bridge as a hang-up without a close frame (`EndReason::TelerHungUp(None)`): axum does not
-//! say whether the peer broke the protocol.
+//! upgrade the bridge's buffer sizes and frame limit. A read error from axum's socket is
+//! classified as on every other socket: a protocol violation (invalid UTF-8 in a text frame,
+//! reserved bits or opcodes, a frame over the limit) ends the bridge with
+//! `EndReason::ProtocolError` and is counted; a reset is a hang-up.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -36,7 +37,9 @@
 //! ```
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use async_tungstenite::tungstenite::protocol::CloseFrame;
 use async_tungstenite::tungstenite::{Message, Utf8Bytes};
@@ -107,8 +110,27 @@ fn to_axum(m: Message) -> Option<ws::Message> {
     })
 }
 
+/// axum's read error, classified (axum speaks tungstenite 0.29 underneath; the bridge reads
+/// 0.30's errors).
+fn classify(e: axum::Error) -> teler_io::ClassifiedReadError {
+    use tungstenite_axum::error::ProtocolError::ResetWithoutClosingHandshake;
+    let inner = e.into_inner();
+    let failure = match inner.downcast_ref::<tungstenite_axum::Error>() {
+        Some(tungstenite_axum::Error::Protocol(ResetWithoutClosingHandshake)) => {
+            teler_io::ReadFailure::Closed
+        }
+        Some(
+            e @ (tungstenite_axum::Error::Capacity(_)
+            | tungstenite_axum::Error::Protocol(_)
+            | tungstenite_axum::Error::Utf8(_)),
+        ) => teler_io::ReadFailure::Protocol(e.to_string()),
+        _ => teler_io::ReadFailure::Closed,
+    };
+    teler_io::ClassifiedReadError(failure)
+}
+
 impl Stream for AxumWs {
-    type Item = Result<Message, axum::Error>;
+    type Item = Result<Message, teler_io::ClassifiedReadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
@@ -117,7 +139,7 @@ impl Stream for AxumWs {
                     Some(m) => Poll::Ready(Some(Ok(m))),
                     None => continue, // axum already checked text is UTF-8
                 },
-                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(classify(e)))),
                 Poll::Ready(None) => Poll::Ready(None),
                 Poll::Pending => Poll::Pending,
             };
@@ -145,5 +167,138 @@ impl Sink<Message> for AxumWs {
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+// ------------------------------------------------------------------ serving an axum app
+
+/// The server block's checks for an axum route: the call cap and the auth hook of a
+/// [`ServeConfig`](crate::ServeConfig), run before the upgrade (so a refused socket dials no
+/// agent). Keep one per server, shared by the route's handler.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    config: Arc<crate::ServeConfig>,
+    calls: teler_io::serve::CallCount,
+}
+
+impl Gate {
+    /// A gate with `config`'s cap and auth hook.
+    pub fn new(config: crate::ServeConfig) -> Self {
+        Gate {
+            config: Arc::new(config),
+            calls: teler_io::serve::CallCount::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &crate::ServeConfig {
+        &self.config
+    }
+
+    /// Calls live now.
+    pub fn live_calls(&self) -> usize {
+        self.calls.get()
+    }
+
+    /// Admits an upgrade request: `Ok` holds the call's place under the cap (keep it for
+    /// the call's life); `Err` is the answer to send instead (404, 401, 503 with
+    /// `Retry-After`).
+    pub fn admit(
+        &self,
+        parts: &axum::http::request::Parts,
+    ) -> Result<teler_io::serve::CallSlot, axum::response::Response> {
+        use axum::response::IntoResponse;
+        let mut req = axum::http::Request::new(());
+        *req.method_mut() = parts.method.clone();
+        *req.uri_mut() = parts.uri.clone();
+        *req.headers_mut() = parts.headers.clone();
+        self.config.admit(&req, &self.calls).map_err(|refusal| {
+            let status = axum::http::StatusCode::from_u16(refusal.status)
+                .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+            let mut resp = (status, refusal.reason).into_response();
+            if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+                resp.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("1"),
+                );
+            }
+            resp
+        })
+    }
+}
+
+/// A router with one route, the gate's path, that bridges each admitted media stream with
+/// `connector` (for an app that needs nothing else; merge it into yours otherwise).
+pub fn route<F, C, R>(connector: Arc<crate::StreamConnector<F>>, gate: Gate) -> axum::Router
+where
+    F: Fn() -> (C, R) + Send + Sync + 'static,
+    C: teler_core::media::StreamHandler + 'static,
+    R: teler_core::media::StreamHandler + 'static,
+{
+    use axum::extract::FromRequestParts;
+    let path = gate.config().media_path().to_string();
+    let handler = move |req: axum::extract::Request| {
+        let (connector, gate) = (connector.clone(), gate.clone());
+        async move {
+            use axum::response::IntoResponse;
+            let (mut parts, _body) = req.into_parts();
+            let slot = match gate.admit(&parts) {
+                Ok(slot) => slot,
+                Err(refused) => return refused,
+            };
+            let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+                Ok(ws) => ws,
+                Err(e) => return e.into_response(),
+            };
+            upgrade(ws, connector.config()).on_upgrade(move |socket| async move {
+                let _slot = slot;
+                connector.bridge_stream(AxumWs::new(socket)).await;
+            })
+        }
+    };
+    axum::Router::new().route(&path, axum::routing::get(handler))
+}
+
+/// Serves an axum app (e.g. one with [`route`] or a [`Gate`] in it) on `listener` the way
+/// the server block serves media streams: a client has `config`'s handshake timeout to send
+/// its request head (a half-sent or silent connection is closed then), at most
+/// `max_calls + max_handshakes` connections are open at once (more are closed at once), and an
+/// accept error costs a short sleep and at most one log line a second. Upgrades (WebSockets)
+/// work. Runs until the task is dropped.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    config: &crate::ServeConfig,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    let mut errors = teler_io::serve::AcceptErrors::default();
+    let open = teler_io::serve::CallCount::new();
+    let max_open = config.call_cap() + config.handshake_cap();
+    let head_timeout = config.handshake_limit();
+    loop {
+        let tcp = match listener.accept().await {
+            Ok((tcp, _)) => tcp,
+            Err(e) => {
+                tokio::time::sleep(errors.on_error(&e, Instant::now())).await;
+                continue;
+            }
+        };
+        let Some(slot) = open.acquire(max_open) else {
+            tracing::debug!("too many open connections: closed");
+            continue;
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(app.clone());
+        tokio::spawn(async move {
+            let _slot = slot;
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(head_timeout)
+                .serve_connection(TokioIo::new(tcp), service)
+                .with_upgrades();
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
     }
 }

@@ -82,3 +82,20 @@ pub use teler_async;
 pub mod axum_ws;
 pub mod rest;
 pub use rest::AsyncClient;
+pub use teler_async::{MediaTokens, Refusal, ServeConfig};
+
+/// Serves Teler's media streams on `listener`, one task per call: the route, the call cap,
+/// the auth hook and the handshake timeout of `config` are applied before the upgrade (see
+/// [`teler_async::serve`]). Runs until the task is dropped.
+pub async fn serve<F, C, R>(
+    listener: tokio::net::TcpListener,
+    connector: std::sync::Arc<StreamConnector<F>>,
+    config: ServeConfig,
+) -> std::io::Result<()>
+where
+    F: Fn() -> (C, R) + Send + Sync + 'static,
+    C: media::StreamHandler + 'static,
+    R: media::StreamHandler + 'static,
+{
+    teler_async::serve::<F, C, R, Tokio>(listener, connector, config).await
+}

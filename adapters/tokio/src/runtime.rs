@@ -40,6 +40,7 @@ impl Timer for TokioTimer {
 
 impl Runtime for Tokio {
     type Tcp = TokioAdapter<tokio::net::TcpStream>;
+    type Listener = tokio::net::TcpListener;
     type Timer = TokioTimer;
     type Writer = dyn tokio::io::AsyncWrite + Unpin + Send;
 
@@ -62,6 +63,12 @@ impl Runtime for Tokio {
         let tcp = tokio::net::TcpStream::connect((host, port)).await?;
         // Audio frames and API calls are small and latency-bound: no Nagle.
         tcp.set_nodelay(true)?;
+        Ok(TokioAdapter::new(tcp))
+    }
+
+    async fn accept(listener: &Self::Listener) -> io::Result<Self::Tcp> {
+        let (tcp, _) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
         Ok(TokioAdapter::new(tcp))
     }
 

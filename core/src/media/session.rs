@@ -81,6 +81,43 @@ pub enum FramePolicy {
     End,
 }
 
+/// What the bridge does with a binary frame from the remote (the handlers take text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BinaryFrames {
+    /// Drop it, count it as rejected, emit [`Event::FrameRejected`] (the default).
+    #[default]
+    Drop,
+    /// End the bridge with [`EndReason::ProtocolError`].
+    End,
+    /// Hand it to the remote handler as text when it is UTF-8 (what the Python SDK does:
+    /// its handler gets the bytes and `json.loads` accepts them); a binary frame that is not
+    /// UTF-8 is rejected as [`RejectReason::InvalidUtf8`] under the frame policy. For agents
+    /// that send their JSON in binary frames.
+    AsText,
+}
+
+impl From<FramePolicy> for BinaryFrames {
+    fn from(p: FramePolicy) -> Self {
+        match p {
+            FramePolicy::Drop => BinaryFrames::Drop,
+            FramePolicy::End => BinaryFrames::End,
+        }
+    }
+}
+
+/// When the bridge dials the remote (the paid agent session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dial {
+    /// Once Teler's `start` message has arrived (the default): a socket that never sends
+    /// `start` (a scanner, a bogus client) costs no agent session, and is ended by the start
+    /// timeout. Audio that arrives while the agent connects is held, as always.
+    #[default]
+    OnStart,
+    /// As soon as Teler's socket is accepted (what the Python SDK does): the agent is
+    /// ready a few milliseconds sooner, at the price of one agent session per socket.
+    OnConnect,
+}
+
 /// What the bridge does when a handler returns an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum HandlerErrorPolicy {
@@ -94,7 +131,7 @@ pub enum HandlerErrorPolicy {
 
 /// The settings of one bridge. Build with [`BridgeConfig::builder`]; every setting is
 /// validated when built.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct BridgeConfig {
     remote_url: String,
     remote_headers: Vec<(String, String)>,
@@ -108,10 +145,84 @@ pub struct BridgeConfig {
     teler_idle_timeout: Option<Duration>,
     frame_policy: FramePolicy,
     handler_error_policy: HandlerErrorPolicy,
-    binary_from_remote: FramePolicy,
+    binary_from_remote: BinaryFrames,
+    dial: Dial,
+    start_timeout: Option<Duration>,
     read_buffer_size: usize,
     write_buffer_size: usize,
     max_write_buffer_size: Option<usize>,
+}
+
+/// A URL with its query and fragment (often a token) and any user info hidden, for
+/// `Debug` output and logs: `wss://agent.example/ws?<redacted>`.
+///
+/// ```
+/// use teler_core::media::redacted_url;
+/// assert_eq!(redacted_url("wss://a.example/ws?agent_id=x&token=s3cret"), "wss://a.example/ws?<redacted>");
+/// assert_eq!(redacted_url("wss://user:pw@a.example/ws"), "wss://<redacted>@a.example/ws");
+/// assert_eq!(redacted_url("ws://a.example/ws"), "ws://a.example/ws");
+/// ```
+pub fn redacted_url(url: &str) -> String {
+    let (base, hidden) = match url.find(['?', '#']) {
+        Some(i) => (&url[..i], true),
+        None => (url, false),
+    };
+    let base = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => format!("{scheme}://<redacted>{}", &rest[at..]),
+                None => base.to_string(),
+            }
+        }
+        None => base.to_string(),
+    };
+    if hidden {
+        format!("{base}?<redacted>")
+    } else {
+        base
+    }
+}
+
+/// Header names with their values hidden, for `Debug` output.
+struct RedactedHeaders<'a>(&'a [(String, String)]);
+
+impl std::fmt::Debug for RedactedHeaders<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(n, _)| (n, "<redacted>")))
+            .finish()
+    }
+}
+
+/// Secrets hidden: the remote URL's query and the handshake headers' values.
+impl std::fmt::Debug for BridgeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeConfig")
+            .field("remote_url", &redacted_url(&self.remote_url))
+            .field("remote_headers", &RedactedHeaders(&self.remote_headers))
+            .field("subprotocols", &self.subprotocols)
+            .field("dial", &self.dial)
+            .field("max_frame_size", &self.max_frame_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("start_timeout", &self.start_timeout)
+            .field("keepalive_interval", &self.keepalive_interval)
+            .field("remote_idle_timeout", &self.remote_idle_timeout)
+            .field("teler_idle_timeout", &self.teler_idle_timeout)
+            .field("frame_policy", &self.frame_policy)
+            .field("binary_from_remote", &self.binary_from_remote)
+            .field("handler_error_policy", &self.handler_error_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for BridgeConfigBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BridgeConfigBuilder")
+            .field("stream_type", &self.stream_type)
+            .field("cfg", &self.cfg)
+            .finish()
+    }
 }
 
 /// Builds a [`BridgeConfig`].
@@ -129,7 +240,7 @@ pub struct BridgeConfig {
 /// let err = BridgeConfig::builder("wss://a").stream_type(StreamType::Unidirectional).build();
 /// assert!(matches!(err, Err(ConfigError::NotImplemented(_))));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use]
 pub struct BridgeConfigBuilder {
     stream_type: StreamType,
@@ -148,6 +259,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
 /// Default time the remote may stay silent (no frame, no pong) before the bridge ends.
 pub const DEFAULT_REMOTE_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time Teler has to send `start` after its socket is accepted.
+pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time Teler may send nothing before the bridge ends. Teler streams the caller's
 /// audio without pause, one frame every `chunk_size` ms (at most 2 s), so this long a silence
 /// means its connection is gone (a dropped NAT entry or load balancer sends no close).
@@ -178,7 +291,9 @@ impl BridgeConfig {
                 teler_idle_timeout: Some(DEFAULT_TELER_IDLE_TIMEOUT),
                 frame_policy: FramePolicy::Drop,
                 handler_error_policy: HandlerErrorPolicy::Drop,
-                binary_from_remote: FramePolicy::Drop,
+                binary_from_remote: BinaryFrames::Drop,
+                dial: Dial::OnStart,
+                start_timeout: Some(DEFAULT_START_TIMEOUT),
                 read_buffer_size: DEFAULT_READ_BUFFER_SIZE,
                 write_buffer_size: DEFAULT_WRITE_BUFFER_SIZE,
                 max_write_buffer_size: None,
@@ -205,6 +320,14 @@ impl BridgeConfig {
     /// How long the remote has to accept the connection.
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout
+    }
+    /// When the remote is dialed (default [`Dial::OnStart`]).
+    pub fn dial(&self) -> Dial {
+        self.dial
+    }
+    /// How long Teler has to send `start` (default [`DEFAULT_START_TIMEOUT`]).
+    pub fn start_timeout(&self) -> Option<Duration> {
+        self.start_timeout
     }
     /// The pre-connect queue bounds: (frames, bytes).
     pub fn pre_connect_limits(&self) -> (usize, usize) {
@@ -305,10 +428,23 @@ impl BridgeConfigBuilder {
         self.cfg.frame_policy = p;
         self
     }
-    /// What to do with binary frames from the remote (default [`FramePolicy::Drop`]: the
-    /// handlers take text, as in the Python SDK).
-    pub fn binary_from_remote(mut self, p: FramePolicy) -> Self {
-        self.cfg.binary_from_remote = p;
+    /// What to do with binary frames from the remote (default [`BinaryFrames::Drop`];
+    /// [`BinaryFrames::AsText`] hands UTF-8 ones to the handler, as the Python SDK does). A
+    /// [`FramePolicy`] converts.
+    pub fn binary_from_remote(mut self, p: impl Into<BinaryFrames>) -> Self {
+        self.cfg.binary_from_remote = p.into();
+        self
+    }
+    /// When to dial the remote (default [`Dial::OnStart`]).
+    pub fn dial(mut self, when: Dial) -> Self {
+        self.cfg.dial = when;
+        self
+    }
+    /// How long Teler has to send `start` once its socket is accepted (default
+    /// [`DEFAULT_START_TIMEOUT`], 10 s; `None`: no limit). A socket that never sends it ends
+    /// with [`TimeoutKind::Start`].
+    pub fn start_timeout(mut self, t: Option<Duration>) -> Self {
+        self.cfg.start_timeout = t;
         self
     }
     /// What to do when a handler fails (default [`HandlerErrorPolicy::Drop`]).
@@ -408,6 +544,9 @@ impl BridgeConfigBuilder {
                 "must be longer than zero (or None)",
             ));
         }
+        if c.start_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(bad("start_timeout", "must be longer than zero (or None)"));
+        }
         if c.teler_idle_timeout.is_some_and(|d| d.is_zero()) {
             return Err(bad(
                 "teler_idle_timeout",
@@ -462,11 +601,14 @@ pub struct CloseInfo {
 pub const CLOSE_NORMAL: u16 = 1000;
 /// Close code for an end caused by a failure.
 pub const CLOSE_FAILURE: u16 = 1011;
+/// Close code for a peer that broke the rules (no `start` in time).
+pub const CLOSE_POLICY: u16 = 1008;
 /// The close reason the Python SDK sends on `Stop`.
 pub const STOP_REASON: &str = "Stream stopped by client";
 
-/// What the driver must do to open the remote socket.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What the driver must do to open the remote socket. Its `Debug` hides the URL's query and
+/// the headers' values.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RemoteConnect {
     /// The URL to dial.
     pub url: String,
@@ -476,6 +618,17 @@ pub struct RemoteConnect {
     pub subprotocols: Vec<String>,
     /// Give up after this long (the bridge also enforces it through its timeout).
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for RemoteConnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteConnect")
+            .field("url", &redacted_url(&self.url))
+            .field("headers", &RedactedHeaders(&self.headers))
+            .field("subprotocols", &self.subprotocols)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 /// A frame the driver must send.
@@ -564,6 +717,8 @@ pub enum TimeoutKind {
     RemoteIdle,
     /// Teler sent nothing for the Teler idle timeout: its connection is gone.
     TelerIdle,
+    /// Teler's socket sent no `start` within the start timeout (no agent was dialed).
+    Start,
 }
 
 /// Why the bridge ended.
@@ -630,6 +785,9 @@ pub struct DirectionStats {
     pub rejected: u64,
     /// Handler errors.
     pub handler_errors: u64,
+    /// Times this side broke the WebSocket protocol ([`Bridge::handle_protocol_error`]):
+    /// bad UTF-8 in a text frame, reserved bits or opcodes, a frame over the socket's limit.
+    pub protocol_errors: u64,
     /// Relayed messages dropped before they were handed to the driver: pre-connect queue
     /// overflow, or still queued when the bridge ended.
     pub dropped: u64,
@@ -724,12 +882,13 @@ pub struct Bridge<C, R> {
     next_ping: Option<Instant>,
     remote_last_seen: Option<Instant>,
     teler_last_seen: Option<Instant>,
+    start_deadline: Option<Instant>,
 }
 
 impl<C, R> std::fmt::Debug for Bridge<C, R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Bridge")
-            .field("remote_url", &self.cfg.remote_url)
+            .field("remote_url", &redacted_url(&self.cfg.remote_url))
             .field("teler_open", &self.teler_open)
             .field("remote", &self.remote)
             .field("ended", &self.ended)
@@ -759,6 +918,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             next_ping: None,
             remote_last_seen: None,
             teler_last_seen: None,
+            start_deadline: None,
         }
     }
 
@@ -802,10 +962,10 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             .teler_idle_timeout
             .and_then(|d| self.teler_last_seen.map(|t| t + d));
         let remote = self.poll_remote_timeout();
-        match (teler_idle, remote) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [teler_idle, remote, self.start_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn poll_remote_timeout(&self) -> Option<Instant> {
@@ -825,14 +985,26 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         }
     }
 
-    /// Teler's socket was accepted: the bridge starts dialing the remote. Calling it twice
-    /// does nothing; any other input first starts the bridge too.
+    /// Teler's socket was accepted: the bridge starts, and dials the remote now or once
+    /// `start` arrives ([`BridgeConfigBuilder::dial`]). Calling it twice does nothing; any
+    /// other input first starts the bridge too.
     pub fn handle_teler_connected(&mut self, now: Instant) {
         if self.ended || self.teler_open {
             return;
         }
         self.teler_open = true;
         self.teler_last_seen = Some(now);
+        match self.cfg.dial {
+            Dial::OnConnect => self.dial_remote(now),
+            Dial::OnStart => self.start_deadline = self.cfg.start_timeout.map(|d| now + d),
+        }
+    }
+
+    /// Opens the remote, unless it is already open or being opened.
+    fn dial_remote(&mut self, now: Instant) {
+        if self.remote != Remote::NotStarted {
+            return;
+        }
         self.remote = Remote::Connecting {
             deadline: now + self.cfg.connect_timeout,
         };
@@ -851,7 +1023,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             return;
         }
         self.teler_last_seen = Some(now);
-        let Some(text) = self.accept_frame(Side::Teler, frame, FramePolicy::Drop) else {
+        let Some(text) = self.accept_frame(Side::Teler, frame, BinaryFrames::Drop) else {
             return;
         };
         let parsed = match TelerMessage::parse(text) {
@@ -866,7 +1038,9 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         {
             let info = s.to_owned_info();
             self.start = Some(info.clone());
+            self.start_deadline = None;
             self.outputs.push_back(Output::Event(Event::Started(info)));
+            self.dial_remote(now);
         }
         let msg = Message::from_teler(text, &parsed);
         let result = self.call_handler.handle(&msg, &mut self.outbox);
@@ -992,6 +1166,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         if self.ended {
             return;
         }
+        self.stats.dir(side).protocol_errors += 1;
         match side {
             Side::Teler => self.teler_open = false,
             Side::Remote => self.remote = Remote::Closed,
@@ -1005,6 +1180,12 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
     /// Time passed: fires the connect timeout, keepalive pings and the idle timeouts.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.ended {
+            return;
+        }
+        if let Some(at) = self.start_deadline
+            && now >= at
+        {
+            self.end(EndReason::Timeout(TimeoutKind::Start));
             return;
         }
         if let (Some(idle), Some(seen)) = (self.cfg.teler_idle_timeout, self.teler_last_seen)
@@ -1046,7 +1227,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         &mut self,
         side: Side,
         frame: Frame<'f>,
-        binary: FramePolicy,
+        binary: BinaryFrames,
     ) -> Option<&'f str> {
         let bytes = match frame {
             Frame::Ping(_) | Frame::Pong(_) => return None,
@@ -1064,12 +1245,18 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             self.reject(side, reason, self.cfg.frame_policy);
             return None;
         }
-        match frame {
-            Frame::Binary(b) => {
-                let policy = if side == Side::Teler {
-                    self.cfg.frame_policy
+        let binary = if side == Side::Teler {
+            // Teler speaks JSON text: a binary frame from it is under the frame policy.
+            BinaryFrames::from(self.cfg.frame_policy)
+        } else {
+            binary
+        };
+        match (frame, binary) {
+            (Frame::Binary(b), BinaryFrames::Drop | BinaryFrames::End) => {
+                let policy = if binary == BinaryFrames::End {
+                    FramePolicy::End
                 } else {
-                    binary
+                    FramePolicy::Drop
                 };
                 self.reject(side, RejectReason::Binary { len: b.len() }, policy);
                 None
@@ -1225,6 +1412,9 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
                 Some((CLOSE_FAILURE, "idle timeout")),
                 Some((CLOSE_FAILURE, "call idle timeout")),
             ),
+            EndReason::Timeout(TimeoutKind::Start) => {
+                (Some((CLOSE_POLICY, "no start message")), None)
+            }
         };
         if let Some((code, why)) = teler
             && self.teler_open
@@ -1238,6 +1428,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         }
         self.teler_open = false;
         self.remote = Remote::Closed;
+        self.start_deadline = None;
         self.outputs
             .push_back(Output::Event(Event::Ended(Box::new(EndSummary {
                 reason,

@@ -83,7 +83,7 @@ pub use signature::{
     TIMESTAMP_HEADER, Verifier, WebhookSecret,
 };
 pub use token::{
-    TOKEN_PARAM, TokenClaims, TokenError, UrlTokenKey, append_token, token_from_query,
+    TOKEN_PARAM, TokenClaims, TokenError, UrlTokenKey, UsedTokens, append_token, token_from_query,
 };
 
 /// A secret or key was refused when constructed.

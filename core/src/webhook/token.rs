@@ -360,3 +360,118 @@ mod tests {
         assert_eq!(token_from_query(&url), Some("v1.1.2.3"));
     }
 }
+
+/// Tokens already used, remembered until they expire, so a media token opens one stream in
+/// its whole life whatever its length.
+///
+/// Each token is remembered by its SHA-256 digest (32 bytes) with its expiry: memory is
+/// bounded by `capacity` entries, not by the tokens' length, and entries go as soon as
+/// their token has expired (a replay of an expired token fails [`UrlTokenKey::verify`]
+/// anyway). When the store is full of unexpired tokens, [`use_once`](Self::use_once) refuses
+/// (fails closed): it can no longer promise single use, and a flood of fresh tokens, which
+/// only the key's holder can mint, is not a normal load. Size it for the calls you start
+/// within a token's lifetime.
+///
+/// ```
+/// use teler_core::webhook::UsedTokens;
+/// let mut used = UsedTokens::new(1000);
+/// assert!(used.use_once("v1.100.Y3NfMQ.sig", 100, 50));   // first use
+/// assert!(!used.use_once("v1.100.Y3NfMQ.sig", 100, 60));  // a replay
+/// assert!(used.use_once("v1.200.Y3NfMg.sig", 200, 150));  // (the first has expired: gone)
+/// assert_eq!(used.len(), 1);
+/// ```
+#[derive(Clone)]
+pub struct UsedTokens {
+    capacity: usize,
+    by_digest: std::collections::HashMap<[u8; 32], u64>,
+    by_expiry: std::collections::BTreeSet<(u64, [u8; 32])>,
+}
+
+impl UsedTokens {
+    /// Remembers at most `capacity` unexpired tokens (0 is taken as 1).
+    pub fn new(capacity: usize) -> Self {
+        UsedTokens {
+            capacity: capacity.max(1),
+            by_digest: std::collections::HashMap::new(),
+            by_expiry: std::collections::BTreeSet::new(),
+        }
+    }
+
+    /// Records the use of `token` (valid until `expires_at`, unix seconds) at `now`; `true`
+    /// if it was not used before (accept it), `false` if it was (a replay) or the store is
+    /// full of unexpired tokens (fail closed).
+    pub fn use_once(&mut self, token: &str, expires_at: u64, now: u64) -> bool {
+        use sha2::Digest;
+        self.forget_expired(now);
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if self.by_digest.contains_key(&digest) {
+            return false;
+        }
+        if self.by_digest.len() >= self.capacity {
+            return false;
+        }
+        self.by_digest.insert(digest, expires_at);
+        self.by_expiry.insert((expires_at, digest));
+        true
+    }
+
+    /// Forgets the tokens that expired before `now`.
+    pub fn forget_expired(&mut self, now: u64) {
+        while let Some(&(expires_at, digest)) = self.by_expiry.first() {
+            if expires_at >= now {
+                break;
+            }
+            self.by_expiry.pop_first();
+            self.by_digest.remove(&digest);
+        }
+    }
+
+    /// Unexpired tokens remembered.
+    pub fn len(&self) -> usize {
+        self.by_digest.len()
+    }
+
+    /// Whether none is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.by_digest.is_empty()
+    }
+}
+
+impl fmt::Debug for UsedTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UsedTokens")
+            .field("len", &self.by_digest.len())
+            .field("capacity", &self.capacity)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod used_tokens_tests {
+    use super::*;
+
+    #[test]
+    fn long_tokens_are_single_use_and_memory_is_bounded() {
+        let mut used = UsedTokens::new(3);
+        let long = "x".repeat(2000);
+        assert!(used.use_once(&long, 100, 0));
+        assert!(
+            !used.use_once(&long, 100, 99),
+            "a long token is refused on reuse"
+        );
+        assert!(
+            !used.use_once(&long, 100, 100),
+            "still valid at its expiry second"
+        );
+        assert!(used.use_once("b", 100, 0));
+        assert!(used.use_once("c", 100, 0));
+        assert!(
+            !used.use_once("d", 100, 0),
+            "full of unexpired tokens: fail closed"
+        );
+        // Once they expire, room comes back and the old ones are forgotten.
+        assert!(used.use_once("d", 300, 101));
+        assert_eq!(used.len(), 1);
+        assert!(format!("{used:?}").contains("len: 1"));
+    }
+}

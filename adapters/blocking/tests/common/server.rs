@@ -69,3 +69,50 @@ impl BridgeServer {
             .expect("the bridge ended within 20 s")
     }
 }
+
+/// A server run by this adapter's `serve` (the SDK's own accept loop), for the server
+/// block's tests; each call's summary arrives on `summaries`.
+pub struct Serving {
+    pub addr: SocketAddr,
+    pub summaries: mpsc::Receiver<EndSummary>,
+}
+
+impl Serving {
+    /// The next call's summary (fails the test after 20 s).
+    pub fn summary(&self) -> EndSummary {
+        self.summaries
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the bridge ended within 20 s")
+    }
+}
+
+impl Serving {
+    pub fn start(
+        config: BridgeConfig,
+        serve: teler_blocking::ServeConfig,
+        factory: impl Fn() -> Pair + Send + Sync + 'static,
+    ) -> Self {
+        Self::start_on("127.0.0.1:0", config, serve, factory)
+    }
+
+    pub fn start_on(
+        bind: &str,
+        config: BridgeConfig,
+        serve: teler_blocking::ServeConfig,
+        factory: impl Fn() -> Pair + Send + Sync + 'static,
+    ) -> Self {
+        let listener = std::net::TcpListener::bind(bind).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (sum_tx, summaries) = mpsc::channel();
+        let sum_tx = std::sync::Mutex::new(sum_tx);
+        thread::spawn(move || {
+            let connector = StreamConnector::new(config, factory).on_event(move |e| {
+                if let Event::Ended(s) = e {
+                    let _ = sum_tx.lock().unwrap().send((**s).clone());
+                }
+            });
+            let _ = teler_blocking::serve(listener, Arc::new(connector), serve);
+        });
+        Serving { addr, summaries }
+    }
+}
