@@ -42,5 +42,5 @@ fn main() {
             eprintln!("bridge_smol: {e}");
             std::process::exit(1);
         }
-    }))
+    })
 }
