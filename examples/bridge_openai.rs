@@ -37,13 +37,14 @@
 //! REMOTE_AUTHORIZATION="Bearer $OPENAI_API_KEY" BACKEND_DOMAIN=my-bridge.example.com \
 //! BIND_ADDR=0.0.0.0:8080 cargo run -p teler-examples --example bridge_openai
 //! ```
-use axum::serve::ListenerExt;
 use teler_examples::{Settings, openai_app};
 
 #[tokio::main]
 async fn main() {
     let settings = Settings::from_env().unwrap_or_else(|e| fail(&e, 2));
     let bind_addr = settings.bind_addr.clone();
+    // The handshake bound and connection cap of the SDK's server block.
+    let serve = settings.serve_config();
     eprintln!(
         "bridge_openai: flow {}, media {}, agent {}",
         settings.backend_url("/flow"),
@@ -60,12 +61,8 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(&bind_addr)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on {bind_addr}: {e}"), 1));
-    // Audio frames are small and latency-bound: no Nagle on Teler's socket either.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     eprintln!("bridge_openai listening on {bind_addr}");
-    if let Err(e) = axum::serve(listener, router).await {
+    if let Err(e) = teler_tokio::axum_ws::serve(listener, router, &serve).await {
         fail(&e.to_string(), 1);
     }
 }

@@ -21,7 +21,7 @@ fn main() {
         }
     };
     let connector = Arc::new(
-        StreamConnector::new(settings.config, || {
+        StreamConnector::new(settings.config.clone(), || {
             (elevenlabs::call_handler(), elevenlabs::remote_handler())
         })
         .on_event(log_event),

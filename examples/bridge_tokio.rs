@@ -19,7 +19,6 @@
 //! BACKEND_DOMAIN=my-bridge.example.com BIND_ADDR=0.0.0.0:8080 \
 //!     cargo run -p teler-examples --example bridge_tokio
 //! ```
-use axum::serve::ListenerExt;
 use teler_examples::Settings;
 
 #[tokio::main]
@@ -32,6 +31,8 @@ async fn main() {
         }
     };
     let bind_addr = settings.bind_addr.clone();
+    // The handshake bound and connection cap of the SDK's server block.
+    let serve = settings.serve_config();
     let router = match teler_examples::tokio_app::router(settings, Default::default()) {
         Ok(r) => r,
         Err(e) => {
@@ -46,12 +47,8 @@ async fn main() {
             std::process::exit(1);
         }
     };
-    // Audio frames are small and latency-bound: no Nagle on Teler's socket either.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     eprintln!("bridge_tokio listening on {bind_addr}");
-    if let Err(e) = axum::serve(listener, router).await {
+    if let Err(e) = teler_tokio::axum_ws::serve(listener, router, &serve).await {
         eprintln!("bridge_tokio: {e}");
         std::process::exit(1);
     }

@@ -32,7 +32,6 @@
 //! ```
 //!
 //! `cargo run -p teler-examples --example story` does all of that in one process.
-use axum::serve::ListenerExt;
 use teler_examples::{FlowUrlSettings, Settings, tokio_app};
 
 #[tokio::main]
@@ -55,6 +54,8 @@ async fn main() {
         eprintln!("seed_app: TELER_WEBHOOK_SECRET is unset: webhooks are NOT verified");
     }
     let bind_addr = settings.bind_addr.clone();
+    // The handshake bound and connection cap of the SDK's server block.
+    let serve = settings.serve_config();
     eprintln!(
         "seed_app: flow {}, webhooks {}, media {}",
         settings.backend_url("/flow"),
@@ -65,11 +66,8 @@ async fn main() {
     let listener = tokio::net::TcpListener::bind(&bind_addr)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on {bind_addr}: {e}"), 1));
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     eprintln!("seed_app listening on {bind_addr}; POST /initiate-call to place a call");
-    if let Err(e) = axum::serve(listener, router).await {
+    if let Err(e) = teler_tokio::axum_ws::serve(listener, router, &serve).await {
         fail(&e.to_string(), 1);
     }
 }

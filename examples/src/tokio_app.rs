@@ -88,7 +88,8 @@ struct App {
     rest: Option<(AsyncClient, TelerSettings)>,
     verifier: Option<Verifier>,
     seen: Mutex<Dedupe>,
-    used_media_tokens: Mutex<Dedupe>,
+    /// The call cap and, with `MEDIA_TOKEN_KEY`, the single-use media token check.
+    gate: axum_ws::Gate,
     hooks: Hooks,
 }
 
@@ -123,9 +124,9 @@ pub fn router(settings: Settings, hooks: Hooks) -> Result<Router, String> {
         connector: StreamConnector::new(settings.config.clone(), pair).on_event(log_event),
         verifier: settings.webhook_secret.clone().map(Verifier::new),
         rest,
+        gate: axum_ws::Gate::new(settings.serve_config()),
         settings,
         seen: Mutex::new(Dedupe::new(4096)),
-        used_media_tokens: Mutex::new(Dedupe::new(4096)),
         hooks,
     });
     Ok(Router::new()
@@ -145,42 +146,24 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
         .into_response()
 }
 
-async fn media_stream(
-    State(app): State<Arc<App>>,
-    RawQuery(query): RawQuery,
-    ws: WebSocketUpgrade,
-) -> Response {
-    if let Some(key) = &app.settings.media_token_key {
-        let target = format!("{MEDIA_STREAM_PATH}?{}", query.unwrap_or_default());
-        let token = token_from_query(&target).unwrap_or("");
-        let refused = |why: String| {
-            eprintln!("media stream refused: {why}");
-            (
-                StatusCode::UNAUTHORIZED,
-                format!("media stream refused: {why}"),
-            )
-                .into_response()
-        };
-        match key.verify(token, unix_now()) {
-            Ok(claims) if claims.call_id == FLOW_TOKEN_SUBJECT => {
-                return refused("a flow token is not a media token".into());
-            }
-            Ok(claims) => {
-                // Accepted once: a token seen in a log or a proxy cannot open a second stream.
-                let fresh = app
-                    .used_media_tokens
-                    .lock()
-                    .map(|mut used| used.insert(token))
-                    .unwrap_or(false);
-                if !fresh {
-                    return refused("the token was already used".into());
-                }
-                eprintln!("media stream for call {}", claims.call_id);
-            }
-            Err(e) => return refused(e.to_string()),
+async fn media_stream(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
+    use axum::extract::FromRequestParts;
+    let (mut parts, _body) = req.into_parts();
+    // The cap and the media token (single use, by digest, until it expires), before the
+    // upgrade: a refused socket dials no agent.
+    let slot = match app.gate.admit(&parts) {
+        Ok(slot) => slot,
+        Err(refused) => {
+            eprintln!("media stream refused: {}", refused.status());
+            return refused;
         }
-    }
+    };
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(ws) => ws,
+        Err(e) => return e.into_response(),
+    };
     axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
+        let _slot = slot;
         let summary = app.connector.bridge_stream(AxumWs::new(socket)).await;
         if let Some(on_end) = &app.hooks.on_end {
             on_end(summary);
