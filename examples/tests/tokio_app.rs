@@ -325,3 +325,27 @@ fn flow_refuses_a_body_without_a_call_id_and_initiate_needs_teler_settings() {
         assert!(body.contains("TELER_API_KEY"), "{body}");
     })
 }
+
+#[test]
+fn settings_never_print_secrets() {
+    let s = teler_examples::Settings::from_vars(|name| {
+        Some(
+            match name {
+                "REMOTE_WS_URL" => "wss://agent.example/ws?token=s3cret-url",
+                "REMOTE_AUTHORIZATION" => "Bearer s3cret-auth",
+                "TELER_API_KEY" => "s3cret-api-key",
+                "FROM_NUMBER" => "+15550100001",
+                "TO_NUMBER" => "+15550100002",
+                "TELER_WEBHOOK_SECRET" => "whsec_s3cretwebhooksecret0123",
+                "MEDIA_TOKEN_KEY" => "s3cret media token key",
+                "BACKEND_DOMAIN" => "bridge.example.com",
+                _ => return None,
+            }
+            .to_owned(),
+        )
+    })
+    .unwrap();
+    let text = format!("{s:?}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("agent.example"), "{text}");
+}

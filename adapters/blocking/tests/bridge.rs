@@ -5,3 +5,15 @@
 mod common;
 
 teler_test_support::bridge_cases!();
+
+#[test]
+fn debug_output_of_a_connector_hides_the_agent_credentials() {
+    let config = BridgeConfig::builder("wss://agent.example/ws?token=s3cret-q")
+        .header("Authorization", "Bearer s3cret-h")
+        .build()
+        .unwrap();
+    let connector = teler_blocking::StreamConnector::new(config, eleven);
+    let text = format!("{connector:?}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("agent.example"), "{text}");
+}

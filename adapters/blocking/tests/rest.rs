@@ -1132,3 +1132,11 @@ fn a_custom_transport_carries_requests_and_buffered_downloads() {
         assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
     });
 }
+
+#[test]
+fn a_builder_never_prints_the_key_or_header_values() {
+    let b = Client::builder("sk-s3cret-key").header("X-Extra", "s3cret-header");
+    let text = format!("{b:?}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("X-Extra"), "header names are shown: {text}");
+}

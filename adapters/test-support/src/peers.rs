@@ -399,3 +399,24 @@ pub fn write_raw(mut tcp: TcpStream, bytes: &[u8], hold: Duration) {
     let _ = tcp.write_all(bytes);
     thread::sleep(hold);
 }
+
+/// The three ways a peer breaks the WebSocket protocol that a library must catch: a text
+/// frame that is not UTF-8, a frame with a reserved bit set, a reserved opcode.
+pub const PROTOCOL_VIOLATIONS: [&str; 3] = ["invalid utf-8", "rsv1 set", "reserved opcode"];
+
+/// Sends one raw frame breaking the protocol as `how` (one of [`PROTOCOL_VIOLATIONS`]).
+pub fn send_violation(ws: &mut WebSocket<TcpStream>, how: &str) {
+    use tungstenite::protocol::frame::Frame;
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+    let frame = match how {
+        "invalid utf-8" => Frame::message(vec![0xff, 0xfe, b'{'], OpCode::Data(Data::Text), true),
+        "rsv1 set" => {
+            let mut f = Frame::message(b"{}".to_vec(), OpCode::Data(Data::Text), true);
+            f.header_mut().rsv1 = true;
+            f
+        }
+        "reserved opcode" => Frame::message(b"{}".to_vec(), OpCode::Data(Data::Reserved(3)), true),
+        other => panic!("unknown violation {other}"),
+    };
+    ws.send(Message::Frame(frame)).expect("send a raw frame");
+}

@@ -105,3 +105,36 @@ fn axum_socket_gets_the_bridges_close_code() {
         );
     })
 }
+
+#[test]
+fn axum_reports_protocol_violations_like_every_other_socket() {
+    watchdog(Duration::from_secs(30), || {
+        for how in PROTOCOL_VIOLATIONS {
+            let remote = FakeRemote::echo_agent();
+            let (addr, sum_rx) = axum_server(remote.url());
+            let mut teler = teler_connect(addr);
+            send_text(&mut teler, start_msg("cs_axpv"));
+            send_violation(&mut teler, how);
+            let _ = read_until_close(&mut teler);
+            let s = sum_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert!(
+                matches!(&s.reason, EndReason::ProtocolError { .. }),
+                "{how}: {:?} (axum must not report a hang-up)",
+                s.reason
+            );
+            assert_eq!(s.stats.from_teler.protocol_errors, 1, "{how}");
+        }
+    })
+}
+
+#[test]
+fn debug_output_of_a_connector_hides_the_agent_credentials() {
+    let config = BridgeConfig::builder("wss://agent.example/ws?token=s3cret-q")
+        .header("Authorization", "Bearer s3cret-h")
+        .build()
+        .unwrap();
+    let connector: Connector = StreamConnector::new(config, eleven as fn() -> Pair);
+    let text = format!("{connector:?}");
+    assert!(!text.contains("s3cret"), "{text}");
+    assert!(text.contains("agent.example"), "{text}");
+}

@@ -292,6 +292,28 @@ macro_rules! bridge_cases {
         }
 
         #[test]
+        fn protocol_violations_from_teler_end_the_call_as_such_and_are_counted() {
+            watchdog(LIMIT, || {
+                for how in PROTOCOL_VIOLATIONS {
+                    let remote = FakeRemote::echo_agent();
+                    let server = BridgeServer::start(cfg(&remote).build().unwrap(), eleven);
+                    let mut teler = teler_connect(server.addr);
+                    send_text(&mut teler, start_msg("cs_pv"));
+                    send_violation(&mut teler, how);
+                    let _ = read_until_close(&mut teler);
+                    let s = server.summary();
+                    assert!(
+                        matches!(&s.reason, EndReason::ProtocolError { side: Side::Teler, .. }),
+                        "{how}: {:?}",
+                        s.reason
+                    );
+                    assert!(!s.reason.is_normal(), "{how}");
+                    assert_eq!(s.stats.from_teler.protocol_errors, 1, "{how}");
+                }
+            })
+        }
+
+        #[test]
         fn oversized_frame_from_teler_ends_with_a_protocol_error() {
             watchdog(LIMIT, || {
                 let (remote, rec) = Recorder::remote();
