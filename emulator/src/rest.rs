@@ -57,6 +57,8 @@ impl ApiError {
             404 => ("not_found", "invalid_request_error"),
             405 => ("method_not_allowed", "invalid_request_error"),
             409 => ("conflict", "invalid_request_error"),
+            413 => ("payload_too_large", "invalid_request_error"),
+            414 => ("uri_too_long", "invalid_request_error"),
             422 => ("validation_error", "validation_error"),
             _ => ("error", "api_error"),
         };
@@ -110,7 +112,38 @@ pub(crate) fn router(sh: Arc<Shared>) -> Router {
         .route("/api/v1/voice/calls/{id}/{action}", post(mutate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(limits))
         .with_state(sh)
+}
+
+/// The longest request target answered normally (Teler's own limit is not known; hyper
+/// refuses targets over 64 KiB itself, with a bare 414, before any of this runs).
+pub(crate) const MAX_URI_LEN: usize = 8 * 1024;
+
+/// Size limits answered in Teler's error shape: a target over [`MAX_URI_LEN`] (414) and a
+/// body over axum's limit (413, which axum itself answers in plain text).
+async fn limits(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let target_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if target_len > MAX_URI_LEN {
+        return ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            format!("The request target is {target_len} bytes; the limit is {MAX_URI_LEN}"),
+        )
+        .into_response();
+    }
+    let resp = next.run(req).await;
+    let json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if resp.status() == StatusCode::PAYLOAD_TOO_LARGE && !json {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request body is larger than the limit of 2 MB",
+        )
+        .into_response();
+    }
+    resp
 }
 
 async fn not_found(State(sh): St, headers: HeaderMap, uri: Uri) -> Response {
@@ -489,9 +522,9 @@ async fn mutate(
     // not both run (nothing below awaits, so the store's mutex is held throughout).
     let mut st = sh.store();
     if let Some(k) = &key
-        && let Some((b, status, answer)) = st.idem.get(k)
+        && let Some((digest, status, answer)) = st.idem.get(k)
     {
-        if b[..] != body[..] {
+        if *digest != crate::store::body_digest(&body) {
             return Err(ApiError::unprocessable(vec![field(
                 &["header", "Idempotency-Key"],
                 "this key was used with a different request body",
@@ -506,7 +539,7 @@ async fn mutate(
         Err(e) => (e.status, e.body()),
     };
     if let Some(k) = key {
-        st.remember(k, body.to_vec(), status.as_u16(), answer.clone());
+        st.remember(k, &body, status.as_u16(), answer.clone());
     }
     drop(st);
     Ok((status, axum::Json(answer)).into_response())

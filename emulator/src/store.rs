@@ -15,6 +15,16 @@ use crate::webhook::WebhookVersion;
 pub const MAX_CALLS: usize = 100_000;
 /// The most idempotency answers kept; beyond it the oldest are forgotten.
 pub const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
+/// The most bytes of idempotency answers kept (keys and answers; request bodies are kept as
+/// a 32-byte digest); beyond it the oldest are forgotten.
+pub const MAX_IDEMPOTENCY_BYTES: usize = 8 * 1024 * 1024;
+
+/// What a remembered request body is compared by: its SHA-256, so a replay with another
+/// body is told apart without keeping the body.
+pub(crate) fn body_digest(body: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(body).into()
+}
 
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -70,9 +80,12 @@ pub(crate) struct Store {
     /// Call ids, oldest first.
     pub order: VecDeque<String>,
     pub next_seq: u64,
-    /// key -> (request body, status, answer).
-    pub idem: HashMap<String, (Vec<u8>, u16, serde_json::Value)>,
-    pub idem_order: VecDeque<String>,
+    /// key -> (request body's digest, status, answer).
+    pub idem: HashMap<String, ([u8; 32], u16, serde_json::Value)>,
+    /// Keys, oldest first, with the bytes each entry holds.
+    pub idem_order: VecDeque<(String, usize)>,
+    /// Bytes held by `idem` (keys, digests, answers).
+    pub idem_bytes: usize,
 }
 
 impl Store {
@@ -98,17 +111,22 @@ impl Store {
         (hangup_rx, id)
     }
 
-    pub fn remember(&mut self, key: String, body: Vec<u8>, status: u16, answer: serde_json::Value) {
+    pub fn remember(&mut self, key: String, body: &[u8], status: u16, answer: serde_json::Value) {
+        let size = key.len() + 32 + answer.to_string().len();
         if self
             .idem
-            .insert(key.clone(), (body, status, answer))
+            .insert(key.clone(), (body_digest(body), status, answer))
             .is_none()
         {
-            self.idem_order.push_back(key);
+            self.idem_order.push_back((key, size));
+            self.idem_bytes += size;
         }
-        while self.idem_order.len() > MAX_IDEMPOTENCY_KEYS {
-            if let Some(old) = self.idem_order.pop_front() {
+        while self.idem_order.len() > MAX_IDEMPOTENCY_KEYS
+            || (self.idem_bytes > MAX_IDEMPOTENCY_BYTES && self.idem_order.len() > 1)
+        {
+            if let Some((old, size)) = self.idem_order.pop_front() {
                 self.idem.remove(&old);
+                self.idem_bytes -= size;
             }
         }
     }
@@ -142,5 +160,41 @@ impl Shared {
     pub fn error(&self, call_id: &str, msg: String) {
         self.log(call_id, format_args!("error: {msg}"));
         self.with_call(call_id, |c| c.push_error(msg));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_answers_are_bounded_in_bytes_not_by_request_bodies() {
+        let mut st = Store::default();
+        let big_body = vec![b'x'; 1_900_000];
+        for i in 0..60 {
+            st.remember(
+                format!("cs_1/hangup/key-{i}"),
+                &big_body,
+                200,
+                serde_json::json!({"request_id": i}),
+            );
+        }
+        assert_eq!(st.idem.len(), 60, "all 60 kept: bodies are held as digests");
+        assert!(
+            st.idem_bytes < 10_000,
+            "{} bytes for 60 answers",
+            st.idem_bytes
+        );
+        let (digest, _, _) = &st.idem["cs_1/hangup/key-0"];
+        assert_eq!(*digest, body_digest(&big_body));
+        assert_ne!(*digest, body_digest(b"another body"));
+        // Large answers: the byte bound forgets the oldest.
+        let big_answer = serde_json::json!({"data": "y".repeat(1 << 20)});
+        for i in 0..20 {
+            st.remember(format!("k{i}"), b"{}", 200, big_answer.clone());
+        }
+        assert!(st.idem_bytes <= MAX_IDEMPOTENCY_BYTES, "{}", st.idem_bytes);
+        assert!(!st.idem.contains_key("k0"), "the oldest went first");
+        assert!(st.idem.contains_key("k19"));
     }
 }

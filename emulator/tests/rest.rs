@@ -384,3 +384,25 @@ async fn mutations_are_idempotent() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn oversized_bodies_and_targets_get_telers_error_shape() {
+    let e = emu().await;
+    let big = format!(r#"{{"from_number":"{}"}}"#, "1".repeat(3 * 1024 * 1024));
+    let r = call(&e, "POST", "/voice/calls/initiate", &big).await;
+    assert_error_shape(&r, 413);
+    assert_eq!(r.json["code"], "payload_too_large");
+    let long_id = "c".repeat(10 * 1024);
+    let r = call(&e, "GET", &format!("/voice/calls/{long_id}"), "").await;
+    assert_error_shape(&r, 414);
+    assert_eq!(r.json["code"], "uri_too_long");
+    // Just under the limit is an ordinary 404.
+    let r = call(
+        &e,
+        "GET",
+        &format!("/voice/calls/{}", "c".repeat(4 * 1024)),
+        "",
+    )
+    .await;
+    assert_error_shape(&r, 404);
+}
