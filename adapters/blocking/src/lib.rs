@@ -5,6 +5,47 @@
 //!   `WebSocket`) to a remote `ws://` or `wss://` WebSocket on the calling thread, blocking
 //!   until the call ends, and returns the call's [`media::EndSummary`].
 //! - [`Client`] ([`rest`]): Teler's REST API over ureq, with retries and pagination.
+//!
+//! # A bridge server
+//!
+//! Teler connects to your `/media-stream` WebSocket (the URL your call flow's `stream`
+//! action names); each connection becomes one bridged call on a thread of its own. [`serve`]
+//! is the accept loop: a bounded handshake, a call cap, an auth hook before the upgrade,
+//! back-off on errors.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use teler_blocking::{BridgeConfig, ServeConfig, StreamConnector, elevenlabs};
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let config = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=…")
+//!         .header("xi-api-key", std::env::var("ELEVENLABS_API_KEY").unwrap_or_default())
+//!         .build()
+//!         .expect("valid config");
+//!     let connector = StreamConnector::new(config, || {
+//!         (elevenlabs::call_handler(), elevenlabs::remote_handler())
+//!     })
+//!     .on_event(|event| eprintln!("{event:?}"));
+//!     let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+//!     teler_blocking::serve(listener, Arc::new(connector), ServeConfig::new())
+//! }
+//! ```
+//!
+//! # REST
+//!
+//! ```no_run
+//! # fn run() -> Result<(), teler_blocking::rest::Error> {
+//! let client = teler_blocking::Client::new(std::env::var("TELER_API_KEY").unwrap_or_default())?;
+//! let call = client
+//!     .calls()
+//!     .create("+918000000000", "+919000000000", "https://example.com/flow", "https://example.com/status", true)?;
+//! println!("placed {}", call.id);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The wire formats, the REST contract and the crate layout are described in the
+//! repository's `docs/PROTOCOL.md`, `docs/REST.md` and `docs/ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;

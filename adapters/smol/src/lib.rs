@@ -11,35 +11,26 @@
 //! # A bridge server
 //!
 //! Teler connects to your `/media-stream` WebSocket (the URL your call flow's `stream`
-//! action names); each connection becomes one bridged call:
+//! action names); each connection becomes one bridged call. [`serve`] is the accept loop:
+//! a bounded handshake, a call cap, an auth hook before the upgrade, back-off on errors.
+//! Calls run on smol's global executor (`SMOL_THREADS` sets its threads).
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use teler_smol::async_tungstenite::accept_async_with_config;
-//! use teler_smol::{BridgeConfig, StreamConnector, elevenlabs};
+//! use teler_smol::{BridgeConfig, ServeConfig, StreamConnector, elevenlabs};
 //!
 //! fn main() -> std::io::Result<()> {
 //!     let config = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=…")
 //!         .header("xi-api-key", std::env::var("ELEVENLABS_API_KEY").unwrap_or_default())
 //!         .build()
 //!         .expect("valid config");
-//!     let connector = Arc::new(StreamConnector::new(config, || {
+//!     let connector = StreamConnector::new(config, || {
 //!         (elevenlabs::call_handler(), elevenlabs::remote_handler())
-//!     }));
+//!     })
+//!     .on_event(|event| eprintln!("{event:?}"));
 //!     smol::block_on(async {
 //!         let listener = smol::net::TcpListener::bind("127.0.0.1:8080").await?;
-//!         loop {
-//!             let (tcp, _) = listener.accept().await?;
-//!             let connector = connector.clone();
-//!             smol::spawn(async move {
-//!                 let ws_config = Some(connector.websocket_config());
-//!                 if let Ok(teler_ws) = accept_async_with_config(tcp, ws_config).await {
-//!                     let summary = connector.bridge_stream(teler_ws).await;
-//!                     println!("call ended: {:?} {:?}", summary.reason, summary.stats);
-//!                 }
-//!             })
-//!             .detach();
-//!         }
+//!         teler_smol::serve(listener, Arc::new(connector), ServeConfig::new()).await
 //!     })
 //! }
 //! ```
@@ -59,7 +50,7 @@
 //! ```
 //!
 //! The wire formats, the REST contract and the crate layout are described in the
-//! repository's `docs/PROTOCOL.md` and `docs/ARCHITECTURE.md`.
+//! repository's `docs/PROTOCOL.md`, `docs/REST.md` and `docs/ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;

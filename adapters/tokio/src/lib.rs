@@ -9,11 +9,12 @@
 //! # A bridge server
 //!
 //! Teler connects to your `/media-stream` WebSocket (the URL your call flow's `stream`
-//! action names); each connection becomes one bridged call:
+//! action names); each connection becomes one bridged call. [`serve`] is the accept loop:
+//! a bounded handshake, a call cap, an auth hook before the upgrade, back-off on errors.
 //!
 //! ```no_run
-//! use teler_tokio::async_tungstenite::tokio::accept_async_with_config;
-//! use teler_tokio::{BridgeConfig, StreamConnector, elevenlabs};
+//! use std::sync::Arc;
+//! use teler_tokio::{BridgeConfig, ServeConfig, StreamConnector, elevenlabs};
 //!
 //! #[tokio::main]
 //! async fn main() -> std::io::Result<()> {
@@ -21,23 +22,17 @@
 //!         .header("xi-api-key", std::env::var("ELEVENLABS_API_KEY").unwrap_or_default())
 //!         .build()
 //!         .expect("valid config");
-//!     let connector = std::sync::Arc::new(StreamConnector::new(config, || {
+//!     let connector = StreamConnector::new(config, || {
 //!         (elevenlabs::call_handler(), elevenlabs::remote_handler())
-//!     }));
+//!     })
+//!     .on_event(|event| eprintln!("{event:?}"));
 //!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//!     loop {
-//!         let (tcp, _) = listener.accept().await?;
-//!         let connector = connector.clone();
-//!         tokio::spawn(async move {
-//!             let ws_config = Some(connector.websocket_config());
-//!             if let Ok(teler_ws) = accept_async_with_config(tcp, ws_config).await {
-//!                 let summary = connector.bridge_stream(teler_ws).await;
-//!                 println!("call ended: {:?} {:?}", summary.reason, summary.stats);
-//!             }
-//!         });
-//!     }
+//!     teler_tokio::serve(listener, Arc::new(connector), ServeConfig::new()).await
 //! }
 //! ```
+//!
+//! With axum (feature `axum`), `axum_ws::route` or `axum_ws::Gate` put the same checks on a
+//! route of your app, and `axum_ws::serve` serves it with a bounded handshake.
 //!
 //! # REST
 //!
@@ -54,7 +49,7 @@
 //! ```
 //!
 //! The wire formats, the REST contract and the crate layout are described in the
-//! repository's `docs/PROTOCOL.md` and `docs/ARCHITECTURE.md`.
+//! repository's `docs/PROTOCOL.md`, `docs/REST.md` and `docs/ARCHITECTURE.md`.
 #![forbid(unsafe_code)]
 
 pub use teler_core::*;
