@@ -125,6 +125,12 @@ pub struct CallHandler {
 }
 
 impl CallHandler {
+    /// Caller frames dropped because the vendor was not ready in time (about 10 s of audio
+    /// is held; older frames go first).
+    pub fn dropped_frames(&self) -> u64 {
+        self.audio.dropped()
+    }
+
     /// The caller's and the called numbers, sent as `from` and `to` in `start` (Teler's
     /// media stream does not carry them; take them from the flow request).
     pub fn numbers(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {

@@ -180,6 +180,12 @@ pub struct CallHandler {
 }
 
 impl CallHandler {
+    /// Caller frames dropped because the vendor was not ready in time (about 10 s of audio
+    /// is held; older frames go first).
+    pub fn dropped_frames(&self) -> u64 {
+        self.audio.dropped()
+    }
+
     fn reshape(
         &mut self,
         m: &TelerMessage<'_>,
