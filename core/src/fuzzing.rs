@@ -73,6 +73,78 @@ pub fn remote_frame(t0: Instant, data: &[u8]) {
     drain_checked(&mut b);
 }
 
+/// Fuzz target `agent_handlers`: every vendor's handler pair in [`crate::agents`], the
+/// vendor chosen by the first byte. The rest is split at the first `0xff` byte: a Teler
+/// frame for the call side, then a vendor frame for the remote side (as text and as binary),
+/// each fed to the handlers alone and through a bridge.
+pub fn agent_handlers(t0: Instant, data: &[u8]) {
+    let Some((&which, rest)) = data.split_first() else {
+        return;
+    };
+    let (teler, vendor) = match rest.iter().position(|&b| b == 0xff) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, rest),
+    };
+    type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
+    let pair = |w: u8| -> Pair {
+        match w % 4 {
+            0 => (
+                Box::new(elevenlabs::call_handler()),
+                Box::new(elevenlabs::remote_handler()),
+            ),
+            1 => {
+                let (c, r) = crate::openai::handlers();
+                (Box::new(c), Box::new(r))
+            }
+            2 => {
+                let (c, r) = crate::agents::gemini::Config::default().handlers();
+                (Box::new(c), Box::new(r))
+            }
+            _ => {
+                let (c, r) = crate::agents::devnagri::Config::default().handlers();
+                (Box::new(c), Box::new(r))
+            }
+        }
+    };
+    // The handlers alone: connect, a start, the input twice (state carried over).
+    let (mut call, mut remote) = pair(which);
+    let mut out = Outbox::default();
+    let _ = call.on_remote_connected(&mut out);
+    let start = r#"{"type":"start","call_id":"c","stream_id":"s","data":{"sample_rate":8000}}"#;
+    let _ = call.handle(&Message::from_text(start), &mut out);
+    if let Ok(text) = std::str::from_utf8(teler) {
+        let parsed = TelerMessage::parse(text);
+        for _ in 0..2 {
+            let msg = match &parsed {
+                Ok(p) => Message::from_teler(text, p),
+                Err(_) => Message::from_text(text),
+            };
+            let _ = call.handle(&msg, &mut out);
+        }
+    }
+    for _ in 0..2 {
+        if let Ok(text) = std::str::from_utf8(vendor) {
+            let _ = remote.handle(&Message::from_text(text), &mut out);
+        }
+        let _ = remote.handle_binary(vendor, &mut out);
+    }
+    // Through a bridge, whose invariants are checked.
+    let (call, remote) = pair(which);
+    let cfg = BridgeConfig::builder("wss://remote.invalid/ws")
+        .max_frame_size(64 * 1024)
+        .build()
+        .expect("valid config");
+    let mut b = Bridge::new(cfg, call, remote);
+    b.handle_teler_connected(t0);
+    b.handle_teler_frame(t0, Frame::Text(start.as_bytes()));
+    b.handle_remote_connected(t0);
+    b.handle_teler_frame(t0, Frame::Text(teler));
+    b.handle_remote_frame(t0, Frame::Text(vendor));
+    b.handle_remote_frame(t0, Frame::Binary(vendor));
+    b.handle_teler_frame(t0, Frame::Text(teler));
+    drain_checked(&mut b);
+}
+
 fn seed_bridge() -> Bridge<elevenlabs::CallHandler, elevenlabs::RemoteHandler> {
     let cfg = BridgeConfig::builder("wss://remote.invalid/ws")
         .max_frame_size(64 * 1024)

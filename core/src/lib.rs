@@ -13,8 +13,9 @@
 //! - [`webhook`]: webhook events (both API versions), the flow request, signature
 //!   verification and signing, signed URL tokens, dedupe.
 //! - [`audio`]: base64/PCM, G.711, a resampler and a packetiser, with handler helpers.
-//! - [`elevenlabs`]: the seed app's two ElevenLabs handlers, ready-made.
-//! - [`openai`]: handlers for an OpenAI-Realtime-style agent (24 kHz PCM16), ready-made.
+//! - [`agents`]: ready-made handler pairs for voice AI vendors (ElevenLabs, OpenAI Realtime,
+//!   Gemini Live, Devnagri), one module each; [`elevenlabs`] and [`openai`] are also here at
+//!   the top, where they started.
 //!
 //! ## The run loop
 //!
@@ -84,11 +85,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod agents;
 pub mod audio;
-pub mod elevenlabs;
 pub mod flow;
 pub mod media;
-pub mod openai;
 pub mod rest;
 pub mod webhook;
 
@@ -96,5 +96,6 @@ pub mod webhook;
 #[doc(hidden)]
 pub mod fuzzing;
 
+pub use agents::{elevenlabs, openai};
 pub use flow::{Action, CallFlow, FlowError};
 pub use media::{Bridge, BridgeConfig, StreamOp, StreamType, TelerMessage};

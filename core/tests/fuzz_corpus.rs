@@ -57,3 +57,10 @@ fn app_frame_corpus() {
         fuzzing::app_frame(&data);
     }
 }
+
+#[test]
+fn agent_handlers_corpus() {
+    for (_, data) in corpus("agent_handlers") {
+        fuzzing::agent_handlers(Instant::now(), &data);
+    }
+}

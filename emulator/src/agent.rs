@@ -49,6 +49,12 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`)
+//!
+//! Gemini Live and Devnagri stand-ins run on one shared driver with the same greeting,
+//! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
+//! `docs/AGENTS.md`.
+//!
 //! ## Teler echo (`ws://ADDR/teler`)
 //!
 //! A connection whose path starts with `/teler` (or whose first frame is a Teler `start`)
@@ -108,17 +114,23 @@ pub enum AgentProtocol {
     ElevenLabs,
     /// An OpenAI-Realtime-style protocol, 24 kHz PCM16 both ways.
     OpenAi,
+    /// Google's Gemini Live API: `setup` first, 16 kHz in, 24 kHz out, JSON in binary frames.
+    Gemini,
+    /// A Devnagri voice bot: Twilio-like `event` messages, 8 kHz PCM16 both ways.
+    Devnagri,
 }
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs` or `openai`.
+    /// `elevenlabs`, `openai`, `gemini` or `devnagri`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
             "openai" => Ok(AgentProtocol::OpenAi),
+            "gemini" => Ok(AgentProtocol::Gemini),
+            "devnagri" => Ok(AgentProtocol::Devnagri),
             _ => Err(format!(
-                "unknown agent protocol {s:?} (elevenlabs or openai)"
+                "unknown agent protocol {s:?} (elevenlabs, openai, gemini or devnagri)"
             )),
         }
     }
@@ -188,6 +200,17 @@ impl AgentHandle {
     /// config's protocol.
     pub fn openai_url(&self) -> String {
         format!("ws://{}/openai", self.addr)
+    }
+    /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
+    /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`.
+    pub fn url_for(&self, protocol: AgentProtocol) -> String {
+        let path = match protocol {
+            AgentProtocol::ElevenLabs => "",
+            AgentProtocol::OpenAi => "openai",
+            AgentProtocol::Gemini => "gemini",
+            AgentProtocol::Devnagri => "devnagri",
+        };
+        format!("ws://{}/{path}", self.addr)
     }
     /// The Teler-protocol echo URL, `ws://ADDR/teler`.
     pub fn teler_url(&self) -> String {
@@ -348,6 +371,7 @@ enum Mode {
     ElevenLabs,
     OpenAi,
     Teler,
+    Vendor(crate::vendors::Vendor),
 }
 
 /// What a connection sends, with its event counter and the current OpenAI-style response.
@@ -373,7 +397,7 @@ impl Speaker {
         let id = self.next_id();
         let msg = match self.mode {
             Mode::ElevenLabs => el_audio(b64, id),
-            Mode::Teler => teler_audio(b64, id),
+            Mode::Teler | Mode::Vendor(_) => teler_audio(b64, id),
             Mode::OpenAi => format!(
                 r#"{{"type":"response.output_audio.delta","event_id":"evt_{id}","response_id":"{response}","item_id":"item_{response}","output_index":0,"content_index":0,"delta":"{b64}"}}"#
             ),
@@ -438,6 +462,10 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Teler)
         } else if path.starts_with("/openai") {
             Some(Mode::OpenAi)
+        } else if path.starts_with("/gemini") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Gemini))
+        } else if path.starts_with("/devnagri") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Devnagri))
         } else {
             None
         };
@@ -468,7 +496,13 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
     let mode = from_path.unwrap_or(match cfg.protocol {
         AgentProtocol::ElevenLabs => Mode::ElevenLabs,
         AgentProtocol::OpenAi => Mode::OpenAi,
+        AgentProtocol::Gemini => Mode::Vendor(crate::vendors::Vendor::Gemini),
+        AgentProtocol::Devnagri => Mode::Vendor(crate::vendors::Vendor::Devnagri),
     });
+    if let Mode::Vendor(v) = mode {
+        crate::vendors::run(ws, v, &cfg, &stats).await;
+        return;
+    }
     let mut sp = Speaker {
         mode,
         event_id: 0,
@@ -495,7 +529,7 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
                 &OPENAI_SESSION[1..]
             ));
         }
-        Mode::Teler => {}
+        Mode::Teler | Mode::Vendor(_) => {}
     }
     if mode != Mode::Teler && cfg.greeting_ms > 0 {
         let tone = Pcm::tone(rate, cfg.tone_hz, cfg.amplitude, cfg.greeting_ms);
@@ -547,6 +581,7 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
                 (Some("audio"), Some(a)) => a,
                 _ => continue,
             },
+            Mode::Vendor(_) => continue,
             Mode::ElevenLabs => match m.user_audio_chunk {
                 Some(a) => a,
                 None => continue, // pong, user_activity, contextual_update, …

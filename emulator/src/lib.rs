@@ -44,6 +44,7 @@ mod rest;
 mod runner;
 mod store;
 pub mod util;
+mod vendors;
 pub mod wav;
 mod webhook;
 pub mod ws;

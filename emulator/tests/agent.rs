@@ -435,7 +435,11 @@ async fn openai_protocol_by_config_echoes_each_append_at_once() {
             next_json(&mut t).await,
             serde_json::json!({"type":"audio","audio_b64":pcm_b64(&[5, 6]),"chunk_id":1})
         );
-        assert!("gemini".parse::<agent::AgentProtocol>().is_err());
+        assert!("nope".parse::<agent::AgentProtocol>().is_err());
+        assert_eq!(
+            "gemini".parse::<agent::AgentProtocol>(),
+            Ok(agent::AgentProtocol::Gemini)
+        );
     })
     .await
     .unwrap();
@@ -515,6 +519,53 @@ async fn the_greeting_plays_for_its_length_of_caller_audio() {
             (1100 + 1200) * 48,
             "every append was read"
         );
+    })
+    .await
+    .unwrap();
+}
+
+/// The Gemini stand-in refuses audio before `setup` by closing with 1007, as the service
+/// does; the Devnagri stand-in answers `media` before `start` with an error event.
+#[tokio::test]
+async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let mut g = connect(
+            &a.url_for(agent::AgentProtocol::Gemini),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        g.send(Message::text(
+            r#"{"realtimeInput":{"audio":{"data":"AAAA","mimeType":"audio/pcm;rate=16000"}}}"#,
+        ))
+        .await
+        .unwrap();
+        let close = loop {
+            match g.next().await {
+                Some(Ok(Message::Close(c))) => break c,
+                Some(Ok(_)) => continue,
+                other => panic!("{other:?}"),
+            }
+        };
+        let close = close.expect("a close frame");
+        assert_eq!(u16::from(close.code), 1007);
+        assert!(close.reason.contains("setup"), "{close:?}");
+
+        let mut d = connect(
+            &a.url_for(agent::AgentProtocol::Devnagri),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        d.send(Message::text(
+            r#"{"event":"media","media":{"payload":"AAAA"}}"#,
+        ))
+        .await
+        .unwrap();
+        let v = next_json(&mut d).await;
+        assert_eq!(v["event"], "error", "{v}");
+        assert_eq!(v["message"], "media before start");
     })
     .await
     .unwrap();

@@ -11,6 +11,7 @@ pub mod story;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+pub mod agent_app;
 pub mod openai_app;
 pub mod tokio_app;
 

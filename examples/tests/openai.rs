@@ -16,67 +16,10 @@ use teler_emulator::agent::{self, AgentConfig, AgentProtocol};
 use teler_emulator::{AudioSource, CallRequest, Emulator, Pcm};
 use teler_examples::{Settings, openai_app};
 
+mod common;
+
 const GREETING_HZ: f64 = 660.0;
 const CALLER_HZ: f64 = 440.0;
-
-/// Goertzel power of `f` Hz in `pcm` at 8 kHz.
-fn power(pcm: &[i16], f: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * f / 8000.0;
-    let c = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in pcm {
-        let s0 = f64::from(x) + c * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    s1 * s1 + s2 * s2 - c * s1 * s2
-}
-
-/// The dominant frequency of `pcm` (8 kHz) between 100 and 3900 Hz: a 5 Hz scan, then
-/// 0.1 Hz steps around the peak.
-fn dominant_hz(pcm: &[i16]) -> f64 {
-    let best = |fs: &mut dyn Iterator<Item = f64>| {
-        fs.max_by(|a, b| power(pcm, *a).total_cmp(&power(pcm, *b)))
-            .unwrap()
-    };
-    let coarse = best(&mut (20..780).map(|i| f64::from(i) * 5.0));
-    best(&mut (-50..=50).map(|i| coarse + f64::from(i) * 0.1))
-}
-
-/// The longest stretch of `block` with no gap in it: a gap is 1 ms or more of exact zeros,
-/// what the emulator writes while nothing is queued (a late chunk, the end of a clear).
-fn longest_sound(block: &[i16]) -> &[i16] {
-    const GAP: usize = 8; // 1 ms at 8 kHz
-    let mut best = &block[..0];
-    let (mut start, mut zeros) = (0, 0); // the stretch's start; zeros in a row before `i`
-    for (i, &s) in block.iter().enumerate() {
-        if s == 0 {
-            zeros += 1;
-            continue;
-        }
-        if zeros >= GAP {
-            if i - zeros - start > best.len() {
-                best = &block[start..i - zeros];
-            }
-            start = i;
-        }
-        zeros = 0;
-    }
-    let end = if zeros >= GAP {
-        block.len() - zeros
-    } else {
-        block.len()
-    };
-    if end.saturating_sub(start) > best.len() {
-        best = &block[start..end];
-    }
-    best
-}
-
-fn rms(pcm: &[i16]) -> f64 {
-    let sum: f64 = pcm.iter().map(|&s| f64::from(s).powi(2)).sum();
-    (sum / pcm.len().max(1) as f64).sqrt()
-}
 
 struct Run {
     call: teler_emulator::Call,
@@ -248,89 +191,13 @@ fn a_call_through_bridge_openai_to_a_24k_agent() {
     assert!(m.audio_chunks >= 3 + 6, "{ctx}");
     assert!(m.played_ms >= 3000, "{ctx}");
 
-    // What the caller heard, in 100 ms blocks: the greeting's pitch, then the caller's own.
-    // A block's pitch is that of its longest stretch without a gap (where a late chunk left a
-    // moment of silence and a phase jump), and a block with less than 50 ms of such sound (the
-    // edge of the greeting or of the echo) is too short to measure and left out.
+    // What the caller heard: the greeting's pitch, then the caller's own.
     assert_eq!(r.wav.sample_rate, 8000);
-    let blocks: Vec<(usize, f64)> = r
-        .wav
-        .samples
-        .chunks_exact(800)
-        .enumerate()
-        .filter(|(_, b)| rms(b) > 500.0)
-        .map(|(i, b)| (i, longest_sound(b)))
-        .filter(|(_, sound)| sound.len() >= 400)
-        .map(|(i, sound)| (i, dominant_hz(sound)))
-        .collect();
-    // 15 Hz tells the two tones apart (a wrong rate anywhere would move them by a third or
-    // more).
-    let near = |f: f64, want: f64| (f - want).abs() <= 15.0;
-    let greeting: Vec<usize> = blocks
-        .iter()
-        .filter(|(_, f)| near(*f, GREETING_HZ))
-        .map(|b| b.0)
-        .collect();
-    let echo: Vec<usize> = blocks
-        .iter()
-        .filter(|(_, f)| near(*f, CALLER_HZ))
-        .map(|b| b.0)
-        .collect();
-    assert_eq!(
-        greeting.len() + echo.len(),
-        blocks.len(),
-        "every loud block is the greeting or the echo: {blocks:?}"
-    );
-    assert!(
-        greeting.len() >= 5,
-        "at least 500 ms of greeting: {blocks:?}"
-    );
-    assert!(echo.len() >= 20, "at least 2 s of echo: {blocks:?}");
-    assert!(
-        greeting.iter().max() < echo.iter().min(),
-        "greeting first, then the echo: {blocks:?}"
-    );
-    // At once, give or take the bridge connecting to the agent: within 500 ms.
-    assert!(greeting[0] <= 5, "the greeting starts at once: {blocks:?}");
-
-    // The pitch, to 0.1 Hz: the median of the blocks, and over each whole stretch.
-    let median = |ix: &[usize]| {
-        let mut f: Vec<f64> = blocks
-            .iter()
-            .filter(|(i, _)| ix.contains(i))
-            .map(|b| b.1)
-            .collect();
-        f.sort_by(f64::total_cmp);
-        f[f.len() / 2]
-    };
-    let span = |ix: &[usize]| {
-        let (a, b) = (ix[0] * 800, (ix[ix.len() - 1] + 1) * 800);
-        dominant_hz(&r.wav.samples[a..b])
-    };
-    let (greeting_hz, echo_hz) = (median(&greeting), median(&echo));
-    let (greeting_span_hz, echo_span_hz) = (span(&greeting), span(&echo));
+    let heard = common::assert_heard(&r.wav.samples, GREETING_HZ, CALLER_HZ);
     eprintln!(
-        "heard: greeting {greeting_hz:.1} Hz (whole stretch {greeting_span_hz:.1} Hz) in {} \
-         blocks of 100 ms, echo {echo_hz:.1} Hz (whole stretch {echo_span_hz:.1} Hz) in {} \
-         blocks; Teler got {} audio chunks, {} clear; {} ms played, {} ms dropped; the agent \
-         got {} bytes of caller audio",
-        greeting.len(),
-        echo.len(),
-        m.audio_chunks,
-        m.clears,
-        m.played_ms,
-        m.dropped_ms,
-        r.audio_in_bytes
+        "heard: {heard}; Teler got {} audio chunks, {} clear; {} ms played, {} ms dropped; the \
+         agent got {} bytes of caller audio",
+        m.audio_chunks, m.clears, m.played_ms, m.dropped_ms, r.audio_in_bytes
     );
-    assert!(
-        (greeting_hz - GREETING_HZ).abs() <= 1.0,
-        "{greeting_hz} {blocks:?}"
-    );
-    assert!((echo_hz - CALLER_HZ).abs() <= 1.0, "{echo_hz} {blocks:?}");
-    assert!(
-        (greeting_span_hz - GREETING_HZ).abs() <= 3.0,
-        "{greeting_span_hz}"
-    );
-    assert!((echo_span_hz - CALLER_HZ).abs() <= 3.0, "{echo_span_hz}");
     let _ = std::fs::remove_dir_all(&dir);
 }

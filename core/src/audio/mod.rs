@@ -19,7 +19,7 @@
 //! ## A 24 kHz voice agent (OpenAI-Realtime-style) in two handlers
 //!
 //! (Ready-made, with the session config on connect and 16 kHz flows handled, as
-//! [`crate::openai`].)
+//! [`crate::agents::openai`].)
 //!
 //! ```
 //! use teler_core::audio::{InboundAudio, OutboundAudio, SampleRate, VendorEvent};

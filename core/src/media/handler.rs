@@ -167,6 +167,19 @@ pub trait StreamHandler: Send {
         let _ = out;
         Ok(())
     }
+
+    /// Called on the **remote-side** handler for a binary frame from the remote (vendors
+    /// that send raw audio, or JSON in binary frames). `None` (the default) declines it: the
+    /// bridge then applies [`binary_from_remote`](crate::media::BridgeConfigBuilder::binary_from_remote)
+    /// (drop and count, by default). `Some` is handled like [`handle`](Self::handle)'s answer.
+    fn handle_binary(
+        &mut self,
+        data: &[u8],
+        out: &mut Outbox,
+    ) -> Option<Result<StreamOp, HandlerError>> {
+        let _ = (data, out);
+        None
+    }
 }
 
 impl<F> StreamHandler for F
@@ -196,6 +209,13 @@ impl StreamHandler for Box<dyn StreamHandler> {
     }
     fn on_remote_connected(&mut self, out: &mut Outbox) -> Result<(), HandlerError> {
         (**self).on_remote_connected(out)
+    }
+    fn handle_binary(
+        &mut self,
+        data: &[u8],
+        out: &mut Outbox,
+    ) -> Option<Result<StreamOp, HandlerError>> {
+        (**self).handle_binary(data, out)
     }
 }
 

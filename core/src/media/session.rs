@@ -1060,6 +1060,23 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             }
         }
         self.remote_last_seen = Some(now);
+        if let Frame::Binary(bytes) = frame {
+            // A vendor that speaks binary (raw audio, or JSON in binary frames) gets it from
+            // its handler; for any other handler the `binary_from_remote` policy applies.
+            if !self.count_frame(Side::Remote, bytes.len()) {
+                return;
+            }
+            self.outbox.items.clear();
+            match self.remote_handler.handle_binary(bytes, &mut self.outbox) {
+                Some(result) => self.finish_handler(Side::Remote, result),
+                None => {
+                    self.outbox.items.clear();
+                    let reason = RejectReason::Binary { len: bytes.len() };
+                    self.reject(Side::Remote, reason, self.cfg.binary_from_remote);
+                }
+            }
+            return;
+        }
         let Some(text) = self.accept_frame(Side::Remote, frame, self.cfg.binary_from_remote) else {
             return;
         };
@@ -1222,6 +1239,21 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         }
     }
 
+    /// Counts a received frame of `len` bytes; false (and rejected) when it is over the
+    /// size limit.
+    fn count_frame(&mut self, side: Side, len: usize) -> bool {
+        let d = self.stats.dir(side);
+        d.frames_in += 1;
+        d.bytes_in += len as u64;
+        let max = self.cfg.max_frame_size;
+        if len > max {
+            let reason = RejectReason::TooLarge { len, max };
+            self.reject(side, reason, self.cfg.frame_policy);
+            return false;
+        }
+        true
+    }
+
     /// Counts a frame and returns its text, or rejects it.
     fn accept_frame<'f>(
         &mut self,
@@ -1233,16 +1265,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             Frame::Ping(_) | Frame::Pong(_) => return None,
             Frame::Text(b) | Frame::Binary(b) => b,
         };
-        let d = self.stats.dir(side);
-        d.frames_in += 1;
-        d.bytes_in += bytes.len() as u64;
-        let max = self.cfg.max_frame_size;
-        if bytes.len() > max {
-            let reason = RejectReason::TooLarge {
-                len: bytes.len(),
-                max,
-            };
-            self.reject(side, reason, self.cfg.frame_policy);
+        if !self.count_frame(side, bytes.len()) {
             return None;
         }
         let binary = if side == Side::Teler {

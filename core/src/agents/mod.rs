@@ -1,0 +1,32 @@
+//! Ready-made handler pairs for the voice AI agents FreJun bridges calls to, one module per
+//! vendor. Each module documents the messages it sends and reads, the audio formats both
+//! ways, the session setup, the barge-in signal and where its facts come from
+//! (`docs/AGENTS.md` has the sources and what could not be confirmed).
+//!
+//! | module | vendor | caller audio to vendor | agent audio to Teler | barge-in |
+//! |---|---|---|---|---|
+//! | [`elevenlabs`] | ElevenLabs Conversational AI | `user_audio_chunk`, Teler's rate | `audio` events, passed as they come | `interruption` |
+//! | [`openai`] | OpenAI Realtime | `input_audio_buffer.append`, 24 kHz | `response.output_audio.delta`, 24 kHz, 500 ms chunks | `input_audio_buffer.speech_started` |
+//! | [`gemini`] | Google Gemini Live | `realtimeInput.audio`, 16 kHz, after `setupComplete` | `serverContent.modelTurn` `inlineData`, 24 kHz, 500 ms chunks | `serverContent.interrupted` |
+//! | [`devnagri`] | Devnagri voice bot | `media` events, 8 kHz, after `connected` + `start` | `media` events, 8 kHz, 500 ms chunks | `clear` event |
+//!
+//! Every pair is per call: build a fresh pair for each call (the connectors' factory
+//! does). All but ElevenLabs share one remote-side [`RemoteHandler`]: vendor audio of any
+//! rate is resampled to Teler's 8 kHz and cut into chunks of the configured length with
+//! increasing `chunk_id`, the end of the agent's turn flushes the remainder, barge-in drops
+//! what is held and sends Teler `clear`, and the vendor's error messages become handler
+//! errors carrying the vendor's text.
+//!
+//! Vendors whose socket carries raw audio in **binary** frames both ways (Deepgram Voice
+//! Agent, Ultravox `serverWebSocket`, Vapi `vapi.websocket`) are not here yet: the bridge
+//! can pass binary frames from the remote to a handler
+//! ([`StreamHandler::handle_binary`](crate::media::StreamHandler::handle_binary)), but it
+//! cannot yet send binary frames to the remote.
+
+mod common;
+pub mod devnagri;
+pub mod elevenlabs;
+pub mod gemini;
+pub mod openai;
+
+pub use common::RemoteHandler;

@@ -1,0 +1,372 @@
+//! Stand-ins for more vendors, on one shared driver: each vendor says how to read the
+//! bridge's frames and how to write its own messages; the driver does the handshake wait,
+//! the greeting, barge-in by caller audio heard (see the [agent docs](crate::agent)), the
+//! echo at the vendor's output rate, and refusals.
+//!
+//! ## Gemini Live (`ws://ADDR/gemini`, `--protocol gemini`)
+//!
+//! 1. waits for `{"setup":{"model":…,"generationConfig":{"responseModalities":["AUDIO"],…}}}`
+//!    as the first message and answers `{"setupComplete":{}}`; a first message that is not
+//!    `setup`, a setup without a model, or one that does not ask for `AUDIO`, is refused by
+//!    closing with 1007 and a reason, as the service does;
+//! 2. then greets: `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":…}}]}}}`
+//!    messages of `chunk_ms`, then `{"serverContent":{"turnComplete":true}}`;
+//! 3. reads `{"realtimeInput":{"audio":{"data":…,"mimeType":"audio/pcm;rate=N"}}}` (N any
+//!    rate the core's resampler takes; anything but `audio/pcm` is refused with 1007);
+//!    interrupts with `{"serverContent":{"interrupted":true}}`; echoes at 24 kHz, each
+//!    `chunk_ms` as a turn.
+//!
+//! Every server message goes out in a **binary** frame, as the service sends them.
+//!
+//! ## Devnagri (`ws://ADDR/devnagri`, `--protocol devnagri`)
+//!
+//! 1. waits for `{"event":"connected"}` and `{"event":"start","start":{"stream_sid":…,"media_format":{"encoding":"base64","sample_rate":8000,…}}}`;
+//!    a `start` with another rate or encoding, or `media` before `start`, is answered with
+//!    `{"event":"error","message":…}`;
+//! 2. greets with `{"event":"media","stream_sid":S,"media":{"payload":…}}` messages (PCM16 at
+//!    8 kHz) of `chunk_ms`, then `{"event":"mark","stream_sid":S,"mark":{"name":"turn_end"}}`;
+//! 3. reads `media` events; interrupts with `{"event":"clear","stream_sid":S}`; echoes.
+
+use std::sync::atomic::Ordering;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use teler_core::audio::{Resampler, SampleRate};
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+
+use crate::agent::{AgentConfig, AgentStats};
+use crate::wav::Pcm;
+use crate::ws::WsClient;
+
+/// A vendor the shared driver speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Vendor {
+    Gemini,
+    Devnagri,
+}
+
+/// What a frame from the bridge means.
+enum Read {
+    /// A handshake step: replies, and whether the session is ready now.
+    Handshake(Vec<Message>, bool),
+    /// Caller audio: PCM16 LE at `rate`.
+    Audio { pcm: Vec<u8>, rate: u32 },
+    /// Refused: messages to send, then maybe a close.
+    Refuse(Vec<Message>, Option<CloseFrame>),
+    /// Nothing to do.
+    Ignore,
+}
+
+trait Proto: Send {
+    /// The rate of the agent's audio.
+    fn out_rate(&self) -> u32;
+    fn read(&mut self, msg: &[u8]) -> Read;
+    fn audio(&self, pcm: &[u8]) -> Message;
+    fn end_of_turn(&self) -> Message;
+    fn interruption(&self) -> Message;
+}
+
+fn close(reason: &str) -> Option<CloseFrame> {
+    Some(CloseFrame {
+        code: CloseCode::Invalid, // 1007
+        reason: reason.to_owned().into(),
+    })
+}
+
+#[derive(Default)]
+struct Gemini {
+    set_up: bool,
+}
+
+impl Gemini {
+    fn server(v: Value) -> Message {
+        Message::binary(v.to_string().into_bytes())
+    }
+}
+
+impl Proto for Gemini {
+    fn out_rate(&self) -> u32 {
+        24_000
+    }
+
+    fn read(&mut self, msg: &[u8]) -> Read {
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Read::Refuse(vec![], close("Request contains an invalid argument."));
+        };
+        if let Some(setup) = v.get("setup") {
+            if self.set_up {
+                return Read::Refuse(vec![], close("setup must be sent only once"));
+            }
+            if !setup["model"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("models/"))
+            {
+                return Read::Refuse(vec![], close("setup.model must be models/…"));
+            }
+            let modalities = &setup["generationConfig"]["responseModalities"];
+            if !modalities
+                .as_array()
+                .is_some_and(|a| a.iter().any(|m| m == "AUDIO"))
+            {
+                return Read::Refuse(
+                    vec![],
+                    close("this stand-in answers with AUDIO only: set responseModalities"),
+                );
+            }
+            self.set_up = true;
+            return Read::Handshake(vec![Self::server(json!({ "setupComplete": {} }))], true);
+        }
+        if !self.set_up {
+            return Read::Refuse(vec![], close("the first message must be setup"));
+        }
+        let Some(audio) = v.get("realtimeInput").and_then(|r| r.get("audio")) else {
+            return Read::Ignore; // clientContent, toolResponse, text input, …
+        };
+        let mime = audio["mimeType"].as_str().unwrap_or("");
+        let mut parts = mime.split(';').map(str::trim);
+        if parts.next() != Some("audio/pcm") {
+            return Read::Refuse(vec![], close(&format!("unsupported mimeType {mime:?}")));
+        }
+        let rate = parts
+            .find_map(|p| p.strip_prefix("rate="))
+            .map_or(Some(16_000), |r| r.parse::<u32>().ok());
+        let Some(rate) = rate.filter(|r| SampleRate::from_hz(*r).is_ok()) else {
+            return Read::Refuse(vec![], close(&format!("unsupported rate in {mime:?}")));
+        };
+        match audio["data"].as_str().map(|d| B64.decode(d)) {
+            Some(Ok(pcm)) if pcm.len() % 2 == 0 => Read::Audio { pcm, rate },
+            _ => Read::Refuse(
+                vec![],
+                close("realtimeInput.audio.data is not base64 PCM16"),
+            ),
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        Self::server(json!({ "serverContent": { "modelTurn": { "parts": [
+            { "inlineData": { "mimeType": "audio/pcm;rate=24000", "data": B64.encode(pcm) } }
+        ] } } }))
+    }
+
+    fn end_of_turn(&self) -> Message {
+        Self::server(json!({ "serverContent": { "turnComplete": true } }))
+    }
+
+    fn interruption(&self) -> Message {
+        Self::server(json!({ "serverContent": { "interrupted": true } }))
+    }
+}
+
+#[derive(Default)]
+struct Devnagri {
+    connected: bool,
+    stream_sid: Option<String>,
+}
+
+impl Devnagri {
+    fn error(message: &str) -> Read {
+        let m = json!({ "event": "error", "message": message }).to_string();
+        Read::Refuse(vec![Message::text(m)], None)
+    }
+    fn sid(&self) -> &str {
+        self.stream_sid.as_deref().unwrap_or("")
+    }
+}
+
+impl Proto for Devnagri {
+    fn out_rate(&self) -> u32 {
+        8000
+    }
+
+    fn read(&mut self, msg: &[u8]) -> Read {
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Self::error("not JSON");
+        };
+        match v["event"].as_str() {
+            Some("connected") => {
+                self.connected = true;
+                Read::Handshake(vec![], false)
+            }
+            Some("start") => {
+                let start = &v["start"];
+                let fmt = &start["media_format"];
+                if !self.connected {
+                    return Self::error("start before connected");
+                }
+                if fmt["encoding"] != "base64" || fmt["sample_rate"] != 8000 {
+                    return Self::error(&format!(
+                        "media_format {fmt}: this bot takes base64 PCM16 at 8000 Hz"
+                    ));
+                }
+                let Some(sid) = start["stream_sid"].as_str() else {
+                    return Self::error("start without stream_sid");
+                };
+                self.stream_sid = Some(sid.to_owned());
+                Read::Handshake(vec![], true)
+            }
+            Some("media") => {
+                if self.stream_sid.is_none() {
+                    return Self::error("media before start");
+                }
+                match v["media"]["payload"].as_str().map(|d| B64.decode(d)) {
+                    Some(Ok(pcm)) if pcm.len() % 2 == 0 => Read::Audio { pcm, rate: 8000 },
+                    _ => Self::error("media.payload is not base64 PCM16"),
+                }
+            }
+            _ => Read::Ignore, // mark, stop, dtmf, …
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        let m = json!({ "event": "media", "stream_sid": self.sid(), "media": { "payload": B64.encode(pcm) } });
+        Message::text(m.to_string())
+    }
+
+    fn end_of_turn(&self) -> Message {
+        let m =
+            json!({ "event": "mark", "stream_sid": self.sid(), "mark": { "name": "turn_end" } });
+        Message::text(m.to_string())
+    }
+
+    fn interruption(&self) -> Message {
+        Message::text(json!({ "event": "clear", "stream_sid": self.sid() }).to_string())
+    }
+}
+
+fn rms(pcm: &[u8]) -> f64 {
+    let n = pcm.len() / 2;
+    if n == 0 {
+        return 0.0;
+    }
+    let sum: f64 = pcm
+        .chunks_exact(2)
+        .map(|c| f64::from(i16::from_le_bytes([c[0], c[1]])).powi(2))
+        .sum();
+    (sum / n as f64).sqrt()
+}
+
+/// Sends `msgs`; false when the socket is gone. Audio messages are counted by the caller.
+async fn send_all(ws: &mut WsClient, msgs: Vec<Message>) -> bool {
+    for m in msgs {
+        if futures_util::SinkExt::send(ws, m).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// One connection of `vendor`, to its end.
+pub(crate) async fn run(mut ws: WsClient, vendor: Vendor, cfg: &AgentConfig, stats: &AgentStats) {
+    let mut proto: Box<dyn Proto> = match vendor {
+        Vendor::Gemini => Box::<Gemini>::default(),
+        Vendor::Devnagri => Box::<Devnagri>::default(),
+    };
+    let out_rate = proto.out_rate();
+    let chunk_bytes = (out_rate as usize * cfg.chunk_ms as usize / 1000).max(1) * 2;
+    let mut ready = false;
+    // The greeting plays until interrupted or until this much caller audio (ms) was heard.
+    let mut greeting_ms: u64 = 0;
+    // Caller audio heard so far, in microseconds: the call's clock.
+    let mut heard_us: u64 = 0;
+    let mut resampler: Option<(u32, Resampler)> = None;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut resampled: Vec<i16> = Vec::new();
+    let mut samples: Vec<i16> = Vec::new();
+    while let Some(msg) = ws.next().await {
+        let bytes = match &msg {
+            Ok(Message::Text(t)) => t.as_bytes(),
+            Ok(Message::Binary(b)) => &b[..],
+            Ok(Message::Close(_)) | Err(_) => break,
+            Ok(_) => continue,
+        };
+        stats.messages_in.fetch_add(1, Ordering::Relaxed);
+        let mut out = Vec::new();
+        let mut audio_out = 0u64;
+        match proto.read(bytes) {
+            Read::Ignore => continue,
+            Read::Refuse(msgs, close) => {
+                stats.errors.fetch_add(1, Ordering::Relaxed);
+                if !send_all(&mut ws, msgs).await {
+                    return;
+                }
+                if let Some(c) = close {
+                    let _ = futures_util::SinkExt::send(&mut ws, Message::Close(Some(c))).await;
+                    // Read on until the peer's close answers ours.
+                    while let Some(Ok(m)) = ws.next().await {
+                        if m.is_close() {
+                            break;
+                        }
+                    }
+                    return;
+                }
+                continue;
+            }
+            Read::Handshake(replies, now_ready) => {
+                out.extend(replies);
+                if now_ready && !ready {
+                    ready = true;
+                    stats.session_updates.fetch_add(1, Ordering::Relaxed);
+                    if cfg.greeting_ms > 0 {
+                        let tone = Pcm::tone(out_rate, cfg.tone_hz, cfg.amplitude, cfg.greeting_ms);
+                        let b: Vec<u8> =
+                            tone.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+                        for c in b.chunks(chunk_bytes) {
+                            out.push(proto.audio(c));
+                            audio_out += 1;
+                        }
+                        out.push(proto.end_of_turn());
+                        greeting_ms = u64::from(cfg.greeting_ms);
+                    }
+                }
+            }
+            Read::Audio { pcm, rate } => {
+                stats
+                    .audio_in_bytes
+                    .fetch_add(pcm.len() as u64, Ordering::Relaxed);
+                let start_ms = heard_us / 1000;
+                heard_us += (pcm.len() as u64 / 2) * 1_000_000 / u64::from(rate);
+                if cfg.interrupt_rms > 0.0
+                    && start_ms < greeting_ms
+                    && rms(&pcm) > cfg.interrupt_rms
+                {
+                    greeting_ms = 0;
+                    out.push(proto.interruption());
+                    stats.interruptions.fetch_add(1, Ordering::Relaxed);
+                }
+                if cfg.echo {
+                    let from = SampleRate::from_hz(rate).unwrap_or(SampleRate::Hz16000);
+                    let to = SampleRate::from_hz(out_rate).unwrap_or(SampleRate::Hz8000);
+                    if resampler.as_ref().is_none_or(|(r, _)| *r != rate) {
+                        resampler = Some((rate, Resampler::new(from, to)));
+                    }
+                    let Some((_, rs)) = resampler.as_mut() else {
+                        continue;
+                    };
+                    samples.clear();
+                    samples.extend(
+                        pcm.chunks_exact(2)
+                            .map(|c| i16::from_le_bytes([c[0], c[1]])),
+                    );
+                    resampled.clear();
+                    rs.process(&samples, &mut resampled);
+                    pending.extend(resampled.iter().flat_map(|s| s.to_le_bytes()));
+                    while pending.len() >= chunk_bytes {
+                        let rest = pending.split_off(chunk_bytes);
+                        let chunk = std::mem::replace(&mut pending, rest);
+                        out.push(proto.audio(&chunk));
+                        out.push(proto.end_of_turn());
+                        audio_out += 1;
+                    }
+                }
+            }
+        }
+        if !send_all(&mut ws, out).await {
+            return;
+        }
+        stats.audio_out.fetch_add(audio_out, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,61 @@
+//! A Teler bridge to any ready-made voice agent (`AGENT=elevenlabs|openai|gemini|devnagri`),
+//! on tokio + axum 0.8: the vendor's handlers from `teler_tokio::agents`, fresh per call.
+//! The app is `teler_examples::agent_app` (tested end to end against the emulator's
+//! stand-ins in `examples/tests/agents.rs`).
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `AGENT` | the vendor (required): `elevenlabs`, `openai`, `gemini`, `devnagri` |
+//! | `REMOTE_WS_URL` | the vendor's socket (required), or the emulator's stand-in |
+//! | `REMOTE_AUTHORIZATION` | the `Authorization` header (`Bearer sk-…` for OpenAI) |
+//! | `GEMINI_API_KEY` | Gemini: sent as `x-goog-api-key` |
+//! | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` | Gemini: the `setup` message |
+//! | `OPENAI_SESSION_UPDATE` | OpenAI: the `session.update` JSON instead of the default |
+//! | `BIND_ADDR` | listen address (`127.0.0.1:8080`) |
+//! | `BACKEND_DOMAIN` | where Teler reaches this app: `example.com` (https/wss) or `http://host:port` |
+//!
+//! Offline, against the emulator's stand-in (one block per terminal):
+//!
+//! ```text
+//! cargo run -p teler-emulator -- agent --protocol gemini          # ws://127.0.0.1:8090/
+//! AGENT=gemini REMOTE_WS_URL=ws://127.0.0.1:8090/ cargo run -p teler-examples --example bridge_agent
+//! cargo run -p teler-emulator -- serve --call http://127.0.0.1:8080/flow --call-duration 5 \
+//!     --output-dir /tmp/teler-agent                                # what the caller heard
+//! ```
+use axum::serve::ListenerExt;
+use teler_examples::{Settings, agent_app};
+
+#[tokio::main]
+async fn main() {
+    let env = |n: &str| std::env::var(n).ok();
+    let agent = agent_app::Agent::from_vars(env).unwrap_or_else(|e| fail(&e, 2));
+    let settings = Settings::from_env().unwrap_or_else(|e| fail(&e, 2));
+    let bind_addr = settings.bind_addr.clone();
+    eprintln!(
+        "bridge_agent: {agent:?}; flow {}, media {}, agent {}",
+        settings.backend_url("/flow"),
+        settings.backend_ws_url(teler_examples::MEDIA_STREAM_PATH),
+        settings.config.remote_url()
+    );
+    let options = agent_app::Options {
+        headers: agent.headers(env),
+        on_end: None,
+    };
+    let router = agent_app::router(settings, agent, options).unwrap_or_else(|e| fail(&e, 2));
+    let listener = tokio::net::TcpListener::bind(&bind_addr)
+        .await
+        .unwrap_or_else(|e| fail(&format!("cannot listen on {bind_addr}: {e}"), 1));
+    // Audio frames are small and latency-bound: no Nagle on Teler's socket either.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    eprintln!("bridge_agent listening on {bind_addr}");
+    if let Err(e) = axum::serve(listener, router).await {
+        fail(&e.to_string(), 1);
+    }
+}
+
+fn fail(why: &str, code: i32) -> ! {
+    eprintln!("bridge_agent: {why}");
+    std::process::exit(code)
+}

@@ -1,0 +1,227 @@
+//! The axum app of the `bridge_agent` example: Teler bridged to any vendor in
+//! [`teler_tokio::agents`] with its ready-made handlers, chosen by [`Agent`]. Here (not in
+//! the example file) so tests can serve it.
+//!
+//! - `POST /flow`: answers a `stream` action to `{BACKEND_DOMAIN}/media-stream` (500 ms
+//!   chunks, recorded); a body without `call_id` gets 422.
+//! - `GET /media-stream` (WebSocket): Teler's media stream, bridged to `REMOTE_WS_URL` with a
+//!   fresh handler pair per call.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use teler_tokio::agents::{devnagri, elevenlabs, gemini, openai};
+use teler_tokio::axum_ws::{self, AxumWs};
+use teler_tokio::media::StreamHandler;
+use teler_tokio::webhook::FlowRequest;
+use teler_tokio::{BridgeConfig, CallFlow, StreamConnector};
+
+use crate::tokio_app::OnEnd;
+use crate::{MEDIA_STREAM_PATH, Settings, log_event};
+
+/// The vendor a bridge talks to, with its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Agent {
+    /// ElevenLabs Conversational AI (the seed app's agent).
+    ElevenLabs,
+    /// OpenAI Realtime; `Some` replaces the default `session.update`.
+    OpenAi(Option<String>),
+    /// Google Gemini Live.
+    Gemini(gemini::Config),
+    /// A Devnagri voice bot.
+    Devnagri(devnagri::Config),
+}
+
+/// Every `AGENT` value [`Agent::from_vars`] takes.
+pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri";
+
+impl Agent {
+    /// Reads `AGENT` and the vendor's settings:
+    ///
+    /// | `AGENT` | settings |
+    /// |---|---|
+    /// | `elevenlabs` | none |
+    /// | `openai` | `OPENAI_SESSION_UPDATE` (the `session.update` JSON) |
+    /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
+    /// | `devnagri` | none |
+    ///
+    /// # Errors
+    /// `AGENT` unset or unknown.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Agent, String> {
+        let var = |n: &str| {
+            var(n)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let name = var("AGENT").ok_or(format!("set AGENT to one of: {AGENT_NAMES}"))?;
+        Ok(match name.to_ascii_lowercase().as_str() {
+            "elevenlabs" => Agent::ElevenLabs,
+            "openai" => Agent::OpenAi(var("OPENAI_SESSION_UPDATE")),
+            "gemini" => {
+                let mut c = gemini::Config::default();
+                if let Some(m) = var("GEMINI_MODEL") {
+                    c.model = m;
+                }
+                c.voice = var("GEMINI_VOICE");
+                c.system_instruction = var("GEMINI_SYSTEM_INSTRUCTION");
+                Agent::Gemini(c)
+            }
+            "devnagri" => Agent::Devnagri(devnagri::Config::default()),
+            other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
+        })
+    }
+
+    /// A fresh handler pair for one call.
+    pub fn handlers(&self) -> (Box<dyn StreamHandler>, Box<dyn StreamHandler>) {
+        fn boxed(
+            (c, r): (impl StreamHandler + 'static, impl StreamHandler + 'static),
+        ) -> (Box<dyn StreamHandler>, Box<dyn StreamHandler>) {
+            (Box::new(c), Box::new(r))
+        }
+        match self {
+            Agent::ElevenLabs => boxed((elevenlabs::call_handler(), elevenlabs::remote_handler())),
+            Agent::OpenAi(None) => boxed(openai::handlers()),
+            Agent::OpenAi(Some(s)) => boxed((
+                openai::call_handler().session_update(s.clone()),
+                openai::remote_handler(),
+            )),
+            Agent::Gemini(c) => boxed(c.handlers()),
+            Agent::Devnagri(c) => boxed(c.handlers()),
+        }
+    }
+
+    /// Headers the vendor's socket needs besides `REMOTE_AUTHORIZATION`, from the
+    /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`).
+    pub fn headers(&self, var: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+        match self {
+            Agent::Gemini(_) => var("GEMINI_API_KEY")
+                .map(|k| vec![("x-goog-api-key".to_owned(), k.trim().to_owned())])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
+type Factory = Box<dyn Fn() -> Pair + Send + Sync>;
+
+/// What the app can be given besides [`Settings`] and the [`Agent`]. All optional.
+#[derive(Default)]
+pub struct Options {
+    /// Extra headers for the vendor's socket (see [`Agent::headers`]).
+    pub headers: Vec<(String, String)>,
+    /// Gets each call's bridge summary when its media stream ends.
+    pub on_end: Option<OnEnd>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values are secrets (API keys): names only.
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Options")
+            .field("headers", &names)
+            .field("on_end", &self.on_end.is_some())
+            .finish()
+    }
+}
+
+struct App {
+    connector: StreamConnector<Factory>,
+    settings: Settings,
+    on_end: Option<OnEnd>,
+}
+
+/// The app: `POST /flow` and `GET /media-stream`.
+///
+/// # Errors
+/// A header the bridge config refuses.
+pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Router, String> {
+    let mut config = settings.config.clone();
+    if !options.headers.is_empty() {
+        let mut b = BridgeConfig::builder(config.remote_url());
+        for (n, v) in config.remote_headers().iter().chain(&options.headers) {
+            b = b.header(n.clone(), v.clone());
+        }
+        config = b.build().map_err(|e| e.to_string())?;
+    }
+    let factory: Factory = Box::new(move || agent.handlers());
+    let app = Arc::new(App {
+        connector: StreamConnector::new(config, factory).on_event(log_event),
+        settings,
+        on_end: options.on_end,
+    });
+    Ok(Router::new()
+        .route(MEDIA_STREAM_PATH, get(media_stream))
+        .route("/flow", post(flow))
+        .with_state(app))
+}
+
+async fn media_stream(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+    axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
+        let summary = app.connector.bridge_stream(AxumWs::new(socket)).await;
+        if let Some(on_end) = &app.on_end {
+            on_end(summary);
+        }
+    })
+}
+
+async fn flow(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let req = match FlowRequest::from_json(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+    };
+    eprintln!("flow request: call {}", req.call_id);
+    match CallFlow::stream(app.settings.backend_ws_url(MEDIA_STREAM_PATH))
+        .chunk_size(500)
+        .record(true)
+        .to_json()
+    {
+        Ok(json) => ([(header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_from_vars() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        assert!(
+            Agent::from_vars(vars(&[]))
+                .unwrap_err()
+                .contains(AGENT_NAMES)
+        );
+        assert!(Agent::from_vars(vars(&[("AGENT", "nope")])).is_err());
+        let g = Agent::from_vars(vars(&[("AGENT", "Gemini"), ("GEMINI_VOICE", "Kore")])).unwrap();
+        let Agent::Gemini(c) = &g else {
+            panic!("{g:?}")
+        };
+        assert_eq!(c.voice.as_deref(), Some("Kore"));
+        let h = g.headers(vars(&[("GEMINI_API_KEY", "k3y\n")]));
+        assert_eq!(h, [("x-goog-api-key".to_owned(), "k3y".to_owned())]);
+        let o = Options {
+            headers: h,
+            on_end: None,
+        };
+        assert!(
+            !format!("{o:?}").contains("k3y"),
+            "secrets stay out of Debug"
+        );
+    }
+}
