@@ -347,6 +347,7 @@ where
                 Output::Send { side, frame } => {
                     let msg = match frame {
                         OutFrame::Text(t) => Message::text(t),
+                        OutFrame::Binary(b) => Message::Binary(b.into()),
                         OutFrame::Ping(p) => Message::Ping(p.into()),
                     };
                     // Sent from `wait`, as soon as the sink is ready.

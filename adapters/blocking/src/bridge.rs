@@ -325,6 +325,7 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
                 Output::Send { side, frame } => {
                     let msg = match frame {
                         OutFrame::Text(t) => Message::text(t),
+                        OutFrame::Binary(b) => Message::Binary(b.into()),
                         OutFrame::Ping(p) => Message::Ping(p.into()),
                     };
                     let result = match side {

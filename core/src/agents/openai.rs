@@ -284,7 +284,7 @@ mod tests {
     fn run(h: &mut impl StreamHandler, text: &str) -> (StreamOp, Vec<String>) {
         let mut out = Outbox::default();
         let op = h.handle(&Message::from_text(text), &mut out).unwrap();
-        (op, out.items)
+        (op, out.messages().into_iter().map(String::from).collect())
     }
 
     #[test]
@@ -292,7 +292,7 @@ mod tests {
         let mut h = call_handler();
         let mut out = Outbox::default();
         h.on_remote_connected(&mut out).unwrap();
-        assert_eq!(out.items, [DEFAULT_SESSION_UPDATE]);
+        assert_eq!(out.messages(), [DEFAULT_SESSION_UPDATE]);
         let v: serde_json::Value = serde_json::from_str(DEFAULT_SESSION_UPDATE).unwrap();
         assert_eq!(v["session"]["audio"]["input"]["format"]["rate"], 24000);
         assert_eq!(v["session"]["audio"]["output"]["format"]["rate"], 24000);
@@ -352,7 +352,10 @@ mod tests {
         let mut h = call_handler().session_update(r#"{"type":"session.update","session":{}}"#);
         let mut out = Outbox::default();
         h.on_remote_connected(&mut out).unwrap();
-        assert_eq!(out.items, [r#"{"type":"session.update","session":{}}"#]);
+        assert_eq!(
+            out.messages(),
+            [r#"{"type":"session.update","session":{}}"#]
+        );
     }
 
     #[test]

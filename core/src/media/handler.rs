@@ -17,6 +17,7 @@
 use std::fmt;
 
 use super::message::TelerMessage;
+use super::session::OutFrame;
 
 /// What the bridge does with a handler's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -108,13 +109,19 @@ impl<'a> Message<'a> {
 /// across messages, so it costs no allocation per frame.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    pub(crate) items: Vec<String>,
+    pub(crate) items: Vec<OutFrame>,
 }
 
 impl Outbox {
     /// Queues one message for the other side (sent only if the handler answers `Relay`).
     pub fn send(&mut self, message: String) {
-        self.items.push(message);
+        self.items.push(OutFrame::Text(message));
+    }
+
+    /// Queues one binary frame for the other side (raw audio for an agent that takes it;
+    /// Teler takes only text). Sent in order with the text ones, only on `Relay`.
+    pub fn send_binary(&mut self, data: Vec<u8>) {
+        self.items.push(OutFrame::Binary(data));
     }
 
     /// How many messages are queued.
@@ -127,7 +134,8 @@ impl Outbox {
         self.items.is_empty()
     }
 
-    /// The queued messages, in order: for testing a handler without a bridge.
+    /// The queued text messages, in order (binary ones: [`frames`](Self::frames)): for
+    /// testing a handler without a bridge.
     ///
     /// ```
     /// use teler_core::media::{Message, Outbox, StreamHandler, StreamOp};
@@ -138,12 +146,23 @@ impl Outbox {
     /// assert_eq!(op, StreamOp::Relay);
     /// assert_eq!(out.messages(), [r#"{"type":"audio","audio_b64":"AAA=","chunk_id":1}"#]);
     /// ```
-    pub fn messages(&self) -> &[String] {
+    pub fn messages(&self) -> Vec<&str> {
+        self.items
+            .iter()
+            .filter_map(|f| match f {
+                OutFrame::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every queued frame, text and binary, in order.
+    pub fn frames(&self) -> &[OutFrame] {
         &self.items
     }
 
-    /// Takes the queued messages out, leaving the outbox empty.
-    pub fn take(&mut self) -> Vec<String> {
+    /// Takes the queued frames out, leaving the outbox empty.
+    pub fn take(&mut self) -> Vec<OutFrame> {
         std::mem::take(&mut self.items)
     }
 }

@@ -636,8 +636,25 @@ impl std::fmt::Debug for RemoteConnect {
 pub enum OutFrame {
     /// A text frame.
     Text(String),
+    /// A binary frame (agents that take raw audio; Teler itself speaks text).
+    Binary(Vec<u8>),
     /// A ping with this payload.
     Ping(Vec<u8>),
+}
+
+impl OutFrame {
+    /// The payload's length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            OutFrame::Text(t) => t.len(),
+            OutFrame::Binary(b) | OutFrame::Ping(b) => b.len(),
+        }
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// What the driver must do next.
@@ -874,7 +891,7 @@ pub struct Bridge<C, R> {
     remote: Remote,
     ended: bool,
     start: Option<StartInfo>,
-    pending: VecDeque<String>,
+    pending: VecDeque<OutFrame>,
     pending_bytes: usize,
     outputs: VecDeque<Output>,
     outbox: Outbox,
@@ -1071,8 +1088,28 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
                 Some(result) => self.finish_handler(Side::Remote, result),
                 None => {
                     self.outbox.items.clear();
-                    let reason = RejectReason::Binary { len: bytes.len() };
-                    self.reject(Side::Remote, reason, self.cfg.binary_from_remote);
+                    match self.cfg.binary_from_remote {
+                        BinaryFrames::AsText => match std::str::from_utf8(bytes) {
+                            Ok(text) => {
+                                let msg = Message::from_text(text);
+                                let result = self.remote_handler.handle(&msg, &mut self.outbox);
+                                self.finish_handler(Side::Remote, result);
+                            }
+                            Err(_) => {
+                                let policy = self.cfg.frame_policy;
+                                self.reject(Side::Remote, RejectReason::InvalidUtf8, policy);
+                            }
+                        },
+                        policy => {
+                            let policy = if policy == BinaryFrames::End {
+                                FramePolicy::End
+                            } else {
+                                FramePolicy::Drop
+                            };
+                            let reason = RejectReason::Binary { len: bytes.len() };
+                            self.reject(Side::Remote, reason, policy);
+                        }
+                    }
                 }
             }
             return;
@@ -1101,10 +1138,12 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         let mut items = std::mem::take(&mut self.outbox.items);
         match greet {
             // A greeting is not a relayed caller frame: it is not counted as relayed.
-            Ok(()) => self.outputs.extend(items.drain(..).map(|m| Output::Send {
-                side: Side::Remote,
-                frame: OutFrame::Text(m),
-            })),
+            Ok(()) => self
+                .outputs
+                .extend(items.drain(..).map(|frame| Output::Send {
+                    side: Side::Remote,
+                    frame,
+                })),
             Err(e) => {
                 items.clear();
                 self.handler_failed(Side::Teler, e.to_string());
@@ -1346,7 +1385,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         }
     }
 
-    fn relay(&mut self, from: Side, message: String) {
+    fn relay(&mut self, from: Side, message: OutFrame) {
         if self.ended {
             self.stats.dir(from).dropped += 1;
             return;
@@ -1370,13 +1409,13 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         self.emit_relay(from, message);
     }
 
-    fn emit_relay(&mut self, from: Side, message: String) {
+    fn emit_relay(&mut self, from: Side, frame: OutFrame) {
         let d = self.stats.dir(from);
         d.relayed_frames += 1;
-        d.relayed_bytes += message.len() as u64;
+        d.relayed_bytes += frame.len() as u64;
         self.outputs.push_back(Output::Send {
             side: from.other(),
-            frame: OutFrame::Text(message),
+            frame,
         });
     }
 
