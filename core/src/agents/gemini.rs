@@ -38,7 +38,8 @@
 //! let (mut call, mut remote) = gemini::Config::default().handlers();
 //! let mut out = Outbox::default();
 //! call.on_remote_connected(&mut out).unwrap();
-//! assert!(out.messages()[0].starts_with(r#"{"setup":{"model":"models/"#));
+//! let setup: serde_json::Value = serde_json::from_str(out.messages()[0]).unwrap();
+//! assert!(setup["setup"]["model"].as_str().unwrap().starts_with("models/"));
 //!
 //! // Caller audio waits for setupComplete.
 //! let frame = r#"{"type":"audio","data":{"audio_b64":"AAAAAAAAAAA="}}"#;
