@@ -44,6 +44,7 @@ impl Refusal {
     }
 
     /// The HTTP answer for it (`503` carries `Retry-After: 1`).
+    #[allow(clippy::result_large_err)]
     pub fn response(&self) -> ErrorResponse {
         let mut resp = Response::new(Some(self.reason.clone()));
         *resp.status_mut() =
@@ -180,6 +181,7 @@ impl ServeConfig {
 
     /// A tungstenite handshake callback that runs [`admit`](Self::admit) and keeps the slot
     /// in `slot` (refusals are answered before the upgrade).
+    #[allow(clippy::result_large_err)] // tungstenite's callback signature
     pub fn callback<'a>(
         &'a self,
         calls: &'a CallCount,

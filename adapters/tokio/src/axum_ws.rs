@@ -203,6 +203,7 @@ impl Gate {
     /// Admits an upgrade request: `Ok` holds the call's place under the cap (keep it for
     /// the call's life); `Err` is the answer to send instead (404, 401, 503 with
     /// `Retry-After`).
+    #[allow(clippy::result_large_err)] // the answer is returned to axum as it is
     pub fn admit(
         &self,
         parts: &axum::http::request::Parts,
