@@ -200,6 +200,7 @@ function onMessage(m) {
     case 'placed': phone.callId = m.call_id; setStatus('calling'); break;
     case 'incoming': phone.callId = m.call_id; setStatus('ringing'); break;
     case 'start':
+      if (!ctx) { send({ type: 'hangup' }); break; }
       phone.rate = m.sample_rate; phone.chunkMs = m.chunk_ms;
       capture = { ratio: ctx.sampleRate / m.sample_rate, next: ctx.sampleRate / m.sample_rate, acc: 0, n: 0, pending: [] };
       setStatus('on call');

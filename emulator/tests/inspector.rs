@@ -685,3 +685,65 @@ async fn the_phone_calls_the_app_and_answers_its_calls() {
     .await
     .unwrap();
 }
+
+/// The app's `clear` and `interrupt` reach the phone as the app sent them, after the
+/// chunks they act on.
+#[tokio::test]
+async fn the_phone_gets_clear_and_interrupt() {
+    tokio::time::timeout(LIMIT, async {
+        let e = emulator().await;
+        let cookie = login(&e).await;
+        for (mode, last) in [
+            (
+                AppMode::QueueThenInterrupt,
+                json!({ "type": "interrupt", "chunk_id": 2 }),
+            ),
+            (AppMode::QueueThenClear, json!({ "type": "clear" })),
+        ] {
+            let app = start_app(
+                r#"{"action":"stream","ws_url":"{WS}","chunk_size":100}"#,
+                mode,
+            )
+            .await;
+            let mut ws = phone(&e, &cookie, None).await.unwrap();
+            let dial = json!({ "type": "dial", "flow_url": format!("{}/flow", app.http_base) });
+            ws.send(Message::text(dial.to_string())).await.unwrap();
+            let id = recv_type(&mut ws, "placed").await["call_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            recv_type(&mut ws, "start").await;
+            ws.send(audio(&[100; 800])).await.unwrap();
+            ws.send(audio(&[100; 800])).await.unwrap();
+            for chunk in 1..=3 {
+                assert_eq!(recv_type(&mut ws, "audio").await["chunk_id"], chunk);
+            }
+            let m = recv(&mut ws).await;
+            assert_eq!(m, last, "{mode:?}");
+            ws.send(Message::text(r#"{"type":"hangup"}"#))
+                .await
+                .unwrap();
+            recv_type(&mut ws, "ended").await;
+            let d = raw(
+                "GET",
+                &base(&e),
+                &format!("/inspector/api/calls/{id}"),
+                &[("cookie", &cookie)],
+                "",
+            )
+            .await;
+            let kinds: Vec<String> = d.json()["log"]["marks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["kind"].as_str().unwrap().to_owned())
+                .collect();
+            assert!(
+                kinds.contains(&last["type"].as_str().unwrap().to_owned()),
+                "{kinds:?}"
+            );
+        }
+    })
+    .await
+    .unwrap();
+}
