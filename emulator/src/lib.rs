@@ -38,6 +38,7 @@
 
 pub mod agent;
 mod http;
+mod inspector;
 pub mod load;
 mod model;
 mod rest;
@@ -198,6 +199,7 @@ impl Emulator {
                 webhook_attempts: 4,
                 webhook_backoff: Duration::from_millis(200),
                 webhook_duplicates: false,
+                inspector: false,
             },
             audio: AudioSource::default(),
         }
@@ -314,6 +316,15 @@ impl EmulatorBuilder {
         self.cfg.webhook_duplicates = on;
         self
     }
+    /// Serve the call inspector and dev phone at `/` (default off; `teler-emulator serve`
+    /// turns it on). The page and its API need a one-time token
+    /// ([`EmulatorHandle::inspector_url`]) or the API key; the inspector keeps a log of the
+    /// newest calls and, in memory, the two legs' audio of the 16 newest (at most 10
+    /// minutes each). See the crate's README, "Call inspector and dev phone".
+    pub fn inspector(mut self, on: bool) -> Self {
+        self.cfg.inspector = on;
+        self
+    }
     /// Log call events and errors to stderr (default on).
     pub fn log(mut self, on: bool) -> Self {
         self.cfg.log = on;
@@ -372,11 +383,12 @@ impl EmulatorBuilder {
                 source,
             })?;
         let shared = Arc::new(Shared {
+            inspector: inspector::Inspector::new(self.cfg.inspector),
             cfg: self.cfg,
             sources,
             store: Mutex::new(Store::default()),
         });
-        let app = rest::router(shared.clone());
+        let app = rest::router(shared.clone()).merge(inspector::router(shared.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -432,6 +444,18 @@ impl EmulatorHandle {
     /// The REST base URL, `http://127.0.0.1:PORT/api/v1`.
     pub fn base_url(&self) -> String {
         format!("http://{}/api/v1", self.addr)
+    }
+    /// A link that opens the call inspector and dev phone, with a fresh one-time token
+    /// (`http://ADDR/?token=…`; the token is spent by the first visit, which gets a session
+    /// cookie). `None` when the inspector is off ([`EmulatorBuilder::inspector`]).
+    pub fn inspector_url(&self) -> Option<String> {
+        let token = self.shared.inspector.mint_token()?;
+        let addr = if self.addr.ip().is_unspecified() {
+            SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), self.addr.port())
+        } else {
+            self.addr
+        };
+        Some(format!("http://{addr}/?token={token}"))
     }
     /// The API key clients must send.
     pub fn api_key(&self) -> &str {

@@ -42,6 +42,8 @@ serve:
                             --status-callback), print its final state as JSON and exit
   --from NUM --to NUM       numbers for --call (+15550100001, +15550100002)
   --status-callback URL     status_callback_url for --call
+  --no-inspector            do not serve the call inspector and dev phone at / (served
+                            by default; its one-time login link is printed at start)
   --quiet                   no log lines
 
 agent:
@@ -165,7 +167,7 @@ fn main() -> ExitCode {
 }
 
 async fn run_serve(mut a: Args) -> Result<ExitCode, Failure> {
-    let mut b = Emulator::builder();
+    let mut b = Emulator::builder().inspector(true);
     let mut addr = "127.0.0.1:8089".to_owned();
     let mut audio = None;
     let (mut call, mut from, mut to, mut cb) = (
@@ -203,6 +205,7 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, Failure> {
             "--output-dir" => b.output_dir(a.value(&f)?),
             "--socket-call-id" => b.socket_call_id(a.value(&f)?.parse::<SocketCallId>()?),
             "--quiet" => b.log(false),
+            "--no-inspector" => b.inspector(false),
             "--call" => {
                 call = Some(a.value(&f)?);
                 b
@@ -231,6 +234,11 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, Failure> {
         emu.base_url(),
         emu.api_key()
     );
+    if let Some(url) = emu.inspector_url() {
+        eprintln!(
+            "teler-emulator: call inspector and dev phone: {url} (a one-time link; or log in with the API key)"
+        );
+    }
     if let Some(flow_url) = call {
         let c = emu.place_call(CallRequest {
             from_number: from,

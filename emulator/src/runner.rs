@@ -16,6 +16,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tungstenite::Message;
 
 use crate::SocketCallId;
+use crate::inspector::{Dir, PhoneIn, PhoneLink};
 use crate::model::{Call, CallState, MediaStats, WebhookDelivery};
 use crate::store::Shared;
 use crate::util::{new_uuid, now_unix_ms, rfc3339};
@@ -27,7 +28,13 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most app audio queued for playback (2 minutes at 8 kHz).
 const MAX_QUEUED_SAMPLES: usize = 8000 * 120;
 
-/// Creates the call record and starts playing it.
+/// The longest call the dev phone can hold.
+const PHONE_MAX: Duration = Duration::from_secs(3600);
+/// How long a call rings a dev phone before it counts as not answered.
+const PHONE_RING: Duration = Duration::from_secs(60);
+
+/// Creates the call record and starts playing it. A dev phone waiting for calls in the
+/// inspector rings and becomes the callee.
 pub(crate) fn place(
     sh: &Arc<Shared>,
     from: String,
@@ -36,13 +43,45 @@ pub(crate) fn place(
     cb: Option<String>,
     record: bool,
 ) -> Call {
-    let call = crate::rest::new_call(sh, from, to, flow_url, cb, record);
+    place_with(sh, from, to, flow_url, cb, record, |_| None)
+}
+
+/// As [`place`]; `phone` may make the call's caller a dev phone (an inbound call to the
+/// app), otherwise a waiting dev phone, if any, is rung.
+pub(crate) fn place_with(
+    sh: &Arc<Shared>,
+    from: String,
+    to: String,
+    flow_url: String,
+    cb: Option<String>,
+    record: bool,
+    phone: impl FnOnce(&Call) -> Option<PhoneLink>,
+) -> Call {
+    let mut call = crate::rest::new_call(sh, from, to, flow_url, cb, record);
+    let phone = match phone(&call) {
+        Some(p) => {
+            call.direction = "inbound".into();
+            for l in &mut call.legs {
+                l.direction = "inbound".into();
+                l.role = "caller".into();
+            }
+            Some(p)
+        }
+        None => crate::inspector::claim_phone(sh, &call),
+    };
     let (hangup_rx, id) = sh.store().insert(call.clone());
+    sh.inspector.log(|l| {
+        l.state(&id, "initiated");
+        l.entry(&id).phone = phone
+            .as_ref()
+            .map(|p| if p.answer_needed { "callee" } else { "caller" });
+    });
+    sh.inspector.touch(&id);
     sh.log(
         &id,
         format_args!("initiated {} -> {}", call.from_number, call.to_number),
     );
-    tokio::spawn(run_call(sh.clone(), id, hangup_rx));
+    tokio::spawn(run_call(sh.clone(), id, hangup_rx, phone));
     call
 }
 
@@ -266,6 +305,15 @@ impl End {
     fn hangup(reason: String) -> End {
         End::completed(reason.to_ascii_lowercase(), "api")
     }
+    /// A dev phone that did not answer (`no_answer`) or refused (`user_busy`).
+    fn not_answered(reason: &str, webhook_reason: &'static str) -> End {
+        End {
+            state: CallState::Failed,
+            reason: reason.into(),
+            ended_by: "callee",
+            webhook_reason,
+        }
+    }
 }
 
 fn scaled(sh: &Shared, d: Duration) -> Duration {
@@ -282,6 +330,7 @@ fn set_state(sh: &Shared, id: &str, state: CallState) {
             l.state = state;
         }
     });
+    sh.inspector.log(|l| l.state(id, state.as_str()));
 }
 
 /// Marks the call done however `run_call` ends (even by a panic), so
@@ -300,10 +349,34 @@ impl Drop for DoneGuard {
             }
             e.done.send_replace(true);
         }
+        drop(st);
+        self.0.inspector.touch(&self.1);
     }
 }
 
-async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Option<String>>) {
+/// How a dev phone's ringing ended.
+enum Ring {
+    Answered,
+    /// The page rejected the call, hung up or went away.
+    Rejected,
+}
+
+async fn wait_answer(p: &mut PhoneLink) -> Ring {
+    loop {
+        match p.rx.recv().await {
+            Some(PhoneIn::Answer) => return Ring::Answered,
+            Some(PhoneIn::Audio(_)) => {}
+            None => return Ring::Rejected,
+        }
+    }
+}
+
+async fn run_call(
+    sh: Arc<Shared>,
+    id: String,
+    mut hangup: watch::Receiver<Option<String>>,
+    mut phone: Option<PhoneLink>,
+) {
     let _done = DoneGuard(sh.clone(), id.clone());
     let Some(c) = sh.with_call(&id, |c| c.clone()) else {
         return;
@@ -326,9 +399,21 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
 
     let mut answered_ms = None;
     let end = 'call: {
-        tokio::select! {
-            r = hangup_signal(&mut hangup) => break 'call End::canceled(r),
-            _ = tokio::time::sleep(scaled(&sh, sh.cfg.ring_time)) => {}
+        match phone.as_mut().filter(|p| p.answer_needed) {
+            // A dev phone rings until it answers (in real time, whatever the speed).
+            Some(p) => tokio::select! {
+                r = hangup_signal(&mut hangup) => break 'call End::canceled(r),
+                a = wait_answer(p) => if let Ring::Rejected = a {
+                    break 'call End::not_answered("rejected_by_phone", "user_busy");
+                },
+                _ = tokio::time::sleep(PHONE_RING) => {
+                    break 'call End::not_answered("phone_not_answered", "no_answer");
+                }
+            },
+            None => tokio::select! {
+                r = hangup_signal(&mut hangup) => break 'call End::canceled(r),
+                _ = tokio::time::sleep(scaled(&sh, sh.cfg.ring_time)) => {}
+            },
         }
         let now = now_unix_ms();
         answered_ms = Some(now);
@@ -341,6 +426,7 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
                 l.answered_at = Some(answered_at.clone());
             }
         });
+        sh.inspector.log(|l| l.state(&id, "in_progress"));
         sh.log(&id, "answered");
         hooks.send("call.answered", json!({ "answer_time": answered_at }));
 
@@ -373,13 +459,25 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
             match action {
                 Action::Stream(s) => {
                     streams += 1;
-                    match run_stream(&sh, &id, &socket_call_id, &s, streams, &mut hangup, &hooks)
-                        .await
+                    match run_stream(
+                        &sh,
+                        &id,
+                        &socket_call_id,
+                        &s,
+                        streams,
+                        &mut hangup,
+                        &hooks,
+                        &mut phone,
+                    )
+                    .await
                     {
                         StreamEnd::Duration => {
                             break 'call End::completed("call_duration_elapsed", "timer");
                         }
                         StreamEnd::Hangup(r) => break 'call End::hangup(r),
+                        StreamEnd::CallerHangup => {
+                            break 'call End::completed("caller_hangup", "caller");
+                        }
                         StreamEnd::AppClosed => match s.flow_url {
                             Some(f) => next = Some(f),
                             None => break 'call End::completed("stream_closed_by_app", "app"),
@@ -426,6 +524,10 @@ async fn run_call(sh: Arc<Shared>, id: String, mut hangup: watch::Receiver<Optio
             l.ended_by = Some(end.ended_by.to_owned());
         }
     });
+    sh.inspector.log(|l| l.state(&id, end.state.as_str()));
+    sh.inspector.touch(&id);
+    // The dev phone learns the end now, not after the last webhook retry.
+    drop(phone);
     sh.log(&id, format_args!("{} ({})", end.state.as_str(), end.reason));
     let duration = answered_ms.map_or(0, |a| now.saturating_sub(a) / 1000);
     if end.state == CallState::Failed && sh.cfg.webhook_version == WebhookVersion::V2026_06_01 {
@@ -455,11 +557,20 @@ async fn fetch_flow(sh: &Shared, c: &Call, url: &str) -> Result<Action, String> 
         "account_id": c.account_id,
         "from_number": c.from_number,
         "to_number": c.to_number,
-        "direction": "outbound",
+        "direction": c.direction,
     });
-    let a = crate::http::post_json(url, body.to_string(), &[], sh.cfg.http_timeout)
-        .await
-        .map_err(|e| format!("flow request failed: {e}"))?;
+    let a = crate::http::post_json(url, body.to_string(), &[], sh.cfg.http_timeout).await;
+    sh.inspector.log(|l| match &a {
+        Ok(a) => l.flow(
+            &c.id,
+            url,
+            Some(a.status),
+            &String::from_utf8_lossy(&a.body),
+            None,
+        ),
+        Err(e) => l.flow(&c.id, url, None, "", Some(e.clone())),
+    });
+    let a = a.map_err(|e| format!("flow request failed: {e}"))?;
     let text = String::from_utf8_lossy(&a.body);
     if !(200..300).contains(&a.status) {
         let snippet: String = text.chars().take(200).collect();
@@ -473,6 +584,8 @@ async fn fetch_flow(sh: &Shared, c: &Call, url: &str) -> Result<Action, String> 
 
 enum StreamEnd {
     Duration,
+    /// The dev phone hung up or went away.
+    CallerHangup,
     Hangup(String),
     AppClosed,
     Failed(String),
@@ -484,6 +597,8 @@ struct Player {
     queued: usize,
     cursor: u64,
     out: Option<WavWriter>,
+    /// What the caller heard, for the inspector (when it is on).
+    heard: Option<Vec<i16>>,
     played: u64,
     dropped: u64,
     write_error: Option<String>,
@@ -491,6 +606,13 @@ struct Player {
 
 impl Player {
     fn write(&mut self, samples: Option<&[i16]>, n: usize) {
+        if let Some(h) = &mut self.heard {
+            let room = (8000 * crate::inspector::MAX_RECORDING_SECS).saturating_sub(h.len());
+            match samples {
+                Some(s) => h.extend_from_slice(&s[..s.len().min(room)]),
+                None => h.resize(h.len() + n.min(room), 0),
+            }
+        }
         if let Some(w) = &mut self.out {
             let r = match samples {
                 Some(s) => w.write(s),
@@ -579,7 +701,7 @@ impl Player {
     }
 }
 
-fn decode_pcm(b64: &str) -> Result<Vec<i16>, String> {
+pub(crate) fn decode_pcm(b64: &str) -> Result<Vec<i16>, String> {
     let bytes = B64
         .decode(b64)
         .map_err(|e| format!("audio_b64 is not valid base64: {e}"))?;
@@ -595,6 +717,7 @@ fn decode_pcm(b64: &str) -> Result<Vec<i16>, String> {
         .collect())
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_stream(
     sh: &Arc<Shared>,
     id: &str,
@@ -603,6 +726,7 @@ async fn run_stream(
     n: u32,
     hangup: &mut watch::Receiver<Option<String>>,
     hooks: &Hooks,
+    phone: &mut Option<PhoneLink>,
 ) -> StreamEnd {
     let mut ws = match crate::ws::connect(&s.ws_url, sh.cfg.http_timeout).await {
         Ok(ws) => ws,
@@ -616,7 +740,11 @@ async fn run_stream(
     let pcm = sh.sources.at(hz);
     let per_frame = (hz as usize * s.chunk_size as usize) / 1000;
     let chunk_ms = u64::from(s.chunk_size);
-    let total_ms = sh.cfg.call_duration.as_millis() as u64;
+    // A dev phone's call lasts until someone hangs up (at most PHONE_MAX).
+    let total_ms = match phone {
+        Some(_) => PHONE_MAX.as_millis() as u64,
+        None => sh.cfg.call_duration.as_millis() as u64,
+    };
     let frames_total = total_ms.div_ceil(chunk_ms).max(1);
     let output = sh.cfg.output_dir.as_ref().map(|d| {
         if n == 1 {
@@ -639,6 +767,7 @@ async fn run_stream(
         queued: 0,
         cursor: 0,
         out: None,
+        heard: sh.inspector.enabled().then(Vec::new),
         played: 0,
         dropped: 0,
         write_error: None,
@@ -680,13 +809,47 @@ async fn run_stream(
     }
     let mut end = None;
     stats.frames_sent += 1;
+    sh.inspector.log(|l| {
+        l.frame(id, Dir::ToApp);
+        l.mark(
+            id,
+            "start",
+            format!(
+                "stream {stream_id} to {} ({hz} Hz, {chunk_ms} ms frames)",
+                s.ws_url
+            ),
+        );
+    });
+    if let Some(p) = phone.as_ref() {
+        p.send(json!({ "type": "start", "call_id": id, "stream_id": stream_id, "sample_rate": hz, "chunk_ms": chunk_ms }).to_string());
+    }
+    // What the caller said, for the inspector (when it is on).
+    let mut said: Option<Vec<i16>> = sh.inspector.enabled().then(Vec::new);
+    let said_max = hz as usize * crate::inspector::MAX_RECORDING_SECS;
+    let phone_tx = phone.as_ref().map(|p| p.tx.clone());
+    let mut phone_rx = phone.as_mut().map(|p| &mut p.rx);
+    let to_phone = |msg: &str| {
+        if let Some(tx) = &phone_tx
+            && tx.try_send(msg.to_owned()).is_err()
+        {
+            sh.inspector.log(|l| {
+                l.mark(
+                    id,
+                    "phone_dropped",
+                    "a frame for the dev phone was dropped: the page is not keeping up".into(),
+                )
+            });
+        }
+    };
+    let mut last_snapshot = Instant::now();
     sh.log(id, format_args!("stream {stream_id} open to {}", s.ws_url));
     hooks.send(
         "stream.initiated",
         json!({ "call_id": id, "stream_id": stream_id }),
     );
 
-    let speed = sh.cfg.speed.filter(|s| *s > 0.0);
+    // A dev phone is its own clock: its frames come at real-time pace.
+    let speed = sh.cfg.speed.filter(|s| *s > 0.0 && phone_rx.is_none());
     let period = Duration::from_millis(chunk_ms).div_f64(speed.unwrap_or(1.0));
     let mut ticker = speed.map(|_| {
         let mut i = tokio::time::interval(period);
@@ -720,6 +883,7 @@ async fn run_stream(
                         last_activity = Instant::now();
                     }
                     stats.frames_received += 1;
+                    sh.inspector.log(|l| l.frame(id, Dir::FromApp));
                     let now_ms = media_ms(sent_audio);
                     match AppMessage::parse(t.as_str()) {
                         Ok(AppMessage::Audio { audio_b64, chunk_id }) => match decode_pcm(&audio_b64) {
@@ -731,6 +895,7 @@ async fn run_stream(
                                 }
                                 last_chunk_id = Some(chunk_id);
                                 stats.audio_chunks += 1;
+                                to_phone(t.as_str());
                                 player.advance(now_ms);
                                 if let Err(e) = player.push(chunk_id, samples) {
                                     sh.error(id, e);
@@ -743,6 +908,8 @@ async fn run_stream(
                         },
                         Ok(AppMessage::Interrupt { chunk_id }) => {
                             stats.interrupts += 1;
+                            to_phone(t.as_str());
+                            sh.inspector.log(|l| l.mark(id, "interrupt", format!("chunk {chunk_id}")));
                             player.advance(now_ms);
                             if !player.interrupt(chunk_id) {
                                 sh.with_call(id, |c| c.push_note(format!("interrupt {chunk_id}: no such chunk queued")));
@@ -750,7 +917,9 @@ async fn run_stream(
                         }
                         Ok(AppMessage::Clear) => {
                             stats.clears += 1;
+                            to_phone(t.as_str());
                             player.advance(now_ms);
+                            sh.inspector.log(|l| l.mark(id, "clear", format!("{} ms of queued audio dropped", player.queued / 8)));
                             player.clear();
                         }
                         Ok(other) => {
@@ -775,19 +944,52 @@ async fn run_stream(
                     end = Some(StreamEnd::AppClosed);
                 }
             },
-            _ = async {
-                match &mut ticker {
-                    Some(t) => { t.tick().await; }
-                    None => tokio::task::yield_now().await,
+            src = async {
+                match (&mut phone_rx, &mut ticker) {
+                    (Some(rx), _) => match rx.recv().await {
+                        Some(PhoneIn::Audio(samples)) => Some(samples),
+                        Some(PhoneIn::Answer) => Some(Vec::new()),
+                        None => None,
+                    },
+                    (None, Some(t)) => { t.tick().await; Some(Vec::new()) }
+                    (None, None) => { tokio::task::yield_now().await; Some(Vec::new()) }
                 }
             }, if !all_sent => {
                 frame_pcm.clear();
-                for _ in 0..per_frame {
-                    let v = pcm.samples.get(pos).copied().unwrap_or(0);
-                    frame_pcm.extend_from_slice(&v.to_le_bytes());
-                    pos += 1;
-                    if pos >= pcm.samples.len() {
-                        pos = 0;
+                match src {
+                    // The dev phone hung up or went away.
+                    None => {
+                        end = Some(StreamEnd::CallerHangup);
+                        continue;
+                    }
+                    Some(samples) if phone_tx.is_some() => {
+                        if samples.len() != per_frame {
+                            if !samples.is_empty() {
+                                to_phone(&json!({ "type": "error", "message": format!(
+                                    "an audio frame of {} samples was dropped: this stream takes {per_frame} ({chunk_ms} ms at {hz} Hz)",
+                                    samples.len()) }).to_string());
+                            }
+                            continue;
+                        }
+                        for v in &samples {
+                            frame_pcm.extend_from_slice(&v.to_le_bytes());
+                        }
+                        if let Some(said) = &mut said {
+                            said.extend_from_slice(&samples[..samples.len().min(said_max.saturating_sub(said.len()))]);
+                        }
+                    }
+                    Some(_) => {
+                        for _ in 0..per_frame {
+                            let v = pcm.samples.get(pos).copied().unwrap_or(0);
+                            frame_pcm.extend_from_slice(&v.to_le_bytes());
+                            if let Some(said) = &mut said && said.len() < said_max {
+                                said.push(v);
+                            }
+                            pos += 1;
+                            if pos >= pcm.samples.len() {
+                                pos = 0;
+                            }
+                        }
                     }
                 }
                 message_id += 1;
@@ -805,7 +1007,11 @@ async fn run_stream(
                 }
                 sent_audio += 1;
                 stats.frames_sent += 1;
-                if sent_audio.is_multiple_of(16) {
+                sh.inspector.log(|l| l.frame(id, Dir::ToApp));
+                if sent_audio.is_multiple_of(16)
+                    || (sh.inspector.enabled() && last_snapshot.elapsed() >= Duration::from_millis(500))
+                {
+                    last_snapshot = Instant::now();
                     let snapshot = stats.clone();
                     sh.with_call(id, |c| c.media = snapshot);
                 }
@@ -826,6 +1032,16 @@ async fn run_stream(
         // Unpaced: the timeline stretches to play what the app queued.
         None => (sent_audio * chunk_ms).max(player.cursor / 8 + player.queued as u64 / 8),
     };
+    player.advance(end_ms);
+    if let (Some(said), Some(heard)) = (said, player.heard.take()) {
+        sh.inspector.log(|l| {
+            l.record(id, (hz, &said), (8000, &heard));
+            l.mark(id, "stream_end", format!("stream {stream_id}"));
+        });
+    }
+    if let Some(tx) = &phone_tx {
+        let _ = tx.try_send(json!({ "type": "stream_end", "stream_id": stream_id }).to_string());
+    }
     let (played, dropped, werr) = player.finish(end_ms);
     if let Some(e) = werr {
         sh.error(id, e);

@@ -49,6 +49,8 @@ pub(crate) struct Config {
     pub webhook_backoff: Duration,
     /// Deliver every webhook twice.
     pub webhook_duplicates: bool,
+    /// Serve the call inspector and dev phone.
+    pub inspector: bool,
 }
 
 /// The inbound audio, ready at both sample rates.
@@ -136,6 +138,8 @@ pub(crate) struct Shared {
     pub cfg: Config,
     pub sources: Sources,
     pub store: Mutex<Store>,
+    /// The call inspector and dev phone (`/`).
+    pub inspector: crate::inspector::Inspector,
 }
 
 impl Shared {
@@ -147,7 +151,9 @@ impl Shared {
 
     /// Runs `f` on a call, if it exists.
     pub fn with_call<R>(&self, id: &str, f: impl FnOnce(&mut Call) -> R) -> Option<R> {
-        self.store().calls.get_mut(id).map(|e| f(&mut e.call))
+        let r = self.store().calls.get_mut(id).map(|e| f(&mut e.call));
+        self.inspector.touch(id);
+        r
     }
 
     pub fn log(&self, call_id: &str, msg: impl std::fmt::Display) {
