@@ -57,9 +57,9 @@ fn help_and_bad_options() {
     let out = run(&["serve", "--webhook-attempts", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("webhook_attempts must be from 1 to 10"));
-    let out = run(&["agent", "--protocol", "gemini"]);
+    let out = run(&["agent", "--protocol", "nonesuch"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent protocol \"gemini\""));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent protocol \"nonesuch\""));
 }
 
 #[test]
