@@ -60,6 +60,14 @@ pub trait Runtime: Send + Sync + 'static {
     /// Accepts the next connection on `listener` (with `TCP_NODELAY` set).
     fn accept(listener: &Self::Listener)
     -> impl Future<Output = io::Result<Self::Tcp>> + Send + '_;
+    /// A second handle on `tcp`'s socket (a duplicated descriptor), so the REST client's
+    /// pool can tell, before reusing an idle connection, whether the server closed it or
+    /// sent bytes nobody asked for (a non-blocking peek). `None` (the default) skips the
+    /// check; the pool then relies on the connection task having seen the close.
+    fn probe(tcp: &Self::Tcp) -> Option<std::net::TcpStream> {
+        let _ = tcp;
+        None
+    }
     /// Runs `fut` in the background (calls, the REST client's HTTP connections).
     fn spawn(fut: impl Future<Output = ()> + Send + 'static);
     /// Writes all of `buf` into `out`.

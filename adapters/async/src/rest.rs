@@ -180,6 +180,28 @@ impl Origin {
 
 type Sender = SendRequest<Full<Bytes>>;
 
+/// An idle connection: its request handle, and a probe on its socket.
+struct Idle {
+    sender: Sender,
+    probe: Option<std::net::TcpStream>,
+}
+
+impl Idle {
+    /// Whether the socket is still quiet and open: a peek that would block. EOF (the server
+    /// closed it) or unread bytes (an answer nobody asked for) make it unusable. Without a
+    /// probe, the connection task's view is all there is.
+    fn quiet(&self) -> bool {
+        let Some(probe) = &self.probe else {
+            return true;
+        };
+        let mut byte = [0u8; 1];
+        match probe.peek(&mut byte) {
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            Ok(_) => false,
+        }
+    }
+}
+
 /// The default transport: HTTP/1.1 over hyper 1's client connections (keep-alive, a few
 /// idle connections kept per origin), on the runtime's TCP, with rustls (ring, webpki roots)
 /// for https. Redirects are not followed. Each connection runs as a task started with
@@ -189,7 +211,7 @@ pub struct HyperTransport<Rt> {
     max_response_size: usize,
     download_limit: Duration,
     tls: Option<Arc<rustls::ClientConfig>>,
-    idle: Arc<Mutex<HashMap<Origin, Vec<Sender>>>>,
+    idle: Arc<Mutex<HashMap<Origin, Vec<Idle>>>>,
     rt: PhantomData<fn() -> Rt>,
 }
 
@@ -220,6 +242,7 @@ impl<Rt> std::fmt::Debug for HyperTransport<Rt> {
 struct Lease {
     origin: Origin,
     sender: Sender,
+    probe: Option<std::net::TcpStream>,
 }
 
 impl<Rt: Runtime> HyperTransport<Rt> {
@@ -270,16 +293,16 @@ impl<Rt: Runtime> HyperTransport<Rt> {
     }
 
     /// A live idle connection to `origin`, if the pool has one.
-    async fn take_idle(&self, origin: &Origin) -> Option<Sender> {
+    async fn take_idle(&self, origin: &Origin) -> Option<Idle> {
         // Let connection tasks note a server's close before one is picked.
         Rt::yield_now().await;
         loop {
-            let mut sender = {
+            let mut conn = {
                 let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
                 idle.get_mut(origin)?.pop()?
             };
-            if !sender.is_closed() && sender.ready().await.is_ok() {
-                return Some(sender);
+            if conn.quiet() && !conn.sender.is_closed() && conn.sender.ready().await.is_ok() {
+                return Some(conn);
             }
         }
     }
@@ -291,16 +314,20 @@ impl<Rt: Runtime> HyperTransport<Rt> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         let list = idle.entry(lease.origin).or_default();
         if list.len() < MAX_IDLE_PER_ORIGIN {
-            list.push(lease.sender);
+            list.push(Idle {
+                sender: lease.sender,
+                probe: lease.probe,
+            });
         }
     }
 
-    async fn connect(&self, origin: &Origin) -> Result<Sender, TransportError> {
+    async fn connect(&self, origin: &Origin) -> Result<Idle, TransportError> {
         use async_tungstenite::stream::Stream as Either;
         let connect_err = |e: String| TransportError::new(TransportErrorKind::Connect, e);
         let tcp = Rt::connect_tcp(&origin.host, origin.port)
             .await
             .map_err(|e| connect_err(format!("cannot connect to {}: {e}", origin.host)))?;
+        let probe = Rt::probe(&tcp);
         let io = if origin.https {
             let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
                 .map_err(|e| connect_err(format!("bad TLS server name: {e}")))?;
@@ -325,7 +352,7 @@ impl<Rt: Runtime> HyperTransport<Rt> {
         Rt::spawn(async move {
             let _ = conn.await;
         });
-        Ok(sender)
+        Ok(Idle { sender, probe })
     }
 
     /// Sends `req` on a pooled or new connection; the answer's body is still to be read.
@@ -334,6 +361,7 @@ impl<Rt: Runtime> HyperTransport<Rt> {
         req: http::Request<Vec<u8>>,
     ) -> Result<(http::Response<hyper::body::Incoming>, Lease), TransportError> {
         let origin = Origin::of(req.uri())?;
+        let replay_safe = teler_core::rest::retry::is_replay_safe(&req);
         let (mut parts, body) = req.into_parts();
         // HTTP/1.1 wants the path in the request line and the authority in `Host`.
         parts.uri = parts
@@ -348,18 +376,46 @@ impl<Rt: Runtime> HyperTransport<Rt> {
                 .map_err(|e| io_err("the request's host", e))?;
             parts.headers.insert(http::header::HOST, host);
         }
-        let mut req = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
+        let body = Bytes::from(body);
+        let (method, uri, headers) = (
+            parts.method.clone(),
+            parts.uri.clone(),
+            parts.headers.clone(),
+        );
+        let again = || {
+            let mut req = http::Request::new(Full::new(body.clone()));
+            *req.method_mut() = method.clone();
+            *req.uri_mut() = uri.clone();
+            *req.headers_mut() = headers.clone();
+            req
+        };
+        let mut req = http::Request::from_parts(parts, Full::new(body.clone()));
         loop {
-            let (mut sender, pooled) = match self.take_idle(&origin).await {
-                Some(s) => (s, true),
+            let (Idle { mut sender, probe }, pooled) = match self.take_idle(&origin).await {
+                Some(conn) => (conn, true),
                 None => (self.connect(&origin).await?, false),
             };
             match sender.try_send_request(req).await {
-                Ok(resp) => return Ok((resp, Lease { origin, sender })),
+                Ok(resp) => {
+                    return Ok((
+                        resp,
+                        Lease {
+                            origin,
+                            sender,
+                            probe,
+                        },
+                    ));
+                }
                 Err(mut e) => match e.take_message() {
                     // A pooled connection the server had closed: the request never went
                     // out, so it goes out again on another connection (any method).
                     Some(back) if pooled => req = back,
+                    // The server closed a pooled connection just as the request went out
+                    // (keep-alive's known race): a replay-safe request is sent again on
+                    // a fresh connection; any other may have been acted on.
+                    None if pooled && replay_safe && e.error().is_incomplete_message() => {
+                        req = again();
+                    }
                     back => {
                         let kind = if back.is_some() {
                             TransportErrorKind::Connect

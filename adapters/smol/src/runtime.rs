@@ -73,6 +73,15 @@ impl Runtime for Smol {
         Ok(tcp)
     }
 
+    #[cfg(unix)]
+    fn probe(tcp: &Self::Tcp) -> Option<std::net::TcpStream> {
+        use std::os::fd::AsFd;
+        tcp.as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::net::TcpStream::from)
+    }
+
     fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
         smol::spawn(fut).detach();
     }

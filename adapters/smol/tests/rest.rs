@@ -86,6 +86,7 @@ fn a_pooled_connection_closed_by_the_server_is_replaced() {
         // a connection that is already dead.
         server.push(Reply::json(200, r#"{"id":"cs_1"}"#).then_close());
         c.voice().calls().retrieve("cs_1").await.unwrap();
+        server.wait_closed(1);
         server.push(Reply::json(200, r#"{"request_id":"rq_1"}"#));
         // Even a mutation (no retries configured) goes through on a fresh connection,
         // because the dead one never carried it.
@@ -110,8 +111,8 @@ fn a_dead_pooled_connection_is_not_used_for_a_create() {
             .unwrap();
         server.push(Reply::json(200, r#"{"id":"cs_1"}"#).then_close());
         c.voice().calls().retrieve("cs_1").await.unwrap();
-        // Give the close time to arrive: the probe then drops the connection before writing.
-        async_io::Timer::after(Duration::from_millis(100)).await;
+        // Once the server has closed it, the pool's probe sees the close before writing.
+        server.wait_closed(1);
         server.push(Reply::json(201, r#"{"data":{"id":"cs_2"}}"#));
         let created = c
             .calls()

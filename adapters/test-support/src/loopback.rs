@@ -172,6 +172,7 @@ pub struct Server {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     connections: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -182,6 +183,7 @@ impl Server {
             addr,
             state: Arc::default(),
             connections: Arc::default(),
+            closed: Arc::default(),
         };
         let s = server.clone();
         std::thread::spawn(move || {
@@ -189,7 +191,11 @@ impl Server {
                 let Ok(stream) = stream else { continue };
                 let conn = s.connections.fetch_add(1, Ordering::SeqCst);
                 let s2 = s.clone();
-                std::thread::spawn(move || s2.serve(stream, conn));
+                std::thread::spawn(move || {
+                    s2.serve(stream, conn);
+                    // Both halves are dropped: the socket is closed.
+                    s2.closed.fetch_add(1, Ordering::SeqCst);
+                });
             }
         });
         server
@@ -231,6 +237,24 @@ impl Server {
 
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Connections this server has closed.
+    pub fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    /// Waits (at most 10 s) until this server has closed `n` connections, so a test can act
+    /// once a close has surely gone out, instead of sleeping and hoping.
+    pub fn wait_closed(&self, n: usize) {
+        let t = std::time::Instant::now();
+        while self.closed() < n {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the server did not close {n} connections"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Body bytes written so far by `drip` and `endless` replies.

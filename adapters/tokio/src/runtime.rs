@@ -72,6 +72,16 @@ impl Runtime for Tokio {
         Ok(TokioAdapter::new(tcp))
     }
 
+    #[cfg(unix)]
+    fn probe(tcp: &Self::Tcp) -> Option<std::net::TcpStream> {
+        use std::os::fd::AsFd;
+        tcp.get_ref()
+            .as_fd()
+            .try_clone_to_owned()
+            .ok()
+            .map(std::net::TcpStream::from)
+    }
+
     fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
         tokio::spawn(fut);
     }
