@@ -49,9 +49,9 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
-//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`)
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`)
 //!
-//! Gemini Live and Devnagri stand-ins run on one shared driver with the same greeting,
+//! Gemini Live, Devnagri and Deepgram Voice Agent stand-ins run on one shared driver with the same greeting,
 //! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
 //! `docs/AGENTS.md`.
 //!
@@ -118,19 +118,23 @@ pub enum AgentProtocol {
     Gemini,
     /// A Devnagri voice bot: Twilio-like `event` messages, 8 kHz PCM16 both ways.
     Devnagri,
+    /// Deepgram's Voice Agent API: `Settings` first, raw PCM16 in binary frames both ways
+    /// at the rates the settings name.
+    Deepgram,
 }
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs`, `openai`, `gemini` or `devnagri`.
+    /// `elevenlabs`, `openai`, `gemini`, `devnagri` or `deepgram`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
             "openai" => Ok(AgentProtocol::OpenAi),
             "gemini" => Ok(AgentProtocol::Gemini),
             "devnagri" => Ok(AgentProtocol::Devnagri),
+            "deepgram" => Ok(AgentProtocol::Deepgram),
             _ => Err(format!(
-                "unknown agent protocol {s:?} (elevenlabs, openai, gemini or devnagri)"
+                "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri or deepgram)"
             )),
         }
     }
@@ -202,13 +206,14 @@ impl AgentHandle {
         format!("ws://{}/openai", self.addr)
     }
     /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
-    /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`.
+    /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`.
     pub fn url_for(&self, protocol: AgentProtocol) -> String {
         let path = match protocol {
             AgentProtocol::ElevenLabs => "",
             AgentProtocol::OpenAi => "openai",
             AgentProtocol::Gemini => "gemini",
             AgentProtocol::Devnagri => "devnagri",
+            AgentProtocol::Deepgram => "deepgram",
         };
         format!("ws://{}/{path}", self.addr)
     }
@@ -466,6 +471,8 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Vendor(crate::vendors::Vendor::Gemini))
         } else if path.starts_with("/devnagri") {
             Some(Mode::Vendor(crate::vendors::Vendor::Devnagri))
+        } else if path.starts_with("/deepgram") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Deepgram))
         } else {
             None
         };
@@ -498,6 +505,7 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         AgentProtocol::OpenAi => Mode::OpenAi,
         AgentProtocol::Gemini => Mode::Vendor(crate::vendors::Vendor::Gemini),
         AgentProtocol::Devnagri => Mode::Vendor(crate::vendors::Vendor::Devnagri),
+        AgentProtocol::Deepgram => Mode::Vendor(crate::vendors::Vendor::Deepgram),
     });
     if let Mode::Vendor(v) = mode {
         crate::vendors::run(ws, v, &cfg, &stats).await;

@@ -16,7 +16,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use teler_tokio::agents::{devnagri, elevenlabs, gemini, openai};
+use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
 use teler_tokio::webhook::FlowRequest;
@@ -37,10 +37,12 @@ pub enum Agent {
     Gemini(gemini::Config),
     /// A Devnagri voice bot.
     Devnagri(devnagri::Config),
+    /// A Deepgram voice agent.
+    Deepgram(deepgram::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
-pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri";
+pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -51,6 +53,7 @@ impl Agent {
     /// | `openai` | `OPENAI_SESSION_UPDATE` (the `session.update` JSON) |
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
+    /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
     /// `AGENT` unset or unknown.
@@ -74,6 +77,24 @@ impl Agent {
                 Agent::Gemini(c)
             }
             "devnagri" => Agent::Devnagri(devnagri::Config::default()),
+            "deepgram" => {
+                let mut c = deepgram::Config {
+                    prompt: var("DEEPGRAM_PROMPT"),
+                    greeting: var("DEEPGRAM_GREETING"),
+                    ..deepgram::Config::default()
+                };
+                for (name, field) in [
+                    ("DEEPGRAM_THINK_PROVIDER", &mut c.think_provider),
+                    ("DEEPGRAM_THINK_MODEL", &mut c.think_model),
+                    ("DEEPGRAM_SPEAK_MODEL", &mut c.speak_model),
+                    ("DEEPGRAM_LISTEN_MODEL", &mut c.listen_model),
+                ] {
+                    if let Some(v) = var(name) {
+                        *field = v;
+                    }
+                }
+                Agent::Deepgram(c)
+            }
             other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
         })
     }
@@ -94,15 +115,20 @@ impl Agent {
             )),
             Agent::Gemini(c) => boxed(c.handlers()),
             Agent::Devnagri(c) => boxed(c.handlers()),
+            Agent::Deepgram(c) => boxed(c.handlers()),
         }
     }
 
     /// Headers the vendor's socket needs besides `REMOTE_AUTHORIZATION`, from the
-    /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`).
+    /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`), Deepgram's
+    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`).
     pub fn headers(&self, var: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
         match self {
             Agent::Gemini(_) => var("GEMINI_API_KEY")
                 .map(|k| vec![("x-goog-api-key".to_owned(), k.trim().to_owned())])
+                .unwrap_or_default(),
+            Agent::Deepgram(_) => var("DEEPGRAM_API_KEY")
+                .map(|k| vec![("Authorization".to_owned(), format!("Token {}", k.trim()))])
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
@@ -222,6 +248,19 @@ mod tests {
         assert!(
             !format!("{o:?}").contains("k3y"),
             "secrets stay out of Debug"
+        );
+        let d = Agent::from_vars(vars(&[
+            ("AGENT", "deepgram"),
+            ("DEEPGRAM_THINK_MODEL", "gpt-4o"),
+        ]))
+        .unwrap();
+        let Agent::Deepgram(c) = &d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(c.think_model, "gpt-4o");
+        assert_eq!(
+            d.headers(vars(&[("DEEPGRAM_API_KEY", "dg")])),
+            [("Authorization".to_owned(), "Token dg".to_owned())]
         );
     }
 }

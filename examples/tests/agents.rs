@@ -55,6 +55,7 @@ async fn run_calls(protocol: AgentProtocol, agent_name: &str, dir: &std::path::P
         ("BACKEND_DOMAIN", format!("http://{app_addr}")),
         ("REMOTE_WS_URL", agent.url()),
         ("GEMINI_API_KEY", "test-key".to_owned()),
+        ("DEEPGRAM_API_KEY", "test-key".to_owned()),
     ];
     let var = |name: &str| {
         vars.iter()
@@ -218,6 +219,12 @@ fn two_calls(protocol: AgentProtocol, agent_name: &str, vendor_in_rate: u64) {
 fn gemini_live_two_calls() {
     // Caller audio goes at 16 kHz, the model's input rate; the agent answers at 24 kHz.
     two_calls(AgentProtocol::Gemini, "gemini", 16_000);
+}
+
+#[test]
+fn deepgram_two_calls() {
+    // Caller audio goes in binary frames at 16 kHz; the agent answers at 24 kHz, binary.
+    two_calls(AgentProtocol::Deepgram, "deepgram", 16_000);
 }
 
 #[test]

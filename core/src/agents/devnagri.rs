@@ -286,7 +286,7 @@ mod tests {
         assert!(out.is_empty());
         call.on_remote_connected(&mut out).unwrap();
         assert_eq!(out.len(), 2);
-        let v: serde_json::Value = serde_json::from_str(&out.messages()[1]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.messages()[1]).unwrap();
         assert_eq!(v["start"]["stream_sid"], "s1");
         assert_eq!(v["start"]["to"], "+91\"2");
         assert_eq!(v["start"]["media_format"]["sample_rate"], 8000);

@@ -439,7 +439,7 @@ mod tests {
         let tc = r#"{"serverContent":{"turnComplete":true}}"#;
         h.handle(&Message::from_text(tc), &mut out).unwrap();
         assert_eq!(out.len(), 2);
-        let v: serde_json::Value = serde_json::from_str(&out.messages()[1]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.messages()[1]).unwrap();
         assert_eq!(v["chunk_id"], 2);
         let mut pcm = Vec::new();
         decode_b64_pcm16(v["audio_b64"].as_str().unwrap(), &mut pcm).unwrap();
