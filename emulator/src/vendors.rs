@@ -41,6 +41,20 @@
 //! 4. reads binary frames as caller audio at I; interrupts with
 //!    `{"type":"UserStartedSpeaking"}`; echoes at O.
 
+//! ## Ultravox (`ws://ADDR/ultravox?inputSampleRate=I&outputSampleRate=O`, `--protocol ultravox`)
+//!
+//! The socket of a call created with `medium.serverWebSocket`; the stand-in takes the rates
+//! the create-call request would have set from the URL's query (8000 by default; the output
+//! rate defaults to the input rate, as documented), refusing a rate the core's resampler
+//! does not take (close 1008).
+//!
+//! 1. no handshake: greets at once with raw PCM16 at O in **binary** frames of `chunk_ms`,
+//!    then `{"type":"state","state":"listening"}`;
+//! 2. reads binary frames as caller audio at I (an odd length closes with 1007), data
+//!    messages in text frames (`ping` is answered with `pong`; text that is not JSON or has
+//!    no `type` closes with 1007);
+//! 3. interrupts with `{"type":"playback_clear_buffer"}`; echoes at O.
+
 use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
@@ -62,6 +76,7 @@ pub(crate) enum Vendor {
     Gemini,
     Devnagri,
     Deepgram,
+    Ultravox,
 }
 
 /// What a frame from the bridge means.
@@ -79,6 +94,16 @@ enum Read {
 trait Proto: Send {
     /// The rate of the agent's audio.
     fn out_rate(&self) -> u32;
+    /// Reads the socket URL's query (settings a pre-socket request would have made);
+    /// `Err` refuses the connection with the reason.
+    fn configure(&mut self, query: &str) -> Result<(), String> {
+        let _ = query;
+        Ok(())
+    }
+    /// Whether the session is ready as soon as the socket opens (no handshake).
+    fn ready_on_open(&self) -> bool {
+        false
+    }
     /// What the vendor sends first, unasked.
     fn hello(&self) -> Vec<Message> {
         Vec::new()
@@ -375,6 +400,95 @@ impl Proto for Deepgram {
     }
 }
 
+/// Ultravox's `serverWebSocket` medium: raw PCM16 in binary frames at the rates the call
+/// was created with, JSON data messages in text frames.
+struct Ultravox {
+    input_rate: u32,
+    output_rate: u32,
+}
+
+impl Default for Ultravox {
+    fn default() -> Self {
+        Ultravox {
+            input_rate: 8000,
+            output_rate: 8000,
+        }
+    }
+}
+
+impl Ultravox {
+    fn msg(v: Value) -> Message {
+        Message::text(v.to_string())
+    }
+}
+
+impl Proto for Ultravox {
+    fn out_rate(&self) -> u32 {
+        self.output_rate
+    }
+
+    fn configure(&mut self, query: &str) -> Result<(), String> {
+        let mut output = None;
+        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+            let rate = || {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|r| SampleRate::from_hz(*r).is_ok())
+                    .ok_or(format!("{k}={v}: not a supported sample rate"))
+            };
+            match k {
+                "inputSampleRate" => self.input_rate = rate()?,
+                "outputSampleRate" => output = Some(rate()?),
+                _ => {}
+            }
+        }
+        // As documented: the output rate defaults to the input rate.
+        self.output_rate = output.unwrap_or(self.input_rate);
+        Ok(())
+    }
+
+    fn ready_on_open(&self) -> bool {
+        true
+    }
+
+    fn read(&mut self, msg: &[u8], binary: bool) -> Read {
+        if binary {
+            if !msg.len().is_multiple_of(2) {
+                return Read::Refuse(vec![], close("audio must be whole PCM16 samples"));
+            }
+            return Read::Audio {
+                pcm: msg.to_vec(),
+                rate: self.input_rate,
+            };
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Read::Refuse(vec![], close("data messages must be JSON"));
+        };
+        match v["type"].as_str() {
+            Some("ping") => Read::Handshake(
+                vec![Self::msg(
+                    json!({ "type": "pong", "timestamp": v["timestamp"] }),
+                )],
+                false,
+            ),
+            Some(_) => Read::Ignore, // input_text_message, client_tool_result, hang_up, …
+            None => Read::Refuse(vec![], close("a data message needs a type")),
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        Message::binary(pcm.to_vec())
+    }
+
+    fn end_of_turn(&self) -> Message {
+        Self::msg(json!({ "type": "state", "state": "listening" }))
+    }
+
+    fn interruption(&self) -> Message {
+        Self::msg(json!({ "type": "playback_clear_buffer" }))
+    }
+}
+
 fn rms(pcm: &[u8]) -> f64 {
     let n = pcm.len() / 2;
     if n == 0 {
@@ -397,13 +511,51 @@ async fn send_all(ws: &mut WsClient, msgs: Vec<Message>) -> bool {
     true
 }
 
-/// One connection of `vendor`, to its end.
-pub(crate) async fn run(mut ws: WsClient, vendor: Vendor, cfg: &AgentConfig, stats: &AgentStats) {
+/// The greeting tone in `chunk_bytes` audio messages and an end of turn, into `out`; the
+/// number of audio messages.
+fn greet(proto: &dyn Proto, cfg: &AgentConfig, chunk_bytes: usize, out: &mut Vec<Message>) -> u64 {
+    if cfg.greeting_ms == 0 {
+        return 0;
+    }
+    let tone = Pcm::tone(
+        proto.out_rate(),
+        cfg.tone_hz,
+        cfg.amplitude,
+        cfg.greeting_ms,
+    );
+    let b: Vec<u8> = tone.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut n = 0;
+    for c in b.chunks(chunk_bytes) {
+        out.push(proto.audio(c));
+        n += 1;
+    }
+    out.push(proto.end_of_turn());
+    n
+}
+
+/// One connection of `vendor` (`query`: the socket URL's query string), to its end.
+pub(crate) async fn run(
+    mut ws: WsClient,
+    vendor: Vendor,
+    query: &str,
+    cfg: &AgentConfig,
+    stats: &AgentStats,
+) {
     let mut proto: Box<dyn Proto> = match vendor {
         Vendor::Gemini => Box::<Gemini>::default(),
         Vendor::Devnagri => Box::<Devnagri>::default(),
         Vendor::Deepgram => Box::<Deepgram>::default(),
+        Vendor::Ultravox => Box::<Ultravox>::default(),
     };
+    if let Err(why) = proto.configure(query) {
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+        let c = CloseFrame {
+            code: CloseCode::Policy, // 1008
+            reason: why.into(),
+        };
+        let _ = futures_util::SinkExt::send(&mut ws, Message::Close(Some(c))).await;
+        return;
+    }
     if !send_all(&mut ws, proto.hello()).await {
         return;
     }
@@ -417,6 +569,18 @@ pub(crate) async fn run(mut ws: WsClient, vendor: Vendor, cfg: &AgentConfig, sta
     let mut greeting_ms: u64 = 0;
     // Caller audio heard so far, in microseconds: the call's clock.
     let mut heard_us: u64 = 0;
+    if proto.ready_on_open() {
+        // No handshake: the session is set up by the pre-socket request.
+        ready = true;
+        stats.session_updates.fetch_add(1, Ordering::Relaxed);
+        let mut out = Vec::new();
+        let n = greet(&*proto, cfg, chunk_bytes, &mut out);
+        greeting_ms = u64::from(cfg.greeting_ms);
+        if !send_all(&mut ws, out).await {
+            return;
+        }
+        stats.audio_out.fetch_add(n, Ordering::Relaxed);
+    }
     let mut resampler: Option<(u32, Resampler)> = None;
     let mut pending: Vec<u8> = Vec::new();
     let mut resampled: Vec<i16> = Vec::new();
@@ -457,17 +621,8 @@ pub(crate) async fn run(mut ws: WsClient, vendor: Vendor, cfg: &AgentConfig, sta
                     out_rate = proto.out_rate();
                     chunk_bytes = chunk_bytes_at(out_rate);
                     stats.session_updates.fetch_add(1, Ordering::Relaxed);
-                    if cfg.greeting_ms > 0 {
-                        let tone = Pcm::tone(out_rate, cfg.tone_hz, cfg.amplitude, cfg.greeting_ms);
-                        let b: Vec<u8> =
-                            tone.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-                        for c in b.chunks(chunk_bytes) {
-                            out.push(proto.audio(c));
-                            audio_out += 1;
-                        }
-                        out.push(proto.end_of_turn());
-                        greeting_ms = u64::from(cfg.greeting_ms);
-                    }
+                    audio_out += greet(&*proto, cfg, chunk_bytes, &mut out);
+                    greeting_ms = u64::from(cfg.greeting_ms);
                 }
             }
             Read::Audio { pcm, rate } => {

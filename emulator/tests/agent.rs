@@ -526,7 +526,8 @@ async fn the_greeting_plays_for_its_length_of_caller_audio() {
 
 /// The Gemini stand-in refuses audio before `setup` by closing with 1007, as the service
 /// does; the Devnagri stand-in answers `media` before `start` with an error event; the
-/// Deepgram one answers audio before `Settings` and settings it cannot take with `Error`.
+/// Deepgram one answers audio before `Settings` and settings it cannot take with `Error`;
+/// the Ultravox one refuses rates and audio its call could not take.
 #[tokio::test]
 async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
     tokio::time::timeout(LIMIT, async {
@@ -598,6 +599,28 @@ async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
         .await
         .unwrap();
         assert_eq!(next_json(&mut dg).await["type"], "SettingsApplied");
+
+        // Ultravox: a rate the call could not have been created with is refused at once;
+        // audio that is not whole PCM16 samples closes with 1007.
+        let closed = |mut ws: WsClient| async move {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Close(c))) => break c.expect("a close frame"),
+                    Some(Ok(_)) => continue,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        let url = a.url_for(agent::AgentProtocol::Ultravox);
+        let uv = connect(&format!("{url}?inputSampleRate=7"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let c = closed(uv).await;
+        assert_eq!(u16::from(c.code), 1008);
+        assert!(c.reason.contains("inputSampleRate=7"), "{c:?}");
+        let mut uv = connect(&url, Duration::from_secs(5)).await.unwrap();
+        uv.send(Message::binary(vec![0u8; 3])).await.unwrap();
+        assert_eq!(u16::from(closed(uv).await.code), 1007);
     })
     .await
     .unwrap();

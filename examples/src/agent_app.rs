@@ -16,7 +16,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai};
+use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai, ultravox};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
 use teler_tokio::webhook::FlowRequest;
@@ -39,10 +39,12 @@ pub enum Agent {
     Devnagri(devnagri::Config),
     /// A Deepgram voice agent.
     Deepgram(deepgram::Config),
+    /// An Ultravox call on the `serverWebSocket` medium (`REMOTE_WS_URL` is its `joinUrl`).
+    Ultravox(ultravox::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
-pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram";
+pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram, ultravox";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -53,10 +55,11 @@ impl Agent {
     /// | `openai` | `OPENAI_SESSION_UPDATE` (the `session.update` JSON) |
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
+    /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call was created with; 8000) |
     /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
-    /// `AGENT` unset or unknown.
+    /// `AGENT` unset or unknown; a rate that is not a number the resampler takes.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Agent, String> {
         let var = |n: &str| {
             var(n)
@@ -95,6 +98,28 @@ impl Agent {
                 }
                 Agent::Deepgram(c)
             }
+            "ultravox" => {
+                let rate = |name: &str, default: ultravox::Config| -> Result<_, String> {
+                    let fallback = if name.ends_with("INPUT_RATE") {
+                        default.input_rate
+                    } else {
+                        default.output_rate
+                    };
+                    match var(name) {
+                        None => Ok(fallback),
+                        Some(v) => v
+                            .parse::<u32>()
+                            .ok()
+                            .and_then(|hz| teler_tokio::audio::SampleRate::from_hz(hz).ok())
+                            .ok_or(format!("{name}={v:?}: 8000, 16000, 24000, …")),
+                    }
+                };
+                Agent::Ultravox(ultravox::Config {
+                    input_rate: rate("ULTRAVOX_INPUT_RATE", ultravox::Config::default())?,
+                    output_rate: rate("ULTRAVOX_OUTPUT_RATE", ultravox::Config::default())?,
+                    ..ultravox::Config::default()
+                })
+            }
             other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
         })
     }
@@ -116,6 +141,7 @@ impl Agent {
             Agent::Gemini(c) => boxed(c.handlers()),
             Agent::Devnagri(c) => boxed(c.handlers()),
             Agent::Deepgram(c) => boxed(c.handlers()),
+            Agent::Ultravox(c) => boxed(c.handlers()),
         }
     }
 
@@ -261,6 +287,17 @@ mod tests {
         assert_eq!(
             d.headers(vars(&[("DEEPGRAM_API_KEY", "dg")])),
             [("Authorization".to_owned(), "Token dg".to_owned())]
+        );
+        let u = Agent::from_vars(vars(&[
+            ("AGENT", "ultravox"),
+            ("ULTRAVOX_OUTPUT_RATE", "24000"),
+        ]));
+        let Ok(Agent::Ultravox(c)) = &u else {
+            panic!("{u:?}")
+        };
+        assert_eq!((c.input_rate.hz(), c.output_rate.hz()), (8000, 24000));
+        assert!(
+            Agent::from_vars(vars(&[("AGENT", "ultravox"), ("ULTRAVOX_INPUT_RATE", "7")])).is_err()
         );
     }
 }

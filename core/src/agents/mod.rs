@@ -9,7 +9,11 @@
 //! | [`openai`] | OpenAI Realtime | `input_audio_buffer.append`, 24 kHz | `response.output_audio.delta`, 24 kHz, 500 ms chunks | `input_audio_buffer.speech_started` |
 //! | [`gemini`] | Google Gemini Live | `realtimeInput.audio`, 16 kHz, after `setupComplete` | `serverContent.modelTurn` `inlineData`, 24 kHz, 500 ms chunks | `serverContent.interrupted` |
 //! | [`deepgram`] | Deepgram Voice Agent | binary PCM16, 16 kHz, after `SettingsApplied` | binary PCM16, 24 kHz, 500 ms chunks | `UserStartedSpeaking` |
+//! | [`ultravox`] | Ultravox (`serverWebSocket`) | binary PCM16, 8 kHz | binary PCM16, 8 kHz, 500 ms chunks | `playback_clear_buffer` |
 //! | [`devnagri`] | Devnagri voice bot | `media` events, 8 kHz, after `connected` + `start` | `media` events, 8 kHz, 500 ms chunks | `clear` event |
+//!
+//! Vendors that need an HTTP request before their socket (Ultravox creates a call and
+//! answers with its socket URL) have it as a [`VendorRequest`] value: see [`presocket`].
 //!
 //! Every pair is per call: build a fresh pair for each call (the connectors' factory
 //! does). All but ElevenLabs share one remote-side [`RemoteHandler`]: vendor audio of any
@@ -29,5 +33,8 @@ pub mod devnagri;
 pub mod elevenlabs;
 pub mod gemini;
 pub mod openai;
+pub mod presocket;
+pub mod ultravox;
 
 pub use common::RemoteHandler;
+pub use presocket::VendorRequest;
