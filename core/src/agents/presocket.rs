@@ -1,5 +1,6 @@
-//! The HTTP request some vendors need before their socket (Ultravox and Vapi create a call
-//! and answer with its socket URL), as values in the style of Teler's REST requests: each
+//! The HTTP request some vendors need before their socket ([`ultravox::CreateCall`]
+//! creates a call and answers with its socket URL; [`elevenlabs::SignedUrl`] gets a private
+//! agent's signed socket URL), as values in the style of Teler's REST requests: each
 //! becomes an [`http::Request<Vec<u8>>`] and reads the [`http::Response<Vec<u8>>`] into the
 //! socket URL or a typed [`rest::Error`](crate::rest::Error). No I/O here.
 //!
@@ -22,6 +23,9 @@
 //! ```
 
 use serde::de::DeserializeOwned;
+
+#[cfg(doc)]
+use super::{elevenlabs, ultravox};
 
 use crate::rest::{ApiError, Error};
 
