@@ -49,9 +49,9 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
-//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`)
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`)
 //!
-//! Gemini Live and Devnagri stand-ins run on one shared driver with the same greeting,
+//! Gemini Live, Devnagri, Deepgram Voice Agent and Ultravox stand-ins run on one shared driver with the same greeting,
 //! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
 //! `docs/AGENTS.md`.
 //!
@@ -118,19 +118,28 @@ pub enum AgentProtocol {
     Gemini,
     /// A Devnagri voice bot: Twilio-like `event` messages, 8 kHz PCM16 both ways.
     Devnagri,
+    /// Deepgram's Voice Agent API: `Settings` first, raw PCM16 in binary frames both ways
+    /// at the rates the settings name.
+    Deepgram,
+    /// Ultravox's `serverWebSocket` medium: raw PCM16 in binary frames both ways at the
+    /// rates in the URL's query (`inputSampleRate`, `outputSampleRate`; 8000 by default).
+    Ultravox,
 }
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs`, `openai`, `gemini` or `devnagri`.
+    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram` or `ultravox`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
             "openai" => Ok(AgentProtocol::OpenAi),
             "gemini" => Ok(AgentProtocol::Gemini),
             "devnagri" => Ok(AgentProtocol::Devnagri),
+            "deepgram" => Ok(AgentProtocol::Deepgram),
+            "ultravox" => Ok(AgentProtocol::Ultravox),
             _ => Err(format!(
-                "unknown agent protocol {s:?} (elevenlabs, openai, gemini or devnagri)"
+                "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram \
+                 or ultravox)"
             )),
         }
     }
@@ -202,13 +211,16 @@ impl AgentHandle {
         format!("ws://{}/openai", self.addr)
     }
     /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
-    /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`.
+    /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`,
+    /// `ws://ADDR/ultravox`.
     pub fn url_for(&self, protocol: AgentProtocol) -> String {
         let path = match protocol {
             AgentProtocol::ElevenLabs => "",
             AgentProtocol::OpenAi => "openai",
             AgentProtocol::Gemini => "gemini",
             AgentProtocol::Devnagri => "devnagri",
+            AgentProtocol::Deepgram => "deepgram",
+            AgentProtocol::Ultravox => "ultravox",
         };
         format!("ws://{}/{path}", self.addr)
     }
@@ -453,11 +465,16 @@ impl Speaker {
 async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats>) {
     let path_mode = Arc::new(std::sync::Mutex::new(None));
     let pm = path_mode.clone();
+    let query = Arc::new(std::sync::Mutex::new(String::new()));
+    let q = query.clone();
     // The callback's signature is tungstenite's (its error type is an HTTP response).
     #[allow(clippy::result_large_err)]
     let cb = move |req: &tungstenite::handshake::server::Request,
                    res: tungstenite::handshake::server::Response| {
         let path = req.uri().path();
+        if let (Ok(mut q), Some(query)) = (q.lock(), req.uri().query()) {
+            *q = query.to_owned();
+        }
         let mode = if path.starts_with("/teler") {
             Some(Mode::Teler)
         } else if path.starts_with("/openai") {
@@ -466,6 +483,10 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Vendor(crate::vendors::Vendor::Gemini))
         } else if path.starts_with("/devnagri") {
             Some(Mode::Vendor(crate::vendors::Vendor::Devnagri))
+        } else if path.starts_with("/deepgram") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Deepgram))
+        } else if path.starts_with("/ultravox") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Ultravox))
         } else {
             None
         };
@@ -498,9 +519,12 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         AgentProtocol::OpenAi => Mode::OpenAi,
         AgentProtocol::Gemini => Mode::Vendor(crate::vendors::Vendor::Gemini),
         AgentProtocol::Devnagri => Mode::Vendor(crate::vendors::Vendor::Devnagri),
+        AgentProtocol::Deepgram => Mode::Vendor(crate::vendors::Vendor::Deepgram),
+        AgentProtocol::Ultravox => Mode::Vendor(crate::vendors::Vendor::Ultravox),
     });
     if let Mode::Vendor(v) = mode {
-        crate::vendors::run(ws, v, &cfg, &stats).await;
+        let query = query.lock().map(|q| q.clone()).unwrap_or_default();
+        crate::vendors::run(ws, v, &query, &cfg, &stats).await;
         return;
     }
     let mut sp = Speaker {

@@ -50,9 +50,11 @@ agent:
   --addr HOST:PORT          listen address (127.0.0.1:8090); ws://ADDR/ speaks --protocol,
                             ws://ADDR/openai the OpenAI-style protocol (24 kHz PCM16),
                             ws://ADDR/gemini Gemini Live, ws://ADDR/devnagri Devnagri,
+                            ws://ADDR/deepgram Deepgram Voice Agent,
+                            ws://ADDR/ultravox?inputSampleRate=I&outputSampleRate=O Ultravox,
                             ws://ADDR/teler echoes Teler media frames
-  --protocol P              what ws://ADDR/ speaks: elevenlabs, openai, gemini or devnagri
-                            (elevenlabs)
+  --protocol P              what ws://ADDR/ speaks: elevenlabs, openai, gemini, devnagri,
+                            deepgram or ultravox (elevenlabs)
   --greeting-ms MS          greeting tone length (1500; 0 = none)
   --echo-ms MS              echo chunk length (500; 0 = echo each message at once)
   --no-echo                 do not echo the caller
@@ -283,15 +285,20 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, Failure> {
         AgentProtocol::OpenAi => "OpenAI-Realtime-style (24 kHz)",
         AgentProtocol::Gemini => "Gemini Live",
         AgentProtocol::Devnagri => "Devnagri",
+        AgentProtocol::Deepgram => "Deepgram Voice Agent",
+        AgentProtocol::Ultravox => "Ultravox",
         _ => "ElevenLabs",
     };
     eprintln!(
         "teler-emulator agent: {default} protocol at {}; OpenAI-Realtime-style (24 kHz) at {}; \
-         Gemini Live at {}; Devnagri at {}; Teler echo at {}",
+         Gemini Live at {}; Devnagri at {}; Deepgram Voice Agent at {}; \
+         Ultravox at {}; Teler echo at {}",
         h.url(),
         h.openai_url(),
         h.url_for(AgentProtocol::Gemini),
         h.url_for(AgentProtocol::Devnagri),
+        h.url_for(AgentProtocol::Deepgram),
+        h.url_for(AgentProtocol::Ultravox),
         h.teler_url()
     );
     let _ = tokio::signal::ctrl_c().await;

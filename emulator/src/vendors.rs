@@ -27,6 +27,34 @@
 //!    8 kHz) of `chunk_ms`, then `{"event":"mark","stream_sid":S,"mark":{"name":"turn_end"}}`;
 //! 3. reads `media` events; interrupts with `{"event":"clear","stream_sid":S}`; echoes.
 
+//! ## Deepgram Voice Agent (`ws://ADDR/deepgram`, `--protocol deepgram`)
+//!
+//! 1. sends `{"type":"Welcome","request_id":…}` on connect;
+//! 2. waits for `{"type":"Settings","audio":{"input":{"encoding":"linear16","sample_rate":I},"output":{"encoding":"linear16","sample_rate":O,"container":"none"}},"agent":{…}}`
+//!    and answers `{"type":"SettingsApplied"}`; settings with another encoding, a container
+//!    other than `none` or a rate the core's resampler does not take, or audio (a binary
+//!    frame) before `Settings`, are answered with `{"type":"Error","code":…,"description":…}`
+//!    and a close (1008); an unknown message type or text that is not JSON gets an `Error`
+//!    only; `KeepAlive` is read and ignored;
+//! 3. greets with raw PCM16 at O in **binary** frames of `chunk_ms`, then
+//!    `{"type":"AgentAudioDone"}`;
+//! 4. reads binary frames as caller audio at I; interrupts with
+//!    `{"type":"UserStartedSpeaking"}`; echoes at O.
+
+//! ## Ultravox (`ws://ADDR/ultravox?inputSampleRate=I&outputSampleRate=O`, `--protocol ultravox`)
+//!
+//! The socket of a call created with `medium.serverWebSocket`; the stand-in takes the rates
+//! the create-call request would have set from the URL's query (8000 by default; the output
+//! rate defaults to the input rate, as documented), refusing a rate the core's resampler
+//! does not take (close 1008).
+//!
+//! 1. no handshake: greets at once with raw PCM16 at O in **binary** frames of `chunk_ms`,
+//!    then `{"type":"state","state":"listening"}`;
+//! 2. reads binary frames as caller audio at I (an odd length closes with 1007), data
+//!    messages in text frames (`ping` is answered with `pong`; text that is not JSON or has
+//!    no `type` closes with 1007);
+//! 3. interrupts with `{"type":"playback_clear_buffer"}`; echoes at O.
+
 use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
@@ -47,6 +75,8 @@ use crate::ws::WsClient;
 pub(crate) enum Vendor {
     Gemini,
     Devnagri,
+    Deepgram,
+    Ultravox,
 }
 
 /// What a frame from the bridge means.
@@ -64,7 +94,22 @@ enum Read {
 trait Proto: Send {
     /// The rate of the agent's audio.
     fn out_rate(&self) -> u32;
-    fn read(&mut self, msg: &[u8]) -> Read;
+    /// Reads the socket URL's query (settings a pre-socket request would have made);
+    /// `Err` refuses the connection with the reason.
+    fn configure(&mut self, query: &str) -> Result<(), String> {
+        let _ = query;
+        Ok(())
+    }
+    /// Whether the session is ready as soon as the socket opens (no handshake).
+    fn ready_on_open(&self) -> bool {
+        false
+    }
+    /// What the vendor sends first, unasked.
+    fn hello(&self) -> Vec<Message> {
+        Vec::new()
+    }
+    /// One frame from the bridge (`binary`: a binary frame).
+    fn read(&mut self, msg: &[u8], binary: bool) -> Read;
     fn audio(&self, pcm: &[u8]) -> Message;
     fn end_of_turn(&self) -> Message;
     fn interruption(&self) -> Message;
@@ -93,7 +138,7 @@ impl Proto for Gemini {
         24_000
     }
 
-    fn read(&mut self, msg: &[u8]) -> Read {
+    fn read(&mut self, msg: &[u8], _binary: bool) -> Read {
         let Ok(v) = serde_json::from_slice::<Value>(msg) else {
             return Read::Refuse(vec![], close("Request contains an invalid argument."));
         };
@@ -182,7 +227,7 @@ impl Proto for Devnagri {
         8000
     }
 
-    fn read(&mut self, msg: &[u8]) -> Read {
+    fn read(&mut self, msg: &[u8], _binary: bool) -> Read {
         let Ok(v) = serde_json::from_slice::<Value>(msg) else {
             return Self::error("not JSON");
         };
@@ -237,6 +282,213 @@ impl Proto for Devnagri {
     }
 }
 
+/// Deepgram's Voice Agent API: JSON control messages, raw `linear16` audio in binary frames.
+#[derive(Default)]
+struct Deepgram {
+    /// The input and output rates, once `Settings` was taken.
+    rates: Option<(u32, u32)>,
+}
+
+impl Deepgram {
+    fn msg(v: Value) -> Message {
+        Message::text(v.to_string())
+    }
+    /// An `Error` message; with `fatal`, the socket is closed after it.
+    fn error(code: &str, description: &str, fatal: bool) -> Read {
+        let m = Self::msg(json!({ "type": "Error", "code": code, "description": description }));
+        let close = fatal.then(|| CloseFrame {
+            code: CloseCode::Policy, // 1008
+            reason: description.to_owned().into(),
+        });
+        Read::Refuse(vec![m], close)
+    }
+    /// The rate of a `linear16` audio block, if this stand-in takes it.
+    fn rate(block: &Value, name: &str) -> Result<u32, String> {
+        if block["encoding"].as_str().unwrap_or("linear16") != "linear16" {
+            return Err(format!(
+                "audio.{name}.encoding {}: this stand-in takes linear16 only",
+                block["encoding"]
+            ));
+        }
+        if name == "output" && block["container"].as_str().unwrap_or("none") != "none" {
+            return Err(format!(
+                "audio.output.container {}: raw audio needs none",
+                block["container"]
+            ));
+        }
+        let rate =
+            block["sample_rate"]
+                .as_u64()
+                .unwrap_or(if name == "input" { 16_000 } else { 24_000 });
+        u32::try_from(rate)
+            .ok()
+            .filter(|r| SampleRate::from_hz(*r).is_ok())
+            .ok_or(format!("audio.{name}.sample_rate {rate} is not supported"))
+    }
+}
+
+impl Proto for Deepgram {
+    fn out_rate(&self) -> u32 {
+        self.rates.map_or(24_000, |r| r.1)
+    }
+
+    fn hello(&self) -> Vec<Message> {
+        vec![Self::msg(
+            json!({ "type": "Welcome", "request_id": crate::util::new_id("req") }),
+        )]
+    }
+
+    fn read(&mut self, msg: &[u8], binary: bool) -> Read {
+        if binary {
+            let Some((rate, _)) = self.rates else {
+                return Self::error(
+                    "BINARY_BEFORE_SETTINGS",
+                    "audio was sent before the Settings message",
+                    true,
+                );
+            };
+            if !msg.len().is_multiple_of(2) {
+                return Self::error("INVALID_AUDIO", "linear16 audio of an odd length", false);
+            }
+            return Read::Audio {
+                pcm: msg.to_vec(),
+                rate,
+            };
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Self::error("UNPARSABLE_CLIENT_MESSAGE", "not a JSON message", false);
+        };
+        match v["type"].as_str() {
+            Some("Settings") => {
+                if self.rates.is_some() {
+                    return Self::error("SETTINGS_ALREADY_APPLIED", "Settings sent twice", false);
+                }
+                let audio = &v["audio"];
+                let rates = Self::rate(&audio["input"], "input")
+                    .and_then(|i| Self::rate(&audio["output"], "output").map(|o| (i, o)));
+                match rates {
+                    Ok(r) => {
+                        self.rates = Some(r);
+                        let applied = Self::msg(json!({ "type": "SettingsApplied" }));
+                        Read::Handshake(vec![applied], true)
+                    }
+                    Err(e) => Self::error("INVALID_SETTINGS", &e, true),
+                }
+            }
+            Some("KeepAlive" | "UpdatePrompt" | "UpdateSpeak" | "InjectAgentMessage") => {
+                Read::Ignore
+            }
+            Some(t) if t.starts_with("Function") || t.starts_with("Update") => Read::Ignore,
+            other => Self::error(
+                "UNPARSABLE_CLIENT_MESSAGE",
+                &format!("unknown message type {other:?}"),
+                false,
+            ),
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        Message::binary(pcm.to_vec())
+    }
+
+    fn end_of_turn(&self) -> Message {
+        Self::msg(json!({ "type": "AgentAudioDone" }))
+    }
+
+    fn interruption(&self) -> Message {
+        Self::msg(json!({ "type": "UserStartedSpeaking" }))
+    }
+}
+
+/// Ultravox's `serverWebSocket` medium: raw PCM16 in binary frames at the rates the call
+/// was created with, JSON data messages in text frames.
+struct Ultravox {
+    input_rate: u32,
+    output_rate: u32,
+}
+
+impl Default for Ultravox {
+    fn default() -> Self {
+        Ultravox {
+            input_rate: 8000,
+            output_rate: 8000,
+        }
+    }
+}
+
+impl Ultravox {
+    fn msg(v: Value) -> Message {
+        Message::text(v.to_string())
+    }
+}
+
+impl Proto for Ultravox {
+    fn out_rate(&self) -> u32 {
+        self.output_rate
+    }
+
+    fn configure(&mut self, query: &str) -> Result<(), String> {
+        let mut output = None;
+        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+            let rate = || {
+                v.parse::<u32>()
+                    .ok()
+                    .filter(|r| SampleRate::from_hz(*r).is_ok())
+                    .ok_or(format!("{k}={v}: not a supported sample rate"))
+            };
+            match k {
+                "inputSampleRate" => self.input_rate = rate()?,
+                "outputSampleRate" => output = Some(rate()?),
+                _ => {}
+            }
+        }
+        // As documented: the output rate defaults to the input rate.
+        self.output_rate = output.unwrap_or(self.input_rate);
+        Ok(())
+    }
+
+    fn ready_on_open(&self) -> bool {
+        true
+    }
+
+    fn read(&mut self, msg: &[u8], binary: bool) -> Read {
+        if binary {
+            if !msg.len().is_multiple_of(2) {
+                return Read::Refuse(vec![], close("audio must be whole PCM16 samples"));
+            }
+            return Read::Audio {
+                pcm: msg.to_vec(),
+                rate: self.input_rate,
+            };
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Read::Refuse(vec![], close("data messages must be JSON"));
+        };
+        match v["type"].as_str() {
+            Some("ping") => Read::Handshake(
+                vec![Self::msg(
+                    json!({ "type": "pong", "timestamp": v["timestamp"] }),
+                )],
+                false,
+            ),
+            Some(_) => Read::Ignore, // input_text_message, client_tool_result, hang_up, …
+            None => Read::Refuse(vec![], close("a data message needs a type")),
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        Message::binary(pcm.to_vec())
+    }
+
+    fn end_of_turn(&self) -> Message {
+        Self::msg(json!({ "type": "state", "state": "listening" }))
+    }
+
+    fn interruption(&self) -> Message {
+        Self::msg(json!({ "type": "playback_clear_buffer" }))
+    }
+}
+
 fn rms(pcm: &[u8]) -> f64 {
     let n = pcm.len() / 2;
     if n == 0 {
@@ -259,34 +511,91 @@ async fn send_all(ws: &mut WsClient, msgs: Vec<Message>) -> bool {
     true
 }
 
-/// One connection of `vendor`, to its end.
-pub(crate) async fn run(mut ws: WsClient, vendor: Vendor, cfg: &AgentConfig, stats: &AgentStats) {
+/// The greeting tone in `chunk_bytes` audio messages and an end of turn, into `out`; the
+/// number of audio messages.
+fn greet(proto: &dyn Proto, cfg: &AgentConfig, chunk_bytes: usize, out: &mut Vec<Message>) -> u64 {
+    if cfg.greeting_ms == 0 {
+        return 0;
+    }
+    let tone = Pcm::tone(
+        proto.out_rate(),
+        cfg.tone_hz,
+        cfg.amplitude,
+        cfg.greeting_ms,
+    );
+    let b: Vec<u8> = tone.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut n = 0;
+    for c in b.chunks(chunk_bytes) {
+        out.push(proto.audio(c));
+        n += 1;
+    }
+    out.push(proto.end_of_turn());
+    n
+}
+
+/// One connection of `vendor` (`query`: the socket URL's query string), to its end.
+pub(crate) async fn run(
+    mut ws: WsClient,
+    vendor: Vendor,
+    query: &str,
+    cfg: &AgentConfig,
+    stats: &AgentStats,
+) {
     let mut proto: Box<dyn Proto> = match vendor {
         Vendor::Gemini => Box::<Gemini>::default(),
         Vendor::Devnagri => Box::<Devnagri>::default(),
+        Vendor::Deepgram => Box::<Deepgram>::default(),
+        Vendor::Ultravox => Box::<Ultravox>::default(),
     };
-    let out_rate = proto.out_rate();
-    let chunk_bytes = (out_rate as usize * cfg.chunk_ms as usize / 1000).max(1) * 2;
+    if let Err(why) = proto.configure(query) {
+        stats.errors.fetch_add(1, Ordering::Relaxed);
+        let c = CloseFrame {
+            code: CloseCode::Policy, // 1008
+            reason: why.into(),
+        };
+        let _ = futures_util::SinkExt::send(&mut ws, Message::Close(Some(c))).await;
+        return;
+    }
+    if !send_all(&mut ws, proto.hello()).await {
+        return;
+    }
+    // The output rate may be the client's choice (Deepgram's Settings): read again once
+    // the session is ready.
+    let mut out_rate = proto.out_rate();
+    let chunk_bytes_at = |rate: u32| (rate as usize * cfg.chunk_ms as usize / 1000).max(1) * 2;
+    let mut chunk_bytes = chunk_bytes_at(out_rate);
     let mut ready = false;
     // The greeting plays until interrupted or until this much caller audio (ms) was heard.
     let mut greeting_ms: u64 = 0;
     // Caller audio heard so far, in microseconds: the call's clock.
     let mut heard_us: u64 = 0;
+    if proto.ready_on_open() {
+        // No handshake: the session is set up by the pre-socket request.
+        ready = true;
+        stats.session_updates.fetch_add(1, Ordering::Relaxed);
+        let mut out = Vec::new();
+        let n = greet(&*proto, cfg, chunk_bytes, &mut out);
+        greeting_ms = u64::from(cfg.greeting_ms);
+        if !send_all(&mut ws, out).await {
+            return;
+        }
+        stats.audio_out.fetch_add(n, Ordering::Relaxed);
+    }
     let mut resampler: Option<(u32, Resampler)> = None;
     let mut pending: Vec<u8> = Vec::new();
     let mut resampled: Vec<i16> = Vec::new();
     let mut samples: Vec<i16> = Vec::new();
     while let Some(msg) = ws.next().await {
-        let bytes = match &msg {
-            Ok(Message::Text(t)) => t.as_bytes(),
-            Ok(Message::Binary(b)) => &b[..],
+        let (bytes, binary) = match &msg {
+            Ok(Message::Text(t)) => (t.as_bytes(), false),
+            Ok(Message::Binary(b)) => (&b[..], true),
             Ok(Message::Close(_)) | Err(_) => break,
             Ok(_) => continue,
         };
         stats.messages_in.fetch_add(1, Ordering::Relaxed);
         let mut out = Vec::new();
         let mut audio_out = 0u64;
-        match proto.read(bytes) {
+        match proto.read(bytes, binary) {
             Read::Ignore => continue,
             Read::Refuse(msgs, close) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -309,18 +618,11 @@ pub(crate) async fn run(mut ws: WsClient, vendor: Vendor, cfg: &AgentConfig, sta
                 out.extend(replies);
                 if now_ready && !ready {
                     ready = true;
+                    out_rate = proto.out_rate();
+                    chunk_bytes = chunk_bytes_at(out_rate);
                     stats.session_updates.fetch_add(1, Ordering::Relaxed);
-                    if cfg.greeting_ms > 0 {
-                        let tone = Pcm::tone(out_rate, cfg.tone_hz, cfg.amplitude, cfg.greeting_ms);
-                        let b: Vec<u8> =
-                            tone.samples.iter().flat_map(|s| s.to_le_bytes()).collect();
-                        for c in b.chunks(chunk_bytes) {
-                            out.push(proto.audio(c));
-                            audio_out += 1;
-                        }
-                        out.push(proto.end_of_turn());
-                        greeting_ms = u64::from(cfg.greeting_ms);
-                    }
+                    audio_out += greet(&*proto, cfg, chunk_bytes, &mut out);
+                    greeting_ms = u64::from(cfg.greeting_ms);
                 }
             }
             Read::Audio { pcm, rate } => {

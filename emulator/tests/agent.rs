@@ -525,7 +525,9 @@ async fn the_greeting_plays_for_its_length_of_caller_audio() {
 }
 
 /// The Gemini stand-in refuses audio before `setup` by closing with 1007, as the service
-/// does; the Devnagri stand-in answers `media` before `start` with an error event.
+/// does; the Devnagri stand-in answers `media` before `start` with an error event; the
+/// Deepgram one answers audio before `Settings` and settings it cannot take with `Error`;
+/// the Ultravox one refuses rates and audio its call could not take.
 #[tokio::test]
 async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
     tokio::time::timeout(LIMIT, async {
@@ -566,6 +568,59 @@ async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
         let v = next_json(&mut d).await;
         assert_eq!(v["event"], "error", "{v}");
         assert_eq!(v["message"], "media before start");
+
+        // Deepgram: Welcome first; audio before Settings, or Settings with a format the
+        // stand-in does not take, get an Error and a close.
+        let url = a.url_for(agent::AgentProtocol::Deepgram);
+        let mut dg = connect(&url, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(next_json(&mut dg).await["type"], "Welcome");
+        dg.send(Message::binary(vec![0u8; 320])).await.unwrap();
+        let v = next_json(&mut dg).await;
+        assert_eq!(
+            (v["type"].as_str(), v["code"].as_str()),
+            (Some("Error"), Some("BINARY_BEFORE_SETTINGS")),
+            "{v}"
+        );
+        let mut dg = connect(&url, Duration::from_secs(5)).await.unwrap();
+        next_json(&mut dg).await;
+        dg.send(Message::text(
+            r#"{"type":"Settings","audio":{"input":{"encoding":"linear16","sample_rate":16000},"output":{"encoding":"mp3","sample_rate":24000}},"agent":{}}"#,
+        ))
+        .await
+        .unwrap();
+        let v = next_json(&mut dg).await;
+        assert_eq!(v["code"], "INVALID_SETTINGS", "{v}");
+        assert!(v["description"].as_str().unwrap().contains("mp3"), "{v}");
+        let mut dg = connect(&url, Duration::from_secs(5)).await.unwrap();
+        next_json(&mut dg).await;
+        dg.send(Message::text(
+            r#"{"type":"Settings","audio":{"input":{"encoding":"linear16","sample_rate":8000},"output":{"encoding":"linear16","sample_rate":8000,"container":"none"}},"agent":{}}"#,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next_json(&mut dg).await["type"], "SettingsApplied");
+
+        // Ultravox: a rate the call could not have been created with is refused at once;
+        // audio that is not whole PCM16 samples closes with 1007.
+        let closed = |mut ws: WsClient| async move {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Close(c))) => break c.expect("a close frame"),
+                    Some(Ok(_)) => continue,
+                    other => panic!("{other:?}"),
+                }
+            }
+        };
+        let url = a.url_for(agent::AgentProtocol::Ultravox);
+        let uv = connect(&format!("{url}?inputSampleRate=7"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let c = closed(uv).await;
+        assert_eq!(u16::from(c.code), 1008);
+        assert!(c.reason.contains("inputSampleRate=7"), "{c:?}");
+        let mut uv = connect(&url, Duration::from_secs(5)).await.unwrap();
+        uv.send(Message::binary(vec![0u8; 3])).await.unwrap();
+        assert_eq!(u16::from(closed(uv).await.code), 1007);
     })
     .await
     .unwrap();

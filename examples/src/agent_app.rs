@@ -16,7 +16,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use teler_tokio::agents::{devnagri, elevenlabs, gemini, openai};
+use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai, ultravox};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
 use teler_tokio::webhook::FlowRequest;
@@ -37,10 +37,14 @@ pub enum Agent {
     Gemini(gemini::Config),
     /// A Devnagri voice bot.
     Devnagri(devnagri::Config),
+    /// A Deepgram voice agent.
+    Deepgram(deepgram::Config),
+    /// An Ultravox call on the `serverWebSocket` medium (`REMOTE_WS_URL` is its `joinUrl`).
+    Ultravox(ultravox::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
-pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri";
+pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram, ultravox";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -51,9 +55,11 @@ impl Agent {
     /// | `openai` | `OPENAI_SESSION_UPDATE` (the `session.update` JSON) |
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
+    /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call was created with; 8000) |
+    /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
-    /// `AGENT` unset or unknown.
+    /// `AGENT` unset or unknown; a rate that is not a number the resampler takes.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Agent, String> {
         let var = |n: &str| {
             var(n)
@@ -74,6 +80,46 @@ impl Agent {
                 Agent::Gemini(c)
             }
             "devnagri" => Agent::Devnagri(devnagri::Config::default()),
+            "deepgram" => {
+                let mut c = deepgram::Config {
+                    prompt: var("DEEPGRAM_PROMPT"),
+                    greeting: var("DEEPGRAM_GREETING"),
+                    ..deepgram::Config::default()
+                };
+                for (name, field) in [
+                    ("DEEPGRAM_THINK_PROVIDER", &mut c.think_provider),
+                    ("DEEPGRAM_THINK_MODEL", &mut c.think_model),
+                    ("DEEPGRAM_SPEAK_MODEL", &mut c.speak_model),
+                    ("DEEPGRAM_LISTEN_MODEL", &mut c.listen_model),
+                ] {
+                    if let Some(v) = var(name) {
+                        *field = v;
+                    }
+                }
+                Agent::Deepgram(c)
+            }
+            "ultravox" => {
+                let rate = |name: &str, default: ultravox::Config| -> Result<_, String> {
+                    let fallback = if name.ends_with("INPUT_RATE") {
+                        default.input_rate
+                    } else {
+                        default.output_rate
+                    };
+                    match var(name) {
+                        None => Ok(fallback),
+                        Some(v) => v
+                            .parse::<u32>()
+                            .ok()
+                            .and_then(|hz| teler_tokio::audio::SampleRate::from_hz(hz).ok())
+                            .ok_or(format!("{name}={v:?}: 8000, 16000, 24000, …")),
+                    }
+                };
+                Agent::Ultravox(ultravox::Config {
+                    input_rate: rate("ULTRAVOX_INPUT_RATE", ultravox::Config::default())?,
+                    output_rate: rate("ULTRAVOX_OUTPUT_RATE", ultravox::Config::default())?,
+                    ..ultravox::Config::default()
+                })
+            }
             other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
         })
     }
@@ -94,15 +140,21 @@ impl Agent {
             )),
             Agent::Gemini(c) => boxed(c.handlers()),
             Agent::Devnagri(c) => boxed(c.handlers()),
+            Agent::Deepgram(c) => boxed(c.handlers()),
+            Agent::Ultravox(c) => boxed(c.handlers()),
         }
     }
 
     /// Headers the vendor's socket needs besides `REMOTE_AUTHORIZATION`, from the
-    /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`).
+    /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`), Deepgram's
+    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`).
     pub fn headers(&self, var: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
         match self {
             Agent::Gemini(_) => var("GEMINI_API_KEY")
                 .map(|k| vec![("x-goog-api-key".to_owned(), k.trim().to_owned())])
+                .unwrap_or_default(),
+            Agent::Deepgram(_) => var("DEEPGRAM_API_KEY")
+                .map(|k| vec![("Authorization".to_owned(), format!("Token {}", k.trim()))])
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
@@ -222,6 +274,30 @@ mod tests {
         assert!(
             !format!("{o:?}").contains("k3y"),
             "secrets stay out of Debug"
+        );
+        let d = Agent::from_vars(vars(&[
+            ("AGENT", "deepgram"),
+            ("DEEPGRAM_THINK_MODEL", "gpt-4o"),
+        ]))
+        .unwrap();
+        let Agent::Deepgram(c) = &d else {
+            panic!("{d:?}")
+        };
+        assert_eq!(c.think_model, "gpt-4o");
+        assert_eq!(
+            d.headers(vars(&[("DEEPGRAM_API_KEY", "dg")])),
+            [("Authorization".to_owned(), "Token dg".to_owned())]
+        );
+        let u = Agent::from_vars(vars(&[
+            ("AGENT", "ultravox"),
+            ("ULTRAVOX_OUTPUT_RATE", "24000"),
+        ]));
+        let Ok(Agent::Ultravox(c)) = &u else {
+            panic!("{u:?}")
+        };
+        assert_eq!((c.input_rate.hz(), c.output_rate.hz()), (8000, 24000));
+        assert!(
+            Agent::from_vars(vars(&[("AGENT", "ultravox"), ("ULTRAVOX_INPUT_RATE", "7")])).is_err()
         );
     }
 }

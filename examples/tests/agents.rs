@@ -33,7 +33,12 @@ struct Run {
     agent_errors: u64,
 }
 
-async fn run_calls(protocol: AgentProtocol, agent_name: &str, dir: &std::path::Path) -> Run {
+async fn run_calls(
+    protocol: AgentProtocol,
+    agent_name: &str,
+    query: &str,
+    dir: &std::path::Path,
+) -> Run {
     let agent = agent::serve_with(
         "127.0.0.1:0",
         AgentConfig {
@@ -53,8 +58,12 @@ async fn run_calls(protocol: AgentProtocol, agent_name: &str, dir: &std::path::P
         ("AGENT", agent_name.to_owned()),
         ("BIND_ADDR", app_addr.to_string()),
         ("BACKEND_DOMAIN", format!("http://{app_addr}")),
-        ("REMOTE_WS_URL", agent.url()),
+        ("REMOTE_WS_URL", format!("{}{query}", agent.url())),
         ("GEMINI_API_KEY", "test-key".to_owned()),
+        ("DEEPGRAM_API_KEY", "test-key".to_owned()),
+        // What an Ultravox call would be created with (the stand-in reads them from the URL).
+        ("ULTRAVOX_INPUT_RATE", "16000".to_owned()),
+        ("ULTRAVOX_OUTPUT_RATE", "24000".to_owned()),
     ];
     let var = |name: &str| {
         vars.iter()
@@ -147,6 +156,11 @@ async fn run_calls(protocol: AgentProtocol, agent_name: &str, dir: &std::path::P
 /// Two concurrent calls through `bridge_agent` with `AGENT=agent_name` to the stand-in
 /// speaking `protocol`, whose caller audio arrives at `vendor_in_rate`.
 fn two_calls(protocol: AgentProtocol, agent_name: &str, vendor_in_rate: u64) {
+    two_calls_at(protocol, agent_name, "", vendor_in_rate);
+}
+
+/// [`two_calls`] with `query` added to the stand-in's URL.
+fn two_calls_at(protocol: AgentProtocol, agent_name: &str, query: &str, vendor_in_rate: u64) {
     let dir = std::env::temp_dir().join(format!(
         "teler-agents-test-{agent_name}-{}",
         std::process::id()
@@ -160,7 +174,7 @@ fn two_calls(protocol: AgentProtocol, agent_name: &str, vendor_in_rate: u64) {
     let r = rt.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(60),
-            run_calls(protocol, agent_name, &dir),
+            run_calls(protocol, agent_name, query, &dir),
         )
         .await
         .expect("the calls did not finish in 60 s")
@@ -218,6 +232,24 @@ fn two_calls(protocol: AgentProtocol, agent_name: &str, vendor_in_rate: u64) {
 fn gemini_live_two_calls() {
     // Caller audio goes at 16 kHz, the model's input rate; the agent answers at 24 kHz.
     two_calls(AgentProtocol::Gemini, "gemini", 16_000);
+}
+
+#[test]
+fn deepgram_two_calls() {
+    // Caller audio goes in binary frames at 16 kHz; the agent answers at 24 kHz, binary.
+    two_calls(AgentProtocol::Deepgram, "deepgram", 16_000);
+}
+
+#[test]
+fn ultravox_two_calls() {
+    // Created (as the stand-in's URL says) for 16 kHz in and 24 kHz out, so both ways are
+    // resampled; binary frames both ways.
+    two_calls_at(
+        AgentProtocol::Ultravox,
+        "ultravox",
+        "?inputSampleRate=16000&outputSampleRate=24000",
+        16_000,
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::audio::{AudioError, AudioFormat, InboundAudio, Packetiser, PacketiserConfig};
-use crate::media::{HandlerError, Message, Outbox, StreamHandler, StreamOp, TelerMessage};
+use crate::media::{
+    HandlerError, Message, OutFrame, Outbox, StreamHandler, StreamOp, TelerMessage,
+};
 
 /// The most caller audio held (as vendor messages, in bytes) while the vendor is not ready
 /// yet: about 10 s of 16 kHz PCM16 in base64. Older messages are dropped past it.
@@ -52,6 +54,9 @@ impl ReadyFlag {
 pub(crate) enum BinaryFrames {
     /// The vendor sends JSON in binary frames too (Gemini Live): read as text.
     Json,
+    /// Binary frames are raw agent audio in the vendor's output format (Deepgram,
+    /// Ultravox, Vapi): packetised like audio events.
+    Audio,
     /// Decline (the bridge's `binary_from_remote` policy applies).
     Decline,
 }
@@ -136,6 +141,26 @@ impl RemoteHandler {
     }
 }
 
+impl RemoteHandler {
+    /// Raw agent audio (a binary frame) in the vendor's output format.
+    fn handle_audio_bytes(
+        &mut self,
+        data: &[u8],
+        out: &mut Outbox,
+    ) -> Result<StreamOp, HandlerError> {
+        self.packetiser.push_bytes(data)?;
+        let before = out.len();
+        while let Some(m) = self.packetiser.pop_ready() {
+            out.send(m);
+        }
+        Ok(if out.len() > before {
+            StreamOp::Relay
+        } else {
+            StreamOp::Pass
+        })
+    }
+}
+
 impl StreamHandler for RemoteHandler {
     fn handle(
         &mut self,
@@ -152,6 +177,7 @@ impl StreamHandler for RemoteHandler {
     ) -> Option<Result<StreamOp, HandlerError>> {
         match self.binary {
             BinaryFrames::Decline => None,
+            BinaryFrames::Audio => Some(self.handle_audio_bytes(data, out)),
             BinaryFrames::Json => Some(match std::str::from_utf8(data) {
                 Ok(text) => self.handle_text(text, out),
                 Err(e) => Err(HandlerError::msg(format!(
@@ -170,7 +196,7 @@ pub(crate) struct CallerAudio {
     audio: InboundAudio,
     vendor: AudioFormat,
     ready: Option<ReadyFlag>,
-    held: VecDeque<String>,
+    held: VecDeque<OutFrame>,
     held_bytes: usize,
     dropped: u64,
 }
@@ -211,6 +237,14 @@ impl CallerAudio {
         Ok(msg)
     }
 
+    /// The frame's audio in the vendor's format as raw bytes (for a binary frame).
+    pub(crate) fn bytes(&mut self, b64: &str) -> Result<Vec<u8>, HandlerError> {
+        // Up to 3x the samples (8 -> 24 kHz); base64 is 4/3 of the bytes.
+        let mut bytes = Vec::with_capacity(b64.len() / 4 * 3 * 3);
+        self.audio.convert_b64_to_bytes(b64, &mut bytes)?;
+        Ok(bytes)
+    }
+
     /// Whether the vendor is ready (always, without a ready flag).
     pub(crate) fn is_ready(&self) -> bool {
         self.ready.as_ref().is_none_or(ReadyFlag::get)
@@ -218,6 +252,12 @@ impl CallerAudio {
 
     /// Sends `msg` (after anything held), or holds it while the vendor is not ready.
     pub(crate) fn send(&mut self, msg: String, out: &mut Outbox) -> StreamOp {
+        self.send_frame(OutFrame::Text(msg), out)
+    }
+
+    /// Sends `frame` (text or binary) after anything held, or holds it while the vendor is
+    /// not ready.
+    pub(crate) fn send_frame(&mut self, msg: OutFrame, out: &mut Outbox) -> StreamOp {
         if !self.is_ready() {
             self.held_bytes += msg.len();
             self.held.push_back(msg);
@@ -233,7 +273,7 @@ impl CallerAudio {
             return StreamOp::Pass;
         }
         self.release(out);
-        out.send(msg);
+        out.items.push(msg);
         StreamOp::Relay
     }
 
@@ -243,9 +283,7 @@ impl CallerAudio {
             return false;
         }
         self.held_bytes = 0;
-        for m in self.held.drain(..) {
-            out.send(m);
-        }
+        out.items.extend(self.held.drain(..));
         true
     }
 

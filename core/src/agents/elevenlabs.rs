@@ -193,3 +193,138 @@ mod tests {
         );
     }
 }
+
+/// The ElevenLabs API's base URL.
+pub const API_BASE: &str = "https://api.elevenlabs.io";
+
+/// The pre-socket request for a **private** agent: `GET
+/// /v1/convai/conversation/get-signed-url?agent_id=…` with the `xi-api-key` header; its
+/// answer's `signed_url` is the socket to bridge to (public agents need no request). A
+/// [`VendorRequest`](super::VendorRequest); the key is hidden from `Debug`.
+///
+/// ```
+/// use teler_core::agents::{VendorRequest, elevenlabs::SignedUrl};
+///
+/// let req = SignedUrl::new("xi-key", "agent_1")?;
+/// assert_eq!(
+///     req.to_http()?.uri(),
+///     "https://api.elevenlabs.io/v1/convai/conversation/get-signed-url?agent_id=agent_1"
+/// );
+/// let answer = http::Response::builder().status(200)
+///     .body(br#"{"signed_url":"wss://api.elevenlabs.io/v1/convai/conversation?agent_id=agent_1&conversation_signature=s"}"#.to_vec())?;
+/// assert!(req.parse(answer)?.starts_with("wss://"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SignedUrl {
+    api_key: crate::rest::ApiKey,
+    agent_id: String,
+    base_url: String,
+}
+
+impl SignedUrl {
+    /// The request for `agent_id`'s signed URL with `api_key`.
+    ///
+    /// # Errors
+    /// [`Error::Config`](crate::rest::Error::Config): an empty key or one that cannot be a
+    /// header value, or an agent id that is empty or has characters other than letters,
+    /// digits, `-` and `_`.
+    pub fn new(
+        api_key: impl Into<String>,
+        agent_id: impl Into<String>,
+    ) -> Result<Self, crate::rest::Error> {
+        let agent_id = agent_id.into();
+        if agent_id.is_empty()
+            || !agent_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(crate::rest::Error::Config(format!(
+                "ElevenLabs agent id {agent_id:?}: letters, digits, '-' and '_' only"
+            )));
+        }
+        Ok(SignedUrl {
+            api_key: crate::rest::ApiKey::new(api_key)?,
+            agent_id,
+            base_url: API_BASE.to_owned(),
+        })
+    }
+
+    /// Another base URL than [`API_BASE`] (a proxy, or a test server).
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
+}
+
+#[derive(Deserialize)]
+struct Signed {
+    signed_url: String,
+}
+
+impl super::VendorRequest for SignedUrl {
+    /// The `signed_url`.
+    type Response = String;
+
+    fn to_http(&self) -> Result<http::Request<Vec<u8>>, crate::rest::Error> {
+        let url = format!(
+            "{}/v1/convai/conversation/get-signed-url?agent_id={}",
+            self.base_url, self.agent_id
+        );
+        super::presocket::request(
+            http::Method::GET,
+            &url,
+            &[("xi-api-key", self.api_key.expose())],
+            None,
+        )
+    }
+
+    fn parse(&self, resp: http::Response<Vec<u8>>) -> Result<String, crate::rest::Error> {
+        let status = resp.status().as_u16();
+        let s: Signed = super::presocket::parse_json(resp)?;
+        super::presocket::socket_url(status, s.signed_url)
+    }
+}
+
+#[cfg(test)]
+mod signed_url_tests {
+    use super::*;
+    use crate::agents::VendorRequest;
+
+    #[test]
+    fn signed_url_request_and_answers() {
+        let req = SignedUrl::new("xi-s3cret", "agent_1")
+            .unwrap()
+            .base_url("http://127.0.0.1:9/");
+        assert!(!format!("{req:?}").contains("s3cret"));
+        let h = req.to_http().unwrap();
+        assert_eq!(h.method(), http::Method::GET);
+        assert_eq!(
+            h.uri(),
+            "http://127.0.0.1:9/v1/convai/conversation/get-signed-url?agent_id=agent_1"
+        );
+        assert_eq!(h.headers()["xi-api-key"], "xi-s3cret");
+        assert!(h.body().is_empty());
+        assert!(SignedUrl::new("k", "a&b=c").is_err());
+        assert!(SignedUrl::new("", "a").is_err());
+        let answer = |status: u16, body: &str| {
+            http::Response::builder()
+                .status(status)
+                .body(body.as_bytes().to_vec())
+                .unwrap()
+        };
+        let e = req
+            .parse(answer(
+                401,
+                r#"{"detail":{"status":"invalid_api_key","message":"Invalid API key"}}"#,
+            ))
+            .unwrap_err();
+        assert_eq!(e.status(), Some(401));
+        assert!(req.parse(answer(200, "{}")).is_err());
+        assert_eq!(
+            req.parse(answer(200, r#"{"signed_url":"wss://x/y"}"#))
+                .unwrap(),
+            "wss://x/y"
+        );
+    }
+}

@@ -8,7 +8,12 @@
 //! | [`elevenlabs`] | ElevenLabs Conversational AI | `user_audio_chunk`, Teler's rate | `audio` events, passed as they come | `interruption` |
 //! | [`openai`] | OpenAI Realtime | `input_audio_buffer.append`, 24 kHz | `response.output_audio.delta`, 24 kHz, 500 ms chunks | `input_audio_buffer.speech_started` |
 //! | [`gemini`] | Google Gemini Live | `realtimeInput.audio`, 16 kHz, after `setupComplete` | `serverContent.modelTurn` `inlineData`, 24 kHz, 500 ms chunks | `serverContent.interrupted` |
+//! | [`deepgram`] | Deepgram Voice Agent | binary PCM16, 16 kHz, after `SettingsApplied` | binary PCM16, 24 kHz, 500 ms chunks | `UserStartedSpeaking` |
+//! | [`ultravox`] | Ultravox (`serverWebSocket`) | binary PCM16, 8 kHz | binary PCM16, 8 kHz, 500 ms chunks | `playback_clear_buffer` |
 //! | [`devnagri`] | Devnagri voice bot | `media` events, 8 kHz, after `connected` + `start` | `media` events, 8 kHz, 500 ms chunks | `clear` event |
+//!
+//! Vendors that need an HTTP request before their socket (Ultravox creates a call and
+//! answers with its socket URL) have it as a [`VendorRequest`] value: see [`presocket`].
 //!
 //! Every pair is per call: build a fresh pair for each call (the connectors' factory
 //! does). All but ElevenLabs share one remote-side [`RemoteHandler`]: vendor audio of any
@@ -17,16 +22,19 @@
 //! what is held and sends Teler `clear`, and the vendor's error messages become handler
 //! errors carrying the vendor's text.
 //!
-//! Vendors whose socket carries raw audio in **binary** frames both ways (Deepgram Voice
-//! Agent, Ultravox `serverWebSocket`, Vapi `vapi.websocket`) are not here yet: the bridge
-//! can pass binary frames from the remote to a handler
-//! ([`StreamHandler::handle_binary`](crate::media::StreamHandler::handle_binary)), but it
-//! cannot yet send binary frames to the remote.
+//! Vendors whose socket carries raw audio in **binary** frames both ways send caller audio
+//! with [`Outbox::send_binary`](crate::media::Outbox::send_binary)-style binary frames and
+//! read the agent's from
+//! [`StreamHandler::handle_binary`](crate::media::StreamHandler::handle_binary).
 
 mod common;
+pub mod deepgram;
 pub mod devnagri;
 pub mod elevenlabs;
 pub mod gemini;
 pub mod openai;
+pub mod presocket;
+pub mod ultravox;
 
 pub use common::RemoteHandler;
+pub use presocket::VendorRequest;

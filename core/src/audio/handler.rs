@@ -239,6 +239,42 @@ impl InboundAudio {
         Ok(self.emit(out))
     }
 
+    /// Decodes `b64`, converts it, and appends the output as raw bytes (PCM16 LE, or G.711
+    /// codes) to `out`, for vendors that take audio in binary frames. Returns the number of
+    /// output samples.
+    ///
+    /// # Errors
+    /// [`AudioError::Base64`], [`AudioError::OddByteCount`]; `out` is untouched then.
+    pub fn convert_b64_to_bytes(
+        &mut self,
+        b64: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, AudioError> {
+        self.samples.clear();
+        match self.input.encoding {
+            Encoding::Pcm16 => {
+                pcm::decode_b64_pcm16(b64, &mut self.samples)?;
+            }
+            e => {
+                self.bytes.clear();
+                pcm::decode_b64_bytes(b64, &mut self.bytes)?;
+                match e {
+                    Encoding::MuLaw => g711::ulaw_decode_into(&self.bytes, &mut self.samples),
+                    _ => g711::alaw_decode_into(&self.bytes, &mut self.samples),
+                }
+            }
+        }
+        self.resampled.clear();
+        self.resampler.process(&self.samples, &mut self.resampled);
+        let n = self.resampled.len();
+        match self.output.encoding {
+            Encoding::Pcm16 => pcm::samples_to_pcm16le(&self.resampled, out),
+            Encoding::MuLaw => g711::ulaw_encode_into(&self.resampled, out),
+            _ => g711::alaw_encode_into(&self.resampled, out),
+        }
+        Ok(n)
+    }
+
     /// Ends the stream: appends the base64 of the resampler's tail to `out` (maybe
     /// nothing) and resets. Returns the number of samples.
     pub fn finish_b64(&mut self, out: &mut String) -> usize {
