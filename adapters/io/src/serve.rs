@@ -385,6 +385,52 @@ mod tests {
     }
 
     #[test]
+    fn settings_are_kept_and_shown_without_the_hook() {
+        let cfg = ServeConfig::new()
+            .path("/teler")
+            .handshake_timeout(Duration::from_millis(1234))
+            .max_calls(7)
+            .max_handshakes(9)
+            .auth(|_: &Request| Err(Refusal::new(403, "secret-reason")));
+        assert_eq!(cfg.media_path(), "/teler");
+        assert_eq!(cfg.handshake_limit(), Duration::from_millis(1234));
+        assert_eq!((cfg.call_cap(), cfg.handshake_cap()), (7, 9));
+        let shown = format!("{cfg:?}");
+        assert!(
+            shown.contains("/teler") && shown.contains("auth: true"),
+            "{shown}"
+        );
+        let d = ServeConfig::default();
+        assert_eq!(d.media_path(), DEFAULT_MEDIA_PATH);
+        assert_eq!(d.handshake_limit(), DEFAULT_HANDSHAKE_TIMEOUT);
+        assert_eq!(
+            (d.call_cap(), d.handshake_cap()),
+            (DEFAULT_MAX_CALLS, DEFAULT_MAX_HANDSHAKES)
+        );
+        // Caps of zero would refuse everything: they are taken as one.
+        assert_eq!(
+            ServeConfig::new().max_calls(0).max_handshakes(0).call_cap(),
+            1
+        );
+        assert_eq!(ServeConfig::new().max_handshakes(0).handshake_cap(), 1);
+        // The hook runs, and its refusal is the answer.
+        let refused = cfg.admit(&req("/teler"), &CallCount::new()).unwrap_err();
+        assert_eq!(refused, Refusal::new(403, "secret-reason"));
+        assert_eq!(refused.response().status(), 403);
+        assert!(refused.response().headers().get("retry-after").is_none());
+        assert_eq!(refused.to_string(), "403 secret-reason");
+    }
+
+    #[test]
+    fn the_clock_is_the_real_one() {
+        // Tokens are checked against the wall clock: not zero, not a constant.
+        let now = unix_now();
+        assert!(now > 1_700_000_000, "{now}");
+        let tokens = MediaTokens::new(UrlTokenKey::new("k".repeat(32)).unwrap());
+        assert_eq!(format!("{tokens:?}"), "MediaTokens { .. }");
+    }
+
+    #[test]
     fn accept_errors_back_off_and_log_once_a_second() {
         let mut errs = AcceptErrors::default();
         let e = io::Error::other("EMFILE");
