@@ -453,8 +453,11 @@ mod used_tokens_tests {
     #[test]
     fn long_tokens_are_single_use_and_memory_is_bounded() {
         let mut used = UsedTokens::new(3);
+        assert!(used.is_empty());
+        assert_eq!(used.len(), 0);
         let long = "x".repeat(2000);
         assert!(used.use_once(&long, 100, 0));
+        assert!(!used.is_empty());
         assert!(
             !used.use_once(&long, 100, 99),
             "a long token is refused on reuse"
@@ -465,6 +468,7 @@ mod used_tokens_tests {
         );
         assert!(used.use_once("b", 100, 0));
         assert!(used.use_once("c", 100, 0));
+        assert_eq!(used.len(), 3);
         assert!(
             !used.use_once("d", 100, 0),
             "full of unexpired tokens: fail closed"
