@@ -17,9 +17,9 @@ use arbitrary::Arbitrary;
 
 use crate::elevenlabs;
 use crate::media::{
-    AppMessage, Bridge, BridgeConfig, CLOSE_NORMAL, EndReason, Event, Frame, FramePolicy,
-    HandlerError, HandlerErrorPolicy, HandlerResult, Message, OutFrame, Outbox, Output,
-    STOP_REASON, Side, StreamHandler, StreamOp, TelerMessage,
+    AppMessage, Bridge, BridgeConfig, CLOSE_GOING_AWAY, CLOSE_NORMAL, Command, CommandError,
+    EndReason, Event, Frame, FramePolicy, HandlerError, HandlerErrorPolicy, HandlerResult, Message,
+    OutFrame, Outbox, Output, STOP_REASON, Side, StreamHandler, StreamOp, TelerMessage,
 };
 
 /// Fuzz target `teler_frame`: any bytes as a Teler frame, parsed and fed to a bridge.
@@ -207,6 +207,16 @@ pub enum Op {
     Advance(u16),
     /// `handle_timeout` at the current time, whatever the deadline.
     Timeout,
+    /// The application sends Teler a message carrying the next app sequence number.
+    AppToTeler,
+    /// The application sends Teler text that is not JSON (refused).
+    AppToTelerBad,
+    /// The application sends the remote a message carrying the next app sequence number.
+    AppToRemote,
+    /// The application stops the call.
+    AppStop,
+    /// The application sends the call away (drain deadline).
+    GoAway,
 }
 
 /// Policies and bounds for one session run.
@@ -316,6 +326,9 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
     // Whether the remote was ever dialed (with `Dial::OnStart`, only once `start` came).
     let mut dialed = false;
     let mut remote_connected = false;
+    let mut app_seq = 0u64;
+    let (mut app_teler_ok, mut app_teler_sent) = (Vec::new(), Vec::new());
+    let (mut app_remote_ok, mut app_remote_sent) = (Vec::new(), Vec::new());
 
     for op in ops {
         let mut timed_out_at = None;
@@ -378,6 +391,37 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
                 bridge.handle_timeout(now);
                 timed_out_at = Some(now);
             }
+            Op::AppToTeler => {
+                app_seq += 1;
+                let cmd = Command::to_teler_json(format!("{{\"app\":{app_seq}}}")).expect("json");
+                match bridge.handle_command(now, cmd) {
+                    Ok(()) => app_teler_ok.push(app_seq),
+                    Err(e) => assert_eq!(e, CommandError::Ended, "{op:?}"),
+                }
+            }
+            Op::AppToTelerBad => {
+                let r = bridge.handle_command(now, Command::SendToTeler("not json".into()));
+                assert!(r.is_err(), "non-JSON for Teler was accepted");
+            }
+            Op::AppToRemote => {
+                app_seq += 1;
+                let cmd = Command::to_remote(format!("{{\"aseq\":{app_seq}}}"));
+                match bridge.handle_command(now, cmd) {
+                    Ok(()) => app_remote_ok.push(app_seq),
+                    Err(e) => assert!(
+                        matches!(e, CommandError::Ended | CommandError::QueueFull),
+                        "{e:?}"
+                    ),
+                }
+            }
+            Op::AppStop => {
+                let r = bridge.handle_command(now, Command::stop("test"));
+                assert_eq!(r.is_ok(), !ended);
+            }
+            Op::GoAway => {
+                let r = bridge.handle_command(now, Command::GoAway);
+                assert_eq!(r.is_ok(), !ended);
+            }
         }
         if matches!(
             op,
@@ -406,6 +450,13 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
                     side: Side::Remote,
                     frame,
                 } => {
+                    if let Some(s) = seq_of(&frame, "aseq") {
+                        assert!(
+                            remote_connected,
+                            "app message sent before the remote was open"
+                        );
+                        app_remote_sent.push(s);
+                    }
                     if let Some(s) = seq_of(&frame, "seq") {
                         assert!(
                             remote_connected,
@@ -422,6 +473,10 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
                     side: Side::Teler,
                     frame,
                 } => {
+                    if let Some(s) = seq_of(&frame, "app") {
+                        app_teler_sent.push(s);
+                        continue;
+                    }
                     let s = seq_of(&frame, "rseq").expect("only remote messages go to Teler");
                     assert!(
                         sent_teler.last().is_none_or(|&l| l < s),
@@ -453,6 +508,19 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
                         .any(|(s, c)| *s == Side::Remote && c.code == CLOSE_NORMAL);
                 assert!(teler && remote, "Stop must close both sides: {closes:?}");
             }
+            let code = match reason {
+                EndReason::GoingAway => Some(CLOSE_GOING_AWAY),
+                EndReason::StoppedByApp { .. } => Some(CLOSE_NORMAL),
+                _ => None,
+            };
+            if let Some(code) = code {
+                assert!(
+                    closes
+                        .iter()
+                        .any(|(s, c)| *s == Side::Teler && c.code == code),
+                    "{reason:?} must close Teler with {code}: {closes:?}"
+                );
+            }
         } else {
             assert!(
                 closes.is_empty(),
@@ -470,7 +538,23 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
     // Exactly once, or counted as dropped.
     let stats = bridge.stats();
     let produced = lock(&produced_call.0).clone();
-    let pending = bridge.pending_len() as u64;
+    // The application's messages: to Teler at once and in order; to the remote in order,
+    // once it is open, and only those accepted.
+    assert_eq!(
+        app_teler_ok, app_teler_sent,
+        "app -> Teler lost or reordered"
+    );
+    assert_eq!(stats.app_to_teler, app_teler_sent.len() as u64);
+    assert!(
+        app_remote_ok.starts_with(&app_remote_sent),
+        "app -> remote: accepted {app_remote_ok:?}, sent {app_remote_sent:?}"
+    );
+    assert_eq!(stats.app_to_remote, app_remote_sent.len() as u64);
+    let app_pending = (app_remote_ok.len() - app_remote_sent.len()) as u64;
+    let pending = match ended {
+        true => bridge.pending_len() as u64,
+        false => bridge.pending_len() as u64 - app_pending,
+    };
     assert_eq!(stats.from_teler.relayed_frames, sent_remote.len() as u64);
     assert_eq!(
         produced.len() as u64,

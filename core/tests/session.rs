@@ -827,3 +827,170 @@ fn debug_output_hides_the_agent_credentials() {
     let text = format!("{connect:?}");
     assert!(!text.contains("s3cret"), "{text}");
 }
+
+// ---- the application's commands, drain and handler clocks ----
+
+fn texts_to(outs: &[Output], to: Side) -> Vec<String> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                side,
+                frame: OutFrame::Text(t),
+            } if *side == to => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn app_commands_go_out_in_order_with_relayed_frames() {
+    let t0 = Instant::now();
+    let mut b = Bridge::new(cfg().build().unwrap(), relay(), relay());
+    b.handle_teler_connected(t0);
+    b.handle_teler_frame(t0, Frame::Text(START));
+    // Held until the remote opens, after the caller audio already held.
+    b.handle_teler_frame(t0, Frame::Text(audio(1, "AAA=").as_bytes()));
+    b.handle_command(t0, Command::to_remote(r#"{"type":"note"}"#))
+        .unwrap();
+    let before = drain(&mut b);
+    assert!(texts_to(&before, Side::Remote).is_empty());
+    b.handle_remote_connected(t0);
+    let opened = texts_to(&drain(&mut b), Side::Remote);
+    assert_eq!(opened.len(), 3, "{opened:?}");
+    assert_eq!(opened[2], r#"{"type":"note"}"#);
+
+    b.handle_remote_frame(t0, Frame::Text(b"one"));
+    b.handle_command(t0, Command::to_teler(&AppMessage::Clear))
+        .unwrap();
+    b.handle_remote_frame(t0, Frame::Text(b"two"));
+    assert_eq!(
+        texts_to(&drain(&mut b), Side::Teler),
+        ["one", r#"{"type":"clear"}"#, "two"]
+    );
+    let s = b.stats();
+    assert_eq!((s.app_to_teler, s.app_to_remote), (1, 1));
+    assert_eq!(
+        s.from_remote.relayed_frames, 2,
+        "app frames are not relayed ones"
+    );
+    assert_eq!(s.from_teler.relayed_frames, 2);
+}
+
+#[test]
+fn app_commands_are_checked() {
+    let t0 = Instant::now();
+    let cfg = cfg().max_frame_size(64).pre_connect_limits(1, 1000);
+    let mut b = Bridge::new(cfg.build().unwrap(), relay(), relay());
+    assert!(matches!(
+        b.handle_command(t0, Command::SendToTeler("[1]".into())),
+        Err(CommandError::NotJson(_))
+    ));
+    assert!(matches!(
+        Command::to_teler_json("{"),
+        Err(CommandError::NotJson(_))
+    ));
+    let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(60));
+    assert_eq!(
+        b.handle_command(t0, Command::SendToTeler(big.clone())),
+        Err(CommandError::TooLarge { len: 68, max: 64 })
+    );
+    // Exactly at the limit is fine.
+    let at = format!(r#"{{"a":"{}"}}"#, "x".repeat(56));
+    assert_eq!(at.len(), 64);
+    b.handle_command(t0, Command::SendToTeler(at)).unwrap();
+    // One frame fits in the pre-connect queue; the second does not.
+    b.handle_command(t0, Command::to_remote("1")).unwrap();
+    assert_eq!(
+        b.handle_command(t0, Command::to_remote("2")),
+        Err(CommandError::QueueFull)
+    );
+    assert_eq!(b.stats().app_to_teler, 1);
+}
+
+#[test]
+fn app_stop_and_go_away_close_both_sides_with_their_codes() {
+    for (cmd, code, kind) in [
+        (Command::stop("operator"), CLOSE_NORMAL, "stopped_by_app"),
+        (Command::GoAway, CLOSE_GOING_AWAY, "going_away"),
+    ] {
+        let t0 = Instant::now();
+        let mut b = Bridge::new(cfg().build().unwrap(), relay(), relay());
+        b.handle_teler_connected(t0);
+        b.handle_remote_connected(t0);
+        drain(&mut b);
+        b.handle_command(t0, cmd).unwrap();
+        let outs = drain(&mut b);
+        let c = closes(&outs);
+        assert_eq!(c.len(), 2, "{c:?}");
+        assert!(c.iter().all(|(_, k, _)| *k == code), "{c:?}");
+        let s = ended(&outs).unwrap();
+        assert_eq!(s.reason.kind(), kind);
+        assert!(s.reason.is_normal());
+        assert_eq!(
+            b.handle_command(t0, Command::to_remote("late")),
+            Err(CommandError::Ended)
+        );
+    }
+}
+
+#[test]
+fn a_refused_bridge_closes_teler_with_1001_and_dials_nothing() {
+    let t0 = Instant::now();
+    let mut b = Bridge::new(cfg().build().unwrap(), relay(), relay());
+    b.handle_refused(t0);
+    let outs = drain(&mut b);
+    assert!(!outs.iter().any(|o| matches!(o, Output::ConnectRemote(_))));
+    assert_eq!(
+        closes(&outs),
+        [(Side::Teler, CLOSE_GOING_AWAY, "going away".to_owned())]
+    );
+    assert_eq!(ended(&outs).unwrap().reason, EndReason::Refused);
+    assert!(!EndReason::Refused.is_normal());
+    // Once started, refusing does nothing.
+    let mut b = Bridge::new(cfg().build().unwrap(), relay(), relay());
+    b.handle_teler_connected(t0);
+    drain(&mut b);
+    b.handle_refused(t0);
+    assert!(!b.is_ended());
+}
+
+#[test]
+fn handlers_get_the_bridge_clock_and_pace_audio_with_it() {
+    use teler_core::audio::{
+        AudioFormat, OutboundAudio, Pacing, PacketiserConfig, SampleRate, VendorEvent,
+        encode_pcm16_b64,
+    };
+    let t0 = Instant::now();
+    let lead = Duration::from_millis(500);
+    let pcfg =
+        PacketiserConfig::new(AudioFormat::pcm16(SampleRate::Hz8000)).pacing(Some(Pacing { lead }));
+    let remote = OutboundAudio::new(pcfg, |t: &str| -> Result<VendorEvent<'_>, HandlerError> {
+        Ok(VendorEvent::Audio(t.into()))
+    })
+    .unwrap();
+    let mut b = Bridge::new(cfg().build().unwrap(), relay(), remote);
+    b.handle_teler_connected(t0);
+    b.handle_remote_connected(t0);
+    drain(&mut b);
+    // 2 s of audio at once: 4 chunks of 500 ms.
+    let mut b64 = String::new();
+    encode_pcm16_b64(&[0i16; 16_000], &mut b64);
+    b.handle_remote_frame(t0, Frame::Text(b64.as_bytes()));
+    let first = texts_to(&drain(&mut b), Side::Teler).len();
+    assert!(
+        first < 4,
+        "pacing held nothing back: {first} chunks at once"
+    );
+    let mut sent = first;
+    let mut now = t0;
+    while sent < 4 {
+        let at = b.poll_timeout().expect("a wake-up while audio waits");
+        assert!(at > now, "the handler's deadline moves forward");
+        now = at;
+        b.handle_timeout(now);
+        sent += texts_to(&drain(&mut b), Side::Teler).len();
+    }
+    // Released ahead of real time by at most the lead.
+    assert!(now - t0 >= Duration::from_millis(2000) - lead - Duration::from_millis(500));
+    assert_eq!(b.stats().from_remote.relayed_frames, 4);
+}

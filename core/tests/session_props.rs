@@ -56,3 +56,32 @@ fn long_interleavings_hold() {
     ops.push(Op::TelerAudio);
     session(Instant::now(), &setup, &ops);
 }
+
+/// The application's commands interleaved with relayed traffic, before and after the remote
+/// opens: its messages keep their order and are never counted as relayed.
+#[test]
+fn app_commands_interleave_with_relayed_frames() {
+    let setup = Setup {
+        end_on_bad_frame: false,
+        end_on_handler_error: false,
+        pre_connect_frames: 5,
+        keepalive: false,
+    };
+    let mut ops = vec![Op::TelerConnected, Op::TelerStart];
+    for _ in 0..3 {
+        ops.extend([Op::TelerAudio, Op::AppToRemote, Op::AppToTeler]);
+    }
+    ops.push(Op::RemoteConnected);
+    for _ in 0..20 {
+        ops.extend([
+            Op::RemoteAudio,
+            Op::AppToTeler,
+            Op::TelerAudio,
+            Op::AppToRemote,
+            Op::AppToTelerBad,
+        ]);
+    }
+    ops.push(Op::GoAway);
+    ops.push(Op::AppToTeler);
+    session(Instant::now(), &setup, &ops);
+}

@@ -28,8 +28,11 @@ pub enum VendorEvent<'a> {
 /// A remote-side [`StreamHandler`] backed by a [`Packetiser`]: your classifier says what
 /// each vendor message is, the adapter does the audio.
 ///
-/// Handlers have no clock, so this adapter does not pace; messages go out as soon as a
-/// chunk is complete. See the [module example](super) for a full handler pair.
+/// With [`PacketiserConfig::pacing`] set, chunks are released in real time by the clock the
+/// bridge hands handlers ([`Outbox::now`]); the handler asks for a wake-up through
+/// [`StreamHandler::poll_timeout`] while chunks wait. Without pacing (the default), or
+/// outside a bridge, messages go out as soon as a chunk is complete. See the
+/// [module example](super) for a full handler pair.
 pub struct OutboundAudio<F> {
     packetiser: Packetiser,
     classify: F,
@@ -47,13 +50,13 @@ impl<F> OutboundAudio<F>
 where
     F: for<'a> FnMut(&'a str) -> Result<VendorEvent<'a>, HandlerError> + Send,
 {
-    /// An adapter with a packetiser configured by `cfg` (pacing, if set, is not used).
+    /// An adapter with a packetiser configured by `cfg`.
     ///
     /// # Errors
     /// As [`Packetiser::new`].
     pub fn new(cfg: PacketiserConfig, classify: F) -> Result<Self, AudioError> {
         Ok(OutboundAudio {
-            packetiser: Packetiser::new(cfg.pacing(None))?,
+            packetiser: Packetiser::new(cfg)?,
             classify,
         })
     }
@@ -89,14 +92,47 @@ where
             VendorEvent::Send(text) => out.send(text),
             VendorEvent::Ignore => {}
         }
-        while let Some(m) = self.packetiser.pop_ready() {
-            out.send(m);
-        }
+        self.release(out.now(), out);
         Ok(if out.len() > before {
             StreamOp::Relay
         } else {
             StreamOp::Pass
         })
+    }
+
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        self.packetiser.poll_timeout()
+    }
+
+    fn handle_timeout(
+        &mut self,
+        now: std::time::Instant,
+        out: &mut Outbox,
+    ) -> Result<StreamOp, HandlerError> {
+        self.release(Some(now), out);
+        Ok(if out.is_empty() {
+            StreamOp::Pass
+        } else {
+            StreamOp::Relay
+        })
+    }
+}
+
+impl<F> OutboundAudio<F> {
+    /// Moves what may go out at `now` into `out` (everything ready when there is no clock).
+    fn release(&mut self, now: Option<std::time::Instant>, out: &mut Outbox) {
+        match now {
+            Some(now) => {
+                while let Some(m) = self.packetiser.poll_output(now) {
+                    out.send(m);
+                }
+            }
+            None => {
+                while let Some(m) = self.packetiser.pop_ready() {
+                    out.send(m);
+                }
+            }
+        }
     }
 }
 

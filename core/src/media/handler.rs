@@ -15,6 +15,7 @@
 //! frame is parsed once, by the core.
 
 use std::fmt;
+use std::time::Instant;
 
 use super::message::TelerMessage;
 use super::session::OutFrame;
@@ -110,9 +111,26 @@ impl<'a> Message<'a> {
 #[derive(Debug, Default)]
 pub struct Outbox {
     pub(crate) items: Vec<OutFrame>,
+    pub(crate) now: Option<Instant>,
 }
 
 impl Outbox {
+    /// An empty outbox that tells handlers it is `now` (for testing a handler that paces or
+    /// times out without a bridge).
+    pub fn at(now: Instant) -> Self {
+        Outbox {
+            items: Vec::new(),
+            now: Some(now),
+        }
+    }
+
+    /// The time of the input being handled, as the driver passed it to the bridge; `None`
+    /// for an outbox made with `Default` outside a bridge. Handlers have no clock of their
+    /// own: this is it (pacing, silence detection, timestamps).
+    pub fn now(&self) -> Option<Instant> {
+        self.now
+    }
+
     /// Queues one message for the other side (sent only if the handler answers `Relay`).
     pub fn send(&mut self, message: String) {
         self.items.push(OutFrame::Text(message));
@@ -199,6 +217,21 @@ pub trait StreamHandler: Send {
         let _ = (data, out);
         None
     }
+
+    /// When this handler wants [`handle_timeout`](Self::handle_timeout) called, if ever (a
+    /// packetiser holding audio for pacing). The bridge folds it into its own
+    /// [`poll_timeout`](crate::media::Bridge::poll_timeout). The default is never.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Called once the time from [`poll_timeout`](Self::poll_timeout) has come, with the
+    /// same outbox contract as [`handle`](Self::handle): with `Relay` what was pushed goes
+    /// to the other side (not counted as a received frame). The default passes.
+    fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) -> Result<StreamOp, HandlerError> {
+        let _ = (now, out);
+        Ok(StreamOp::Pass)
+    }
 }
 
 impl<F> StreamHandler for F
@@ -235,6 +268,12 @@ impl StreamHandler for Box<dyn StreamHandler> {
         out: &mut Outbox,
     ) -> Option<Result<StreamOp, HandlerError>> {
         (**self).handle_binary(data, out)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        (**self).poll_timeout()
+    }
+    fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) -> Result<StreamOp, HandlerError> {
+        (**self).handle_timeout(now, out)
     }
 }
 

@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::handler::{Message, Outbox, StreamHandler, StreamOp};
-use super::message::{FrameError, StartInfo, TelerMessage};
+use super::message::{AppMessage, FrameError, StartInfo, TelerMessage};
 
 /// The Python SDK's stream types. Only bidirectional streams are implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -601,6 +601,8 @@ pub struct CloseInfo {
 pub const CLOSE_NORMAL: u16 = 1000;
 /// Close code for an end caused by a failure.
 pub const CLOSE_FAILURE: u16 = 1011;
+/// Close code for an end because the server is going away (a drain's deadline passed).
+pub const CLOSE_GOING_AWAY: u16 = 1001;
 /// Close code for a peer that broke the rules (no `start` in time).
 pub const CLOSE_POLICY: u16 = 1008;
 /// The close reason the Python SDK sends on `Stop`.
@@ -770,19 +772,148 @@ pub enum EndReason {
     RemoteUnreachable(String),
     /// A deadline passed.
     Timeout(TimeoutKind),
+    /// The application stopped the call ([`Command::Stop`]): both sides were closed with
+    /// 1000.
+    StoppedByApp {
+        /// The reason the application gave (for the log; not sent to either peer).
+        reason: String,
+    },
+    /// The application sent the bridge away ([`Command::GoAway`], a drain whose deadline
+    /// passed): both sides were closed with 1001 "going away".
+    GoingAway,
+    /// The bridge was refused before it started ([`Bridge::handle_refused`]: the connector is
+    /// draining): Teler's socket was closed with 1001 and no agent was dialed.
+    Refused,
 }
 
 impl EndReason {
-    /// Whether this is a normal end (hang-up, remote closed normally, Stop).
+    /// Whether this is a normal end (hang-up, remote closed normally, a handler's or the
+    /// application's stop, a drain's going away).
     pub fn is_normal(&self) -> bool {
         match self {
-            EndReason::TelerHungUp(_) | EndReason::Stopped { .. } => true,
+            EndReason::TelerHungUp(_)
+            | EndReason::Stopped { .. }
+            | EndReason::StoppedByApp { .. }
+            | EndReason::GoingAway => true,
             EndReason::RemoteClosed(c) => {
                 c.as_ref().is_some_and(|c| c.code == 1000 || c.code == 1001)
             }
             _ => false,
         }
     }
+
+    /// A short, stable name for the kind of end, for metric labels and logs:
+    /// `teler_hung_up`, `remote_closed`, `stopped`, `handler_error`, `protocol_error`,
+    /// `remote_unreachable`, `timeout_connect`, `timeout_remote_idle`, `timeout_teler_idle`,
+    /// `timeout_start`, `stopped_by_app`, `going_away`, `refused`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EndReason::TelerHungUp(_) => "teler_hung_up",
+            EndReason::RemoteClosed(_) => "remote_closed",
+            EndReason::Stopped { .. } => "stopped",
+            EndReason::HandlerError { .. } => "handler_error",
+            EndReason::ProtocolError { .. } => "protocol_error",
+            EndReason::RemoteUnreachable(_) => "remote_unreachable",
+            EndReason::Timeout(TimeoutKind::Connect) => "timeout_connect",
+            EndReason::Timeout(TimeoutKind::RemoteIdle) => "timeout_remote_idle",
+            EndReason::Timeout(TimeoutKind::TelerIdle) => "timeout_teler_idle",
+            EndReason::Timeout(TimeoutKind::Start) => "timeout_start",
+            EndReason::StoppedByApp { .. } => "stopped_by_app",
+            EndReason::GoingAway => "going_away",
+            EndReason::Refused => "refused",
+        }
+    }
+}
+
+/// Something the application asks of a live bridge, from outside its handlers
+/// ([`Bridge::handle_command`]); the adapters' call handles carry these to the call's loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Command {
+    /// Send this text to Teler: an app message (`audio`, `clear`, `interrupt`, …). It must
+    /// be a JSON object; see [`Command::to_teler`] and [`Command::to_teler_json`].
+    SendToTeler(String),
+    /// Send this frame to the remote (held, within the pre-connect bounds, until it is
+    /// open).
+    SendToRemote(OutFrame),
+    /// End the call: both sides are closed with 1000 and the end reason is
+    /// [`EndReason::StoppedByApp`].
+    Stop {
+        /// Why, for the summary and the log.
+        reason: String,
+    },
+    /// End the call because this process is going away: both sides are closed with 1001
+    /// and the end reason is [`EndReason::GoingAway`].
+    GoAway,
+}
+
+impl Command {
+    /// Sends a typed app message to Teler.
+    ///
+    /// ```
+    /// use teler_core::media::{AppMessage, Command};
+    /// assert_eq!(
+    ///     Command::to_teler(&AppMessage::Clear),
+    ///     Command::SendToTeler(r#"{"type":"clear"}"#.to_owned()),
+    /// );
+    /// ```
+    pub fn to_teler(message: &AppMessage) -> Command {
+        Command::SendToTeler(message.to_json())
+    }
+
+    /// Sends raw JSON to Teler, checked to be one JSON object first.
+    ///
+    /// # Errors
+    /// [`CommandError::NotJson`] when `json` is not a JSON object.
+    pub fn to_teler_json(json: impl Into<String>) -> Result<Command, CommandError> {
+        let json = json.into();
+        check_json_object(&json)?;
+        Ok(Command::SendToTeler(json))
+    }
+
+    /// Sends a text frame to the remote.
+    pub fn to_remote(text: impl Into<String>) -> Command {
+        Command::SendToRemote(OutFrame::Text(text.into()))
+    }
+
+    /// Stops the call with a reason.
+    pub fn stop(reason: impl Into<String>) -> Command {
+        Command::Stop {
+            reason: reason.into(),
+        }
+    }
+}
+
+fn check_json_object(json: &str) -> Result<(), CommandError> {
+    match serde_json::from_str::<serde_json::Value>(json) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(CommandError::NotJson("not a JSON object".to_owned())),
+        Err(e) => Err(CommandError::NotJson(e.to_string())),
+    }
+}
+
+/// Why a [`Command`] was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// The bridge has ended: nothing more goes out.
+    #[error("the call has ended")]
+    Ended,
+    /// Text for Teler that is not one JSON object.
+    #[error("a message for Teler must be a JSON object: {0}")]
+    NotJson(String),
+    /// The frame is over [`BridgeConfigBuilder::max_frame_size`].
+    #[error("a frame of {len} bytes is over the {max}-byte limit")]
+    TooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The remote-bound message could not be held: the remote is not open and the
+    /// pre-connect queue is full.
+    #[error("the remote is not connected and its queue is full")]
+    QueueFull,
 }
 
 /// Counters for one direction, named by the side the frames came **from**.
@@ -823,6 +954,11 @@ pub struct Stats {
     pub from_remote: DirectionStats,
     /// Keepalive pings sent to the remote.
     pub pings_sent: u64,
+    /// Frames the application sent to Teler through [`Command::SendToTeler`] (not counted
+    /// as relayed).
+    pub app_to_teler: u64,
+    /// Frames the application sent to the remote through [`Command::SendToRemote`].
+    pub app_to_remote: u64,
 }
 
 impl Stats {
@@ -891,7 +1027,8 @@ pub struct Bridge<C, R> {
     remote: Remote,
     ended: bool,
     start: Option<StartInfo>,
-    pending: VecDeque<OutFrame>,
+    /// Frames for the remote held until it is open; `true` marks the application's.
+    pending: VecDeque<(OutFrame, bool)>,
     pending_bytes: usize,
     outputs: VecDeque<Output>,
     outbox: Outbox,
@@ -979,10 +1116,16 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             .teler_idle_timeout
             .and_then(|d| self.teler_last_seen.map(|t| t + d));
         let remote = self.poll_remote_timeout();
-        [teler_idle, remote, self.start_deadline]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            teler_idle,
+            remote,
+            self.start_deadline,
+            self.call_handler.poll_timeout(),
+            self.remote_handler.poll_timeout(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn poll_remote_timeout(&self) -> Option<Instant> {
@@ -1060,6 +1203,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             self.dial_remote(now);
         }
         let msg = Message::from_teler(text, &parsed);
+        self.outbox.now = Some(now);
         let result = self.call_handler.handle(&msg, &mut self.outbox);
         self.finish_handler(Side::Teler, result);
     }
@@ -1084,6 +1228,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
                 return;
             }
             self.outbox.items.clear();
+            self.outbox.now = Some(now);
             match self.remote_handler.handle_binary(bytes, &mut self.outbox) {
                 Some(result) => self.finish_handler(Side::Remote, result),
                 None => {
@@ -1118,6 +1263,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             return;
         };
         let msg = Message::from_text(text);
+        self.outbox.now = Some(now);
         let result = self.remote_handler.handle(&msg, &mut self.outbox);
         self.finish_handler(Side::Remote, result);
     }
@@ -1134,6 +1280,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         self.outputs
             .push_back(Output::Event(Event::RemoteConnected));
         self.outbox.items.clear();
+        self.outbox.now = Some(now);
         let greet = self.call_handler.on_remote_connected(&mut self.outbox);
         let mut items = std::mem::take(&mut self.outbox.items);
         match greet {
@@ -1153,9 +1300,17 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
         if self.ended {
             return;
         }
-        while let Some(m) = self.pending.pop_front() {
+        while let Some((m, app)) = self.pending.pop_front() {
             self.pending_bytes -= m.len();
-            self.emit_relay(Side::Teler, m);
+            if app {
+                self.stats.app_to_remote += 1;
+                self.outputs.push_back(Output::Send {
+                    side: Side::Remote,
+                    frame: m,
+                });
+            } else {
+                self.emit_relay(Side::Teler, m);
+            }
         }
     }
 
@@ -1276,6 +1431,100 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             }
             _ => {}
         }
+        if self.ended {
+            return;
+        }
+        if self.call_handler.poll_timeout().is_some_and(|t| now >= t) {
+            self.outbox.items.clear();
+            self.outbox.now = Some(now);
+            let result = self.call_handler.handle_timeout(now, &mut self.outbox);
+            self.finish_handler(Side::Teler, result);
+        }
+        if !self.ended && self.remote_handler.poll_timeout().is_some_and(|t| now >= t) {
+            self.outbox.items.clear();
+            self.outbox.now = Some(now);
+            let result = self.remote_handler.handle_timeout(now, &mut self.outbox);
+            self.finish_handler(Side::Remote, result);
+        }
+    }
+
+    /// Carries out a command from the application (an adapter's call handle): a message
+    /// for Teler or the remote, or an end. Messages go out in order with relayed frames.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use teler_core::media::*;
+    /// let cfg = BridgeConfig::builder("ws://agent").build().unwrap();
+    /// let mut b = Bridge::new(cfg, relay(), relay());
+    /// let now = Instant::now();
+    /// b.handle_teler_connected(now);
+    /// b.handle_command(now, Command::to_teler(&AppMessage::Clear)).unwrap();
+    /// assert_eq!(
+    ///     b.poll_output(),
+    ///     Some(Output::Send { side: Side::Teler, frame: OutFrame::Text(r#"{"type":"clear"}"#.into()) }),
+    /// );
+    /// b.handle_command(now, Command::stop("operator hung up")).unwrap();
+    /// assert_eq!(b.handle_command(now, Command::GoAway), Err(CommandError::Ended));
+    /// ```
+    ///
+    /// # Errors
+    /// [`CommandError`]: the bridge has ended, the text for Teler is not a JSON object, the
+    /// frame is over the size limit, or the remote is not open and its queue is full.
+    pub fn handle_command(&mut self, now: Instant, command: Command) -> Result<(), CommandError> {
+        self.handle_teler_connected(now);
+        if self.ended {
+            return Err(CommandError::Ended);
+        }
+        let max = self.cfg.max_frame_size;
+        let check_len = |len: usize| match len > max {
+            true => Err(CommandError::TooLarge { len, max }),
+            false => Ok(()),
+        };
+        match command {
+            Command::SendToTeler(text) => {
+                check_len(text.len())?;
+                check_json_object(&text)?;
+                self.stats.app_to_teler += 1;
+                self.outputs.push_back(Output::Send {
+                    side: Side::Teler,
+                    frame: OutFrame::Text(text),
+                });
+            }
+            Command::SendToRemote(frame) => {
+                check_len(frame.len())?;
+                if self.remote == Remote::Open {
+                    self.stats.app_to_remote += 1;
+                    self.outputs.push_back(Output::Send {
+                        side: Side::Remote,
+                        frame,
+                    });
+                } else {
+                    let (max_frames, max_bytes) = self.cfg.pre_connect_limits();
+                    if self.pending.len() >= max_frames
+                        || self.pending_bytes + frame.len() > max_bytes
+                    {
+                        return Err(CommandError::QueueFull);
+                    }
+                    self.pending_bytes += frame.len();
+                    self.pending.push_back((frame, true));
+                }
+            }
+            Command::Stop { reason } => self.end(EndReason::StoppedByApp { reason }),
+            Command::GoAway => self.end(EndReason::GoingAway),
+        }
+        Ok(())
+    }
+
+    /// Refuses the call before anything happens (the connector is draining): Teler's socket
+    /// is closed with 1001 "going away", no agent is dialed, and the end reason is
+    /// [`EndReason::Refused`]. Does nothing once the bridge has started.
+    pub fn handle_refused(&mut self, now: Instant) {
+        if self.ended || self.teler_open || self.remote != Remote::NotStarted {
+            return;
+        }
+        self.teler_open = true;
+        self.teler_last_seen = Some(now);
+        self.end(EndReason::Refused);
     }
 
     /// Counts a received frame of `len` bytes; false (and rejected) when it is over the
@@ -1394,10 +1643,10 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             // Hold caller audio until the remote is open, within the bounds.
             let (max_frames, max_bytes) = self.cfg.pre_connect_limits();
             self.pending_bytes += message.len();
-            self.pending.push_back(message);
+            self.pending.push_back((message, false));
             while self.pending.len() > max_frames || self.pending_bytes > max_bytes {
                 match self.pending.pop_front() {
-                    Some(old) => {
+                    Some((old, _)) => {
                         self.pending_bytes -= old.len();
                         self.stats.from_teler.dropped += 1;
                     }
@@ -1434,7 +1683,7 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             return;
         }
         self.ended = true;
-        let dropped = self.pending.len() as u64;
+        let dropped = self.pending.iter().filter(|(_, app)| !app).count() as u64;
         self.stats.from_teler.dropped += dropped;
         self.pending.clear();
         self.pending_bytes = 0;
@@ -1477,6 +1726,14 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             EndReason::Timeout(TimeoutKind::Start) => {
                 (Some((CLOSE_POLICY, "no start message")), None)
             }
+            EndReason::StoppedByApp { .. } => (
+                Some((CLOSE_NORMAL, STOP_REASON)),
+                Some((CLOSE_NORMAL, STOP_REASON)),
+            ),
+            EndReason::GoingAway | EndReason::Refused => (
+                Some((CLOSE_GOING_AWAY, "going away")),
+                Some((CLOSE_GOING_AWAY, "going away")),
+            ),
         };
         if let Some((code, why)) = teler
             && self.teler_open
