@@ -34,7 +34,10 @@ use teler_core::media::{
     Bridge, BridgeConfig, CloseInfo, EndSummary, Event, OutFrame, Output, RemoteConnect, Side,
     StreamHandler,
 };
-use teler_io::{ReadFailure, close_frame, close_info, feed_frame, is_write_buffer_full};
+use teler_io::{
+    CallHandle, Calls, DrainReport, LiveCall, ReadFailure, close_frame, close_info, feed_frame,
+    is_write_buffer_full,
+};
 
 use crate::{Runtime, Timer};
 
@@ -79,6 +82,7 @@ pub struct StreamConnector<F, Rt> {
     factory: F,
     tls: Option<Arc<ClientConfig>>,
     on_event: Option<EventHook>,
+    calls: Calls,
     rt: PhantomData<fn() -> Rt>,
 }
 
@@ -87,6 +91,7 @@ impl<F, Rt> fmt::Debug for StreamConnector<F, Rt> {
         f.debug_struct("StreamConnector")
             .field("config", &self.config)
             .field("custom_tls", &self.tls.is_some())
+            .field("calls", &self.calls)
             .finish_non_exhaustive()
     }
 }
@@ -106,8 +111,33 @@ where
             factory,
             tls: None,
             on_event: None,
+            calls: Calls::new(),
             rt: PhantomData,
         }
+    }
+
+    /// The live calls: list them, find one by Teler's `call_id` or `stream_id`, and act on
+    /// it through its [`CallHandle`] (send Teler a `clear`, send the agent an event, stop
+    /// it, read its counters).
+    pub fn calls(&self) -> &Calls {
+        &self.calls
+    }
+
+    /// Whether [`drain`](Self::drain) has begun.
+    pub fn is_draining(&self) -> bool {
+        self.calls.is_draining()
+    }
+
+    /// Drains the connector for a deploy: from now on new media streams are refused (the
+    /// servers answer 503 with `Retry-After` before the upgrade; a `bridge_stream` call ends
+    /// at once with `EndReason::Refused`), live calls run until they end or `deadline`
+    /// passes, then the rest are sent away (both sides closed with 1001 "going away",
+    /// `EndReason::GoingAway`). Returns once no call is live, or [`CLOSE_TIMEOUT`] plus a
+    /// second after the deadline at the latest. Waiting costs nothing: it wakes when a call
+    /// ends.
+    pub async fn drain(&self, deadline: Instant) -> DrainReport {
+        let grace = CLOSE_TIMEOUT + Duration::from_secs(1);
+        teler_io::live::drain_async(&self.calls, deadline, grace, Rt::sleep).await
     }
 
     /// Uses this rustls client config for `wss://` remotes (e.g. a private CA). The default
@@ -151,9 +181,35 @@ where
         <S as Sink<Message>>::Error: 'static,
         E: 'static,
     {
+        self.bridge_stream_with(call_ws, |_| {}).await
+    }
+
+    /// As [`bridge_stream`](Self::bridge_stream), handing `on_start` the call's
+    /// [`CallHandle`] before anything is relayed (keep it to act on the call from elsewhere;
+    /// [`calls`](Self::calls) finds it too).
+    pub async fn bridge_stream_with<S, E>(
+        &self,
+        call_ws: S,
+        on_start: impl FnOnce(&CallHandle),
+    ) -> EndSummary
+    where
+        S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+        <S as Sink<Message>>::Error: 'static,
+        E: 'static,
+    {
         let (c, r) = (self.factory)();
+        let live = self.calls.register(self.config.remote_url());
+        on_start(live.handle());
+        #[cfg(feature = "tracing")]
+        let span = live.span().clone();
+        let mut bridge = Bridge::new(self.config.clone(), c, r);
+        if self.calls.is_draining() {
+            bridge.handle_refused(Instant::now());
+        }
         let driver = Driver::<S, C, R, Rt> {
-            bridge: Bridge::new(self.config.clone(), c, r),
+            bridge,
+            live,
+            began: Instant::now(),
             teler: call_ws,
             remote: RemoteSlot::Idle,
             out: [Outgoing::default(), Outgoing::default()],
@@ -164,6 +220,9 @@ where
             tls: self.tls.clone(),
             on_event: self.on_event.clone(),
         };
+        #[cfg(feature = "tracing")]
+        return tracing::Instrument::instrument(driver.run(), span).await;
+        #[cfg(not(feature = "tracing"))]
         driver.run().await
     }
 }
@@ -180,6 +239,7 @@ enum Wake<E, Rt: Runtime> {
     Connected(Result<Box<RemoteWs<Rt>>, String>),
     FlushFailed(Side),
     Timeout,
+    Command,
 }
 
 /// Frames for one side, waiting for its sink to be ready; bounded in bytes.
@@ -294,6 +354,8 @@ fn idx(side: Side) -> usize {
 
 struct Driver<S, C, R, Rt: Runtime> {
     bridge: Bridge<C, R>,
+    live: LiveCall,
+    began: Instant,
     teler: S,
     remote: RemoteSlot<Rt>,
     /// Frames waiting for each side's sink.
@@ -332,7 +394,9 @@ where
                 // it, so a slow handler delays only its own call (by one frame at most).
                 Rt::yield_now().await;
             }
-            self.feed(wake);
+            let now = Instant::now();
+            self.feed(wake, now);
+            self.live.publish(self.bridge.stats(), now);
         }
     }
 
@@ -341,6 +405,7 @@ where
         while let Some(out) = self.bridge.poll_output() {
             match out {
                 Output::ConnectRemote(req) => {
+                    self.live.observer.dialing(Instant::now());
                     let fut = connect::<Rt>(req, self.ws_config, self.tls.clone());
                     self.remote = RemoteSlot::Connecting(Box::pin(fut));
                 }
@@ -365,10 +430,17 @@ where
                     }
                 }
                 Output::Event(ev) => {
+                    let now = Instant::now();
+                    if let Event::Started(info) = &ev {
+                        self.live.started(info);
+                    }
+                    self.live.observer.event(&ev, now);
                     if let Some(hook) = &self.on_event {
                         hook(&ev);
                     }
                     if let Event::Ended(summary) = ev {
+                        self.live.publish(summary.stats, now);
+                        self.live.observer.ended_after(now - self.began);
                         return Some(*summary);
                     }
                 }
@@ -419,6 +491,11 @@ where
             {
                 return Poll::Ready(Wake::Connected(r));
             }
+            // Registered before the check, so a command queued in between still wakes us.
+            self.live.set_waker(cx.waker());
+            if self.live.has_commands() {
+                return Poll::Ready(Wake::Command);
+            }
             let readers = &self.readers;
             for flag in &readers.flags {
                 flag.task.register(cx.waker());
@@ -451,13 +528,15 @@ where
         (wake, polls > 1)
     }
 
-    fn feed(&mut self, wake: Wake<E, Rt>) {
-        let now = Instant::now();
+    fn feed(&mut self, wake: Wake<E, Rt>, now: Instant) {
         let b = &mut self.bridge;
+        let obs = &self.live.observer;
         match wake {
             Wake::Teler(Some(Ok(msg))) => match msg {
                 Message::Close(cf) => b.handle_teler_closed(now, cf.map(close_info)),
-                other => feed_frame(&other, |f| b.handle_teler_frame(now, f)),
+                other => obs.timed(Side::Teler, other.len(), || {
+                    feed_frame(&other, |f| b.handle_teler_frame(now, f))
+                }),
             },
             Wake::Teler(Some(Err(e))) => match teler_io::read_failure(&e) {
                 ReadFailure::Protocol(why) => b.handle_protocol_error(now, Side::Teler, why),
@@ -466,7 +545,9 @@ where
             Wake::Teler(None) => b.handle_teler_closed(now, None),
             Wake::Remote(Some(Ok(msg))) => match msg {
                 Message::Close(cf) => b.handle_remote_closed(now, cf.map(close_info)),
-                other => feed_frame(&other, |f| b.handle_remote_frame(now, f)),
+                other => obs.timed(Side::Remote, other.len(), || {
+                    feed_frame(&other, |f| b.handle_remote_frame(now, f))
+                }),
             },
             Wake::Remote(Some(Err(e))) => {
                 self.remote = RemoteSlot::Idle;
@@ -490,6 +571,11 @@ where
             }
             Wake::FlushFailed(side) => self.side_broke(side),
             Wake::Timeout => b.handle_timeout(now),
+            Wake::Command => {
+                while let Some(cmd) = self.live.next_command() {
+                    teler_io::live::apply(&mut self.bridge, now, cmd);
+                }
+            }
         }
     }
 

@@ -44,6 +44,7 @@ where
         let pending = handshakes.fetch_add(1, Ordering::AcqRel);
         if pending >= config.handshake_cap() {
             handshakes.fetch_sub(1, Ordering::AcqRel);
+            #[cfg(feature = "tracing")]
             tracing::debug!("too many pending handshakes: connection closed");
             drop(tcp);
             continue;
@@ -59,18 +60,20 @@ where
             let mut slot = None;
             let upgrade = async_tungstenite::accept_hdr_async_with_config(
                 tcp,
-                config.callback(&calls, &mut slot),
+                config.callback(&calls, connector.calls(), &mut slot),
                 Some(ws_config),
             );
             let ws = crate::timeout::<Rt, _>(config.handshake_limit(), upgrade).await;
             handshakes.fetch_sub(1, Ordering::AcqRel);
             let ws = match ws {
                 Some(Ok(ws)) => ws,
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "media stream handshake failed");
+                Some(Err(_e)) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::debug!(error = %_e, "media stream handshake failed");
                     return;
                 }
                 None => {
+                    #[cfg(feature = "tracing")]
                     tracing::debug!("media stream handshake timed out");
                     return;
                 }

@@ -38,7 +38,10 @@ use teler_core::media::{
     StreamHandler,
 };
 pub use teler_io::websocket_config;
-use teler_io::{ReadFailure, close_frame, close_info, default_tls, feed_frame};
+use teler_io::{
+    CallHandle, Calls, DrainReport, LiveCall, ReadFailure, close_frame, close_info, default_tls,
+    feed_frame,
+};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
@@ -138,6 +141,7 @@ pub struct StreamConnector<F> {
     tls: Option<Arc<ClientConfig>>,
     on_event: Option<EventHook>,
     poll_interval: Duration,
+    calls: Calls,
 }
 
 impl<F> fmt::Debug for StreamConnector<F> {
@@ -146,6 +150,7 @@ impl<F> fmt::Debug for StreamConnector<F> {
             .field("config", &self.config)
             .field("custom_tls", &self.tls.is_some())
             .field("poll_interval", &self.poll_interval)
+            .field("calls", &self.calls)
             .finish_non_exhaustive()
     }
 }
@@ -165,7 +170,32 @@ where
             tls: None,
             on_event: None,
             poll_interval: DEFAULT_POLL_INTERVAL,
+            calls: Calls::new(),
         }
+    }
+
+    /// The live calls: list them, find one by Teler's `call_id` or `stream_id`, and act on
+    /// it through its [`CallHandle`] from any thread (send Teler a `clear`, send the agent an
+    /// event, stop it, read its counters). A command wakes the call's thread at once (on
+    /// Unix through a socket pair in its `poll(2)`; elsewhere within the poll interval).
+    pub fn calls(&self) -> &Calls {
+        &self.calls
+    }
+
+    /// Whether [`drain`](Self::drain) has begun.
+    pub fn is_draining(&self) -> bool {
+        self.calls.is_draining()
+    }
+
+    /// Drains the connector, blocking the calling thread: new media streams are refused
+    /// ([`serve`](crate::serve) answers 503 with `Retry-After`; a `bridge_stream` call ends
+    /// at once with `EndReason::Refused`), live calls run until they end or `deadline`
+    /// passes, then the rest are sent away (1001 "going away" to both sides,
+    /// `EndReason::GoingAway`). Returns once no call is live, or [`CLOSE_TIMEOUT`] plus a
+    /// second after the deadline at the latest.
+    pub fn drain(&self, deadline: Instant) -> DrainReport {
+        let grace = CLOSE_TIMEOUT + Duration::from_secs(1);
+        teler_io::live::drain_blocking(&self.calls, deadline, grace)
     }
 
     /// Uses this rustls client config for `wss://` remotes (e.g. a private CA). The default
@@ -206,10 +236,33 @@ where
     /// [`EndReason`](teler_core::media::EndReason). It waits as long as Teler keeps the call
     /// open.
     pub fn bridge_stream<S: TcpSocket>(&self, call_ws: WebSocket<S>) -> EndSummary {
+        self.bridge_stream_with(call_ws, |_| {})
+    }
+
+    /// As [`bridge_stream`](Self::bridge_stream), handing `on_start` the call's
+    /// [`CallHandle`] before anything is relayed.
+    pub fn bridge_stream_with<S: TcpSocket>(
+        &self,
+        call_ws: WebSocket<S>,
+        on_start: impl FnOnce(&CallHandle),
+    ) -> EndSummary {
         let (c, r) = (self.factory)();
+        let live = self.calls.register(self.config.remote_url());
+        on_start(live.handle());
+        #[cfg(feature = "tracing")]
+        let span = live.span().clone();
+        #[cfg(feature = "tracing")]
+        let _entered = span.enter();
         let teler_ok = set_nonblocking(call_ws.get_ref()).is_ok();
+        let wake = Wake::new();
+        if let Some(w) = &wake {
+            live.set_waker(&std::task::Waker::from(w.clone()));
+        }
         let mut driver = Driver {
             bridge: Bridge::new(self.config.clone(), c, r),
+            live,
+            began: Instant::now(),
+            wake,
             teler: call_ws,
             remote: RemoteSlot::Idle,
             dirty: [false; 2],
@@ -222,6 +275,9 @@ where
             teler_broken: false,
             readable: [true, true],
         };
+        if self.calls.is_draining() {
+            driver.bridge.handle_refused(Instant::now());
+        }
         driver.bridge.handle_teler_connected(Instant::now());
         if !teler_ok {
             driver.bridge.handle_teler_closed(Instant::now(), None);
@@ -254,8 +310,64 @@ fn idx(side: Side) -> usize {
     }
 }
 
+/// The read end of a socket pair a [`CallHandle`] writes a byte to, so a command wakes the
+/// call's thread out of `poll(2)` at once (std only, no `unsafe`, no extra thread).
+#[cfg(unix)]
+struct Wake {
+    rx: std::os::unix::net::UnixStream,
+    tx: std::os::unix::net::UnixStream,
+}
+
+#[cfg(unix)]
+impl Wake {
+    fn new() -> Option<Arc<Wake>> {
+        let (rx, tx) = std::os::unix::net::UnixStream::pair().ok()?;
+        rx.set_nonblocking(true).ok()?;
+        tx.set_nonblocking(true).ok()?;
+        Some(Arc::new(Wake { rx, tx }))
+    }
+
+    /// Empties the pipe (one byte per command at most; a full pipe already wakes).
+    fn clear(&self) {
+        let mut buf = [0u8; 64];
+        while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
+    }
+}
+
+#[cfg(unix)]
+impl std::task::Wake for Wake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // A full pipe means a wake-up is already pending: nothing is lost.
+        let _ = (&self.tx).write(&[1]);
+    }
+}
+
+/// Elsewhere the thread sleeps at most the poll interval and checks the queue each turn.
+#[cfg(not(unix))]
+struct Wake;
+
+#[cfg(not(unix))]
+impl Wake {
+    fn new() -> Option<Arc<Wake>> {
+        None
+    }
+    fn clear(&self) {}
+}
+
+#[cfg(not(unix))]
+impl std::task::Wake for Wake {
+    fn wake(self: Arc<Self>) {}
+}
+
 struct Driver<S: Read + Write, C, R> {
     bridge: Bridge<C, R>,
+    live: LiveCall,
+    began: Instant,
+    wake: Option<Arc<Wake>>,
     teler: WebSocket<S>,
     remote: RemoteSlot,
     dirty: [bool; 2],
@@ -288,10 +400,12 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
             self.execute();
             busy |= self.read_side(Side::Teler);
             busy |= self.read_side(Side::Remote);
+            busy |= self.serve_commands();
+            let now = Instant::now();
+            self.live.publish(self.bridge.stats(), now);
             if self.summary.is_some() {
                 continue;
             }
-            let now = Instant::now();
             let deadline = self.bridge.poll_timeout();
             if deadline.is_some_and(|d| now >= d) {
                 self.bridge.handle_timeout(now);
@@ -306,6 +420,7 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
         while let Some(out) = self.bridge.poll_output() {
             match out {
                 Output::ConnectRemote(req) => {
+                    self.live.observer.dialing(Instant::now());
                     let (tx, rx) = mpsc::channel();
                     let (cfg, tls) = (self.ws_config, self.tls.clone());
                     let spawned =
@@ -354,10 +469,17 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
                     }
                 }
                 Output::Event(ev) => {
+                    let now = Instant::now();
+                    if let Event::Started(info) = &ev {
+                        self.live.started(info);
+                    }
+                    self.live.observer.event(&ev, now);
                     if let Some(hook) = &self.on_event {
                         hook(&ev);
                     }
                     if let Event::Ended(summary) = ev {
+                        self.live.publish(summary.stats, now);
+                        self.live.observer.ended_after(now - self.began);
                         self.summary = Some(*summary);
                         return;
                     }
@@ -379,6 +501,22 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
                 self.bridge.handle_remote_closed(now, None);
             }
         }
+    }
+
+    /// Carries out the application's queued commands; returns whether there were any.
+    fn serve_commands(&mut self) -> bool {
+        if let Some(w) = &self.wake {
+            w.clear();
+        }
+        let mut any = false;
+        while self.summary.is_none()
+            && let Some(cmd) = self.live.next_command()
+        {
+            teler_io::live::apply(&mut self.bridge, Instant::now(), cmd);
+            self.execute();
+            any = true;
+        }
+        any
     }
 
     /// Waits until a socket is ready or `timeout` passes (`None`: no deadline).
@@ -403,6 +541,7 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
                 teler,
                 self.dirty[0],
                 remote.map(|r| (r, self.dirty[1])),
+                self.wake.as_ref().map(|w| &w.rx),
                 timeout,
             );
             self.readable[0] |= ready[0];
@@ -501,13 +640,19 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
                     b.handle_teler_closed(now, cf.map(close_info))
                 }
                 (Side::Teler, Read1::Message(m)) => {
-                    feed_frame(&m, |f| b.handle_teler_frame(now, f))
+                    let obs = &self.live.observer;
+                    obs.timed(Side::Teler, m.len(), || {
+                        feed_frame(&m, |f| b.handle_teler_frame(now, f))
+                    })
                 }
                 (Side::Remote, Read1::Message(Message::Close(cf))) => {
                     b.handle_remote_closed(now, cf.map(close_info))
                 }
                 (Side::Remote, Read1::Message(m)) => {
-                    feed_frame(&m, |f| b.handle_remote_frame(now, f))
+                    let obs = &self.live.observer;
+                    obs.timed(Side::Remote, m.len(), || {
+                        feed_frame(&m, |f| b.handle_remote_frame(now, f))
+                    })
                 }
                 (Side::Teler, Read1::Closed) => {
                     self.teler_broken = true;
@@ -557,6 +702,7 @@ fn wait_ready(
     teler: &TcpStream,
     teler_out: bool,
     remote: Option<(&TcpStream, bool)>,
+    wake: Option<&std::os::unix::net::UnixStream>,
     timeout: Option<Duration>,
 ) -> [bool; 2] {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
@@ -570,15 +716,28 @@ fn wait_ready(
             tv_nsec: 0,
         })
     });
+    // Teler, the remote (or Teler again, unused), the command wake-up (or Teler again).
     let mut fds = [
         PollFd::new(teler, flags(teler_out)),
         PollFd::new(
             remote.map_or(teler, |r| r.0),
             flags(remote.is_some_and(|r| r.1)),
         ),
+        match wake {
+            Some(w) => PollFd::new(w, PollFlags::IN),
+            None => PollFd::new(teler, PollFlags::IN),
+        },
     ];
     let n = if remote.is_some() { 2 } else { 1 };
-    if poll(&mut fds[..n], timeout.as_ref()).is_err() {
+    let polled = match wake {
+        Some(_) => {
+            // Compact: the wake-up goes right after the sockets in use.
+            fds.swap(n, 2);
+            n + 1
+        }
+        None => n,
+    };
+    if poll(&mut fds[..polled], timeout.as_ref()).is_err() {
         return [true, true];
     }
     let readable = |fd: &PollFd<'_>| {

@@ -103,6 +103,7 @@ where
         };
         if handshakes.fetch_add(1, Ordering::AcqRel) >= config.handshake_cap() {
             handshakes.fetch_sub(1, Ordering::AcqRel);
+            #[cfg(feature = "tracing")]
             tracing::debug!("too many pending handshakes: connection closed");
             continue;
         }
@@ -124,7 +125,7 @@ where
                 let mut slot = None;
                 let upgraded = tungstenite::accept_hdr_with_config(
                     tcp,
-                    config.callback(&calls, &mut slot),
+                    config.callback(&calls, connector.calls(), &mut slot),
                     Some(connector.websocket_config()),
                 )
                 .map_err(|e| e.to_string());
@@ -139,11 +140,15 @@ where
                         let _slot = slot;
                         connector.bridge_stream(ws);
                     }
-                    Err(e) => tracing::debug!(error = e, "media stream handshake failed"),
+                    Err(_e) => {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(error = _e, "media stream handshake failed");
+                    }
                 }
             });
-        if let Err(e) = spawned {
-            tracing::warn!(error = %e, "cannot start a call thread");
+        if let Err(_e) = spawned {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(error = %_e, "cannot start a call thread");
         }
     }
 }

@@ -39,7 +39,19 @@ use tungstenite::{Message, handshake::client::Request};
 
 pub use tungstenite;
 
+pub mod live;
+pub mod observe;
 pub mod serve;
+
+pub use live::{CallHandle, Calls, DrainReport, LiveCall, SendError};
+
+/// The host of a remote URL, for logs: never its path, query, user info or port.
+pub fn remote_host(url: &str) -> String {
+    url.parse::<tungstenite::http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_owned))
+        .unwrap_or_else(|| "(unparsable URL)".to_owned())
+}
 
 /// Hands a received message to `f` as a core [`Frame`]. Close frames (and raw frames, which
 /// tungstenite does not return from reads) are not frames for the core: the adapter turns

@@ -165,14 +165,25 @@ impl ServeConfig {
         self.max_calls
     }
 
-    /// The decision on one upgrade request: the route, the auth hook, then a call slot (held
-    /// for the call's life). `calls` is the server's counter of live calls.
-    pub fn admit(&self, req: &Request, calls: &CallCount) -> Result<CallSlot, Refusal> {
+    /// The decision on one upgrade request: the route, the auth hook, the drain, then a
+    /// call slot (held for the call's life). `calls` is the server's counter of live calls;
+    /// `draining` whether the connector is draining ([`Calls::is_draining`](crate::Calls::is_draining)),
+    /// which refuses the stream with 503 and `Retry-After` so Teler's retry lands on another
+    /// instance.
+    pub fn admit(
+        &self,
+        req: &Request,
+        calls: &CallCount,
+        draining: bool,
+    ) -> Result<CallSlot, Refusal> {
         if req.uri().path() != self.path {
             return Err(Refusal::new(404, "not found"));
         }
         if let Some(auth) = &self.auth {
             auth(req)?;
+        }
+        if draining {
+            return Err(Refusal::new(503, "draining, retry later"));
         }
         calls
             .acquire(self.max_calls)
@@ -185,18 +196,20 @@ impl ServeConfig {
     pub fn callback<'a>(
         &'a self,
         calls: &'a CallCount,
+        live: &'a crate::Calls,
         slot: &'a mut Option<CallSlot>,
     ) -> impl FnOnce(
         &Request,
         tungstenite::handshake::server::Response,
     ) -> Result<tungstenite::handshake::server::Response, ErrorResponse>
     + 'a {
-        move |req, resp| match self.admit(req, calls) {
+        move |req, resp| match self.admit(req, calls, live.is_draining()) {
             Ok(s) => {
                 *slot = Some(s);
                 Ok(resp)
             }
             Err(refusal) => {
+                #[cfg(feature = "tracing")]
                 tracing::debug!(status = refusal.status, reason = %refusal.reason, "media stream refused before the upgrade");
                 Err(refusal.response())
             }
@@ -257,7 +270,10 @@ impl AcceptErrors {
             .last_log
             .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1));
         if due {
+            #[cfg(feature = "tracing")]
             tracing::warn!(error = %e, errors = self.since_log, "accept failed; backing off");
+            #[cfg(not(feature = "tracing"))]
+            let _ = e;
             self.last_log = Some(now);
             self.since_log = 0;
         }
@@ -366,21 +382,44 @@ mod tests {
         });
         let calls = CallCount::new();
         assert_eq!(
-            cfg.admit(&req("/other?ok"), &calls).unwrap_err().status,
+            cfg.admit(&req("/other?ok"), &calls, false)
+                .unwrap_err()
+                .status,
             404
         );
         assert_eq!(
-            cfg.admit(&req("/media-stream"), &calls).unwrap_err().status,
+            cfg.admit(&req("/media-stream"), &calls, false)
+                .unwrap_err()
+                .status,
             401
         );
-        let slot = cfg.admit(&req("/media-stream?ok"), &calls).unwrap();
+        let slot = cfg.admit(&req("/media-stream?ok"), &calls, false).unwrap();
         assert_eq!(calls.get(), 1);
-        let full = cfg.admit(&req("/media-stream?ok"), &calls).unwrap_err();
+        let full = cfg
+            .admit(&req("/media-stream?ok"), &calls, false)
+            .unwrap_err();
         assert_eq!(full.status, 503);
         assert_eq!(full.response().headers()["retry-after"], "1");
         drop(slot);
         assert_eq!(calls.get(), 0);
-        assert!(cfg.admit(&req("/media-stream?ok"), &calls).is_ok());
+        assert!(cfg.admit(&req("/media-stream?ok"), &calls, false).is_ok());
+        // Draining: refused with 503 and Retry-After after auth, and no slot is taken.
+        let drain = cfg
+            .admit(&req("/media-stream?ok"), &calls, true)
+            .unwrap_err();
+        assert_eq!(
+            (drain.status, drain.reason.as_str()),
+            (503, "draining, retry later")
+        );
+        assert_eq!(drain.response().headers()["retry-after"], "1");
+        assert_eq!(calls.get(), 0);
+        assert_eq!(
+            cfg.admit(&req("/media-stream"), &calls, true)
+                .unwrap_err()
+                .status,
+            401,
+            "a stranger learns nothing of the drain"
+        );
         assert!(!format!("{cfg:?}").contains("ok"));
     }
 
@@ -414,7 +453,9 @@ mod tests {
         );
         assert_eq!(ServeConfig::new().max_handshakes(0).handshake_cap(), 1);
         // The hook runs, and its refusal is the answer.
-        let refused = cfg.admit(&req("/teler"), &CallCount::new()).unwrap_err();
+        let refused = cfg
+            .admit(&req("/teler"), &CallCount::new(), false)
+            .unwrap_err();
         assert_eq!(refused, Refusal::new(403, "secret-reason"));
         assert_eq!(refused.response().status(), 403);
         assert!(refused.response().headers().get("retry-after").is_none());

@@ -179,6 +179,7 @@ impl Sink<Message> for AxumWs {
 pub struct Gate {
     config: Arc<crate::ServeConfig>,
     calls: teler_io::serve::CallCount,
+    live: Option<teler_io::Calls>,
 }
 
 impl Gate {
@@ -187,7 +188,15 @@ impl Gate {
         Gate {
             config: Arc::new(config),
             calls: teler_io::serve::CallCount::new(),
+            live: None,
         }
+    }
+
+    /// Refuses new streams (503, `Retry-After`) while these calls drain: pass the
+    /// connector's [`calls`](crate::StreamConnector::calls). [`route`] does it for you.
+    pub fn watch(mut self, calls: &teler_io::Calls) -> Self {
+        self.live = Some(calls.clone());
+        self
     }
 
     /// The settings.
@@ -213,18 +222,21 @@ impl Gate {
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = parts.uri.clone();
         *req.headers_mut() = parts.headers.clone();
-        self.config.admit(&req, &self.calls).map_err(|refusal| {
-            let status = axum::http::StatusCode::from_u16(refusal.status)
-                .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
-            let mut resp = (status, refusal.reason).into_response();
-            if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
-                resp.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static("1"),
-                );
-            }
-            resp
-        })
+        let draining = self.live.as_ref().is_some_and(|c| c.is_draining());
+        self.config
+            .admit(&req, &self.calls, draining)
+            .map_err(|refusal| {
+                let status = axum::http::StatusCode::from_u16(refusal.status)
+                    .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+                let mut resp = (status, refusal.reason).into_response();
+                if status == axum::http::StatusCode::SERVICE_UNAVAILABLE {
+                    resp.headers_mut().insert(
+                        axum::http::header::RETRY_AFTER,
+                        axum::http::HeaderValue::from_static("1"),
+                    );
+                }
+                resp
+            })
     }
 }
 
@@ -238,6 +250,7 @@ where
 {
     use axum::extract::FromRequestParts;
     let path = gate.config().media_path().to_string();
+    let gate = gate.watch(connector.calls());
     let handler = move |req: axum::extract::Request| {
         let (connector, gate) = (connector.clone(), gate.clone());
         async move {
@@ -285,6 +298,7 @@ pub async fn serve(
             }
         };
         let Some(slot) = open.acquire(max_open) else {
+            #[cfg(feature = "tracing")]
             tracing::debug!("too many open connections: closed");
             continue;
         };
@@ -297,8 +311,9 @@ pub async fn serve(
                 .header_read_timeout(head_timeout)
                 .serve_connection(TokioIo::new(tcp), service)
                 .with_upgrades();
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            if let Err(_e) = conn.await {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(error = %_e, "connection ended with an error");
             }
         });
     }

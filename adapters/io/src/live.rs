@@ -1,0 +1,522 @@
+//! Live calls, from outside the bridge: a [`CallHandle`] per call to act on it, a [`Calls`]
+//! registry per connector to find one, and the drain state the server consults.
+//!
+//! The adapters' run loops hold a [`LiveCall`] (the driver's end of a handle): they serve its
+//! command queue after every wake-up, publish the counters, and unregister the call when it
+//! ends. Everything here is runtime-agnostic: a handle wakes the call's loop through a
+//! [`Waker`] the loop installs (the async adapters' task waker; a socket-pair write for the
+//! blocking adapter).
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::Waker;
+use std::time::{Instant, SystemTime};
+
+use teler_core::media::{AppMessage, Command, CommandError, OutFrame, StartInfo, Stats};
+
+/// Default bound of a call's command queue.
+pub const DEFAULT_COMMAND_QUEUE: usize = 64;
+
+/// Why a [`CallHandle`] could not queue a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The call has ended.
+    #[error("the call has ended")]
+    Ended,
+    /// The call's command queue is full (its loop is behind): try again shortly.
+    #[error("the call's command queue is full")]
+    QueueFull,
+    /// The command itself is invalid (text for Teler that is not a JSON object, …).
+    #[error(transparent)]
+    Invalid(#[from] CommandError),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Shared {
+    id: u64,
+    since: SystemTime,
+    cap: usize,
+    commands: Mutex<VecDeque<Command>>,
+    /// Set (under the queue's lock) while commands wait: the loop checks it with one load.
+    pending: AtomicBool,
+    waker: atomic_waker::AtomicWaker,
+    stats: Mutex<Stats>,
+    start: OnceLock<StartInfo>,
+    ended: AtomicBool,
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+/// A live call, as the application sees it: cloneable, `Send + Sync`, cheap to keep.
+///
+/// Commands go through a bounded queue that the call's loop serves as soon as it is woken
+/// (the handle wakes it), in order with the frames it relays. A handle outlives its call
+/// harmlessly: once the call ends, sends fail with [`SendError::Ended`] and
+/// [`stats`](Self::stats) keeps the final counters.
+#[derive(Clone)]
+pub struct CallHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for CallHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallHandle")
+            .field("id", &self.shared.id)
+            .field("call_id", &self.call_id())
+            .field("ended", &self.is_ended())
+            .finish()
+    }
+}
+
+impl CallHandle {
+    /// This process's number for the call (unique per registry, from 1); Teler's ids come
+    /// with `start` ([`call_id`](Self::call_id)).
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// When the bridge started (Teler's socket was accepted).
+    pub fn since(&self) -> SystemTime {
+        self.shared.since
+    }
+
+    /// The `start` metadata, once Teler sent it.
+    pub fn start_info(&self) -> Option<&StartInfo> {
+        self.shared.start.get()
+    }
+
+    /// Teler's `call_id`, once `start` came.
+    pub fn call_id(&self) -> Option<&str> {
+        self.start_info()?.call_id.as_deref()
+    }
+
+    /// Teler's `stream_id`, once `start` came.
+    pub fn stream_id(&self) -> Option<&str> {
+        self.start_info()?.stream_id.as_deref()
+    }
+
+    /// The counters, as of the loop's last turn (final once the call ended).
+    pub fn stats(&self) -> Stats {
+        *lock(&self.shared.stats)
+    }
+
+    /// Whether the call has ended.
+    pub fn is_ended(&self) -> bool {
+        self.shared.ended.load(Ordering::Acquire)
+    }
+
+    /// Queues a command for the call's loop and wakes it.
+    ///
+    /// # Errors
+    /// [`SendError::Ended`] once the call is over, [`SendError::QueueFull`] when
+    /// [`DEFAULT_COMMAND_QUEUE`] commands wait, [`SendError::Invalid`] for text for Teler
+    /// that is not a JSON object (checked here, so the caller learns of it).
+    pub fn send(&self, command: Command) -> Result<(), SendError> {
+        if let Command::SendToTeler(text) = &command {
+            Command::to_teler_json(text.as_str())?;
+        }
+        {
+            // The end is marked under this lock too, so nothing is queued after it.
+            let mut q = lock(&self.shared.commands);
+            if self.is_ended() {
+                return Err(SendError::Ended);
+            }
+            if q.len() >= self.shared.cap {
+                return Err(SendError::QueueFull);
+            }
+            q.push_back(command);
+            self.shared.pending.store(true, Ordering::Release);
+        }
+        self.shared.waker.wake();
+        Ok(())
+    }
+
+    /// Sends Teler an app message (`audio`, `clear`, `interrupt`).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_to_teler(&self, message: &AppMessage<'_>) -> Result<(), SendError> {
+        self.send(Command::to_teler(message))
+    }
+
+    /// Tells Teler to drop the audio it holds for playback (barge-in).
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn clear(&self) -> Result<(), SendError> {
+        self.send_to_teler(&AppMessage::Clear)
+    }
+
+    /// Sends the remote (the agent) a text frame.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_to_remote(&self, text: impl Into<String>) -> Result<(), SendError> {
+        self.send(Command::to_remote(text))
+    }
+
+    /// Sends the remote a binary frame.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn send_binary_to_remote(&self, data: Vec<u8>) -> Result<(), SendError> {
+        self.send(Command::SendToRemote(OutFrame::Binary(data)))
+    }
+
+    /// Ends the call: both sides are closed with 1000 and the summary's reason is
+    /// `StoppedByApp`. (To hang the phone call up too, also end it through the REST API.)
+    ///
+    /// # Errors
+    /// As [`send`](Self::send).
+    pub fn stop(&self, reason: impl Into<String>) -> Result<(), SendError> {
+        self.send(Command::stop(reason))
+    }
+
+    /// Records the caller's and callee's numbers on the call's `teler.call` span (Teler's
+    /// `start` does not carry them; your flow webhook does). Does nothing without the
+    /// `tracing` feature.
+    pub fn record_numbers(&self, from: &str, to: &str) {
+        #[cfg(feature = "tracing")]
+        {
+            self.shared.span.record("from", from);
+            self.shared.span.record("to", to);
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (from, to);
+    }
+}
+
+struct Registry {
+    next: AtomicU64,
+    live: Mutex<Vec<CallHandle>>,
+    draining: AtomicBool,
+    changed: event_listener::Event,
+    queue_cap: usize,
+}
+
+/// The live calls of one connector: list them, find one by Teler's ids, and the drain
+/// flag the server checks before each upgrade. Cloning shares the registry.
+#[derive(Clone)]
+pub struct Calls {
+    inner: Arc<Registry>,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        Calls::new()
+    }
+}
+
+impl fmt::Debug for Calls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Calls")
+            .field("live", &self.len())
+            .field("draining", &self.is_draining())
+            .finish()
+    }
+}
+
+impl Calls {
+    /// An empty registry.
+    pub fn new() -> Calls {
+        Calls {
+            inner: Arc::new(Registry {
+                next: AtomicU64::new(1),
+                live: Mutex::new(Vec::new()),
+                draining: AtomicBool::new(false),
+                changed: event_listener::Event::new(),
+                queue_cap: DEFAULT_COMMAND_QUEUE,
+            }),
+        }
+    }
+
+    /// Every live call, oldest first.
+    pub fn list(&self) -> Vec<CallHandle> {
+        lock(&self.inner.live).clone()
+    }
+
+    /// How many calls are live.
+    pub fn len(&self) -> usize {
+        lock(&self.inner.live).len()
+    }
+
+    /// Whether no call is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The live call with this Teler `call_id` (known once its `start` came).
+    pub fn by_call_id(&self, call_id: &str) -> Option<CallHandle> {
+        self.find(|h| h.call_id() == Some(call_id))
+    }
+
+    /// The live call with this Teler `stream_id`.
+    pub fn by_stream_id(&self, stream_id: &str) -> Option<CallHandle> {
+        self.find(|h| h.stream_id() == Some(stream_id))
+    }
+
+    /// The live call with this process-local [`CallHandle::id`].
+    pub fn by_id(&self, id: u64) -> Option<CallHandle> {
+        self.find(|h| h.id() == id)
+    }
+
+    fn find(&self, f: impl Fn(&CallHandle) -> bool) -> Option<CallHandle> {
+        lock(&self.inner.live).iter().find(|h| f(h)).cloned()
+    }
+
+    /// Whether a drain has begun: new media streams are refused.
+    pub fn is_draining(&self) -> bool {
+        self.inner.draining.load(Ordering::Acquire)
+    }
+
+    /// Begins a drain: from now on the servers refuse new media streams (503 with
+    /// `Retry-After`) and bridges started anyway end at once with `EndReason::Refused`.
+    /// The adapters' `drain(deadline)` calls this, waits, then [`go_away`](Self::go_away)s.
+    pub fn begin_drain(&self) {
+        self.inner.draining.store(true, Ordering::Release);
+        self.inner.changed.notify(usize::MAX);
+    }
+
+    /// Sends every live call away ([`Command::GoAway`]: both sides closed with 1001);
+    /// returns how many were told.
+    pub fn go_away(&self) -> usize {
+        self.list()
+            .iter()
+            .filter(|h| h.send(Command::GoAway).is_ok())
+            .count()
+    }
+
+    /// A listener that fires when a call ends or a drain begins: check the state, then
+    /// wait on it (as a future, or with `wait_deadline` on a thread).
+    pub fn changed(&self) -> event_listener::EventListener {
+        self.inner.changed.listen()
+    }
+
+    /// Registers a call that is starting, for its run loop.
+    pub fn register(&self, remote_url: &str) -> LiveCall {
+        let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::new(Shared {
+            id,
+            since: SystemTime::now(),
+            cap: self.inner.queue_cap,
+            commands: Mutex::new(VecDeque::new()),
+            pending: AtomicBool::new(false),
+            waker: atomic_waker::AtomicWaker::new(),
+            stats: Mutex::new(Stats::default()),
+            start: OnceLock::new(),
+            ended: AtomicBool::new(false),
+            #[cfg(feature = "tracing")]
+            span: crate::observe::call_span(id, remote_url),
+        });
+        #[cfg(not(feature = "tracing"))]
+        let _ = remote_url;
+        let handle = CallHandle { shared };
+        lock(&self.inner.live).push(handle.clone());
+        LiveCall {
+            handle,
+            calls: self.clone(),
+            observer: crate::observe::Observer::new(),
+        }
+    }
+}
+
+/// The run loop's end of a [`CallHandle`]: commands to serve, counters to publish, and the
+/// call's logs and metrics ([`crate::observe`]). Dropping it ends the call for its handles
+/// and removes it from the registry.
+pub struct LiveCall {
+    handle: CallHandle,
+    calls: Calls,
+    /// The call's log and metrics state.
+    pub observer: crate::observe::Observer,
+}
+
+impl fmt::Debug for LiveCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LiveCall")
+            .field("handle", &self.handle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LiveCall {
+    /// The application's handle to this call.
+    pub fn handle(&self) -> &CallHandle {
+        &self.handle
+    }
+
+    /// Installs the waker a handle wakes after queueing a command (async loops: their
+    /// task's waker, on every poll; the blocking loop: once).
+    /// Register it before checking [`has_commands`](Self::has_commands), so no wake-up is
+    /// lost.
+    pub fn set_waker(&self, waker: &Waker) {
+        self.handle.shared.waker.register(waker);
+    }
+
+    /// Takes the next queued command.
+    pub fn next_command(&self) -> Option<Command> {
+        if !self.has_commands() {
+            return None;
+        }
+        let mut q = lock(&self.handle.shared.commands);
+        let c = q.pop_front();
+        if q.is_empty() {
+            self.handle.shared.pending.store(false, Ordering::Release);
+        }
+        c
+    }
+
+    /// Whether a command waits (one atomic load).
+    #[inline]
+    pub fn has_commands(&self) -> bool {
+        self.handle.shared.pending.load(Ordering::Acquire)
+    }
+
+    /// Publishes the counters for the handles, and lets the observer turn what changed into
+    /// metrics and (rate-limited) warnings. Call it once per loop turn.
+    pub fn publish(&mut self, stats: Stats, now: Instant) {
+        *lock(&self.handle.shared.stats) = stats;
+        self.observer.on_stats(&stats, now);
+    }
+
+    /// Records Teler's `start` (handles can then be found by its ids).
+    pub fn started(&self, info: &StartInfo) {
+        let _ = self.handle.shared.start.set(info.clone());
+        #[cfg(feature = "tracing")]
+        crate::observe::record_start(&self.handle.shared.span, info);
+    }
+
+    /// The call's `teler.call` span, for the loop to run in.
+    #[cfg(feature = "tracing")]
+    pub fn span(&self) -> &tracing::Span {
+        &self.handle.shared.span
+    }
+}
+
+impl Drop for LiveCall {
+    fn drop(&mut self) {
+        {
+            let mut q = lock(&self.handle.shared.commands);
+            self.handle.shared.ended.store(true, Ordering::Release);
+            q.clear();
+        }
+        self.handle.shared.pending.store(false, Ordering::Release);
+        drop(self.handle.shared.waker.take());
+        let id = self.handle.shared.id;
+        lock(&self.calls.inner.live).retain(|h| h.id() != id);
+        self.calls.inner.changed.notify(usize::MAX);
+    }
+}
+
+/// What a drain did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DrainReport {
+    /// Calls live when the drain began.
+    pub live_at_start: usize,
+    /// Calls still live at the deadline, sent away with 1001 "going away".
+    pub sent_away: usize,
+    /// Calls still live when the drain gave up waiting for them to close (0 unless a peer
+    /// or handler kept a loop from closing within the grace period).
+    pub still_live: usize,
+}
+
+/// The drain, for an async runtime: begins it, waits (woken by each call's end, not by
+/// polling) until no call is live or `deadline` passes, sends the rest away, and waits up
+/// to `grace` more for them to close. `sleep` is the runtime's timer.
+pub async fn drain_async<S, Fut>(
+    calls: &Calls,
+    deadline: Instant,
+    grace: std::time::Duration,
+    sleep: S,
+) -> DrainReport
+where
+    S: Fn(std::time::Duration) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    async fn settle<S, Fut>(calls: &Calls, until: Instant, sleep: &S) -> bool
+    where
+        S: Fn(std::time::Duration) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        use std::future::Future;
+        use std::pin::{Pin, pin};
+        use std::task::Poll;
+        loop {
+            let mut listener = calls.changed();
+            if calls.is_empty() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            let mut nap = pin!(sleep(until - now));
+            std::future::poll_fn(|cx| {
+                if Pin::new(&mut listener).poll(cx).is_ready() || nap.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
+        }
+    }
+    calls.begin_drain();
+    let mut report = DrainReport {
+        live_at_start: calls.len(),
+        ..DrainReport::default()
+    };
+    if !settle(calls, deadline, &sleep).await {
+        report.sent_away = calls.go_away();
+        settle(calls, Instant::now() + grace, &sleep).await;
+    }
+    report.still_live = calls.len();
+    report
+}
+
+/// The drain, blocking the calling thread: as [`drain_async`].
+pub fn drain_blocking(calls: &Calls, deadline: Instant, grace: std::time::Duration) -> DrainReport {
+    fn settle(calls: &Calls, until: Instant) -> bool {
+        loop {
+            let listener = calls.changed();
+            if calls.is_empty() {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            event_listener::Listener::wait_deadline(listener, until);
+        }
+    }
+    calls.begin_drain();
+    let mut report = DrainReport {
+        live_at_start: calls.len(),
+        ..DrainReport::default()
+    };
+    if !settle(calls, deadline) {
+        report.sent_away = calls.go_away();
+        settle(calls, Instant::now() + grace);
+    }
+    report.still_live = calls.len();
+    report
+}
+
+/// Carries out one command on the bridge; a command the core refuses (the call ended in
+/// between, a frame over the limit) is logged, not lost silently.
+pub fn apply<C, R>(bridge: &mut teler_core::media::Bridge<C, R>, now: Instant, command: Command)
+where
+    C: teler_core::media::StreamHandler,
+    R: teler_core::media::StreamHandler,
+{
+    if let Err(e) = bridge.handle_command(now, command) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(error = %e, "command not carried out");
+        #[cfg(not(feature = "tracing"))]
+        let _ = e;
+    }
+}
