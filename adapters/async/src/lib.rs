@@ -34,6 +34,7 @@ pub use rest::AsyncClient;
 pub use rustls;
 pub use teler_core;
 pub use teler_io::websocket_config;
+pub use teler_io::{CallHandle, Calls, DrainReport, SendError, observe};
 
 /// What the SDK needs from an async runtime. Implemented by `teler_tokio::Tokio` and
 /// `teler_smol::Smol`; the methods are associated functions (no runtime value is carried),

@@ -61,3 +61,4 @@ pub use rest::Client;
 mod server;
 pub use server::serve;
 pub use teler_io::serve::{MediaTokens, Refusal, ServeConfig};
+pub use teler_io::{CallHandle, Calls, DrainReport, SendError, observe};

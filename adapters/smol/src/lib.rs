@@ -76,7 +76,9 @@ pub use rustls;
 pub use teler_async;
 pub mod rest;
 pub use rest::AsyncClient;
-pub use teler_async::{MediaTokens, Refusal, ServeConfig};
+pub use teler_async::{
+    CallHandle, Calls, DrainReport, MediaTokens, Refusal, SendError, ServeConfig, observe,
+};
 
 /// Serves Teler's media streams on `listener`, one task per call: the route, the call cap,
 /// the auth hook and the handshake timeout of `config` are applied before the upgrade (see

@@ -38,6 +38,9 @@ fn bridge_future_size() -> usize {
 fn a_calls_bridge_future_stays_small() {
     let size = bridge_future_size();
     println!("bridge future: {size} bytes");
-    // 3,720 bytes before the bridge became generic over the Runtime trait, plus 10%.
-    assert!(size <= 4_092, "the bridge future grew to {size} bytes");
+    // 3,720 bytes before the bridge became generic over the Runtime trait, plus 10%, plus
+    // what observing and controlling a live call costs (measured 4,304 with tracing on):
+    // the observer's last counters (for metric deltas) and warning limiters, the call's
+    // handle, its start time and the span.
+    assert!(size <= 4_400, "the bridge future grew to {size} bytes");
 }

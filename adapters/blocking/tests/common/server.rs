@@ -75,6 +75,9 @@ impl BridgeServer {
 pub struct Serving {
     pub addr: SocketAddr,
     pub summaries: mpsc::Receiver<EndSummary>,
+    /// The connector's live calls.
+    pub calls: teler_blocking::Calls,
+    drainer: Box<dyn Fn(std::time::Instant) -> teler_blocking::DrainReport + Send + Sync>,
 }
 
 impl Serving {
@@ -83,6 +86,11 @@ impl Serving {
         self.summaries
             .recv_timeout(Duration::from_secs(20))
             .expect("the bridge ended within 20 s")
+    }
+
+    /// Drains the connector (blocks the test thread until it is done).
+    pub fn drain(&self, deadline: std::time::Instant) -> teler_blocking::DrainReport {
+        (self.drainer)(deadline)
     }
 }
 
@@ -105,14 +113,20 @@ impl Serving {
         let addr = listener.local_addr().unwrap();
         let (sum_tx, summaries) = mpsc::channel();
         let sum_tx = std::sync::Mutex::new(sum_tx);
+        let connector = Arc::new(StreamConnector::new(config, factory).on_event(move |e| {
+            if let Event::Ended(s) = e {
+                let _ = sum_tx.lock().unwrap().send((**s).clone());
+            }
+        }));
+        let (calls, c) = (connector.calls().clone(), connector.clone());
         thread::spawn(move || {
-            let connector = StreamConnector::new(config, factory).on_event(move |e| {
-                if let Event::Ended(s) = e {
-                    let _ = sum_tx.lock().unwrap().send((**s).clone());
-                }
-            });
-            let _ = teler_blocking::serve(listener, Arc::new(connector), serve);
+            let _ = teler_blocking::serve(listener, connector, serve);
         });
-        Serving { addr, summaries }
+        Serving {
+            addr,
+            summaries,
+            calls,
+            drainer: Box::new(move |d| c.drain(d)),
+        }
     }
 }

@@ -93,6 +93,9 @@ impl BridgeServer {
 pub struct Serving {
     pub addr: SocketAddr,
     pub summaries: mpsc::Receiver<EndSummary>,
+    /// The connector's live calls.
+    pub calls: teler_smol::Calls,
+    drainer: Box<dyn Fn(std::time::Instant) -> teler_smol::DrainReport + Send + Sync>,
 }
 
 impl Serving {
@@ -101,6 +104,11 @@ impl Serving {
         self.summaries
             .recv_timeout(Duration::from_secs(20))
             .expect("the bridge ended within 20 s")
+    }
+
+    /// Drains the connector (blocks the test thread until it is done).
+    pub fn drain(&self, deadline: std::time::Instant) -> teler_smol::DrainReport {
+        (self.drainer)(deadline)
     }
 }
 
@@ -123,19 +131,25 @@ impl Serving {
         let (sum_tx, summaries) = mpsc::channel();
         let sum_tx = std::sync::Mutex::new(sum_tx);
         let bind = bind.to_string();
+        let connector = Arc::new(StreamConnector::new(config, factory).on_event(move |e| {
+            if let Event::Ended(s) = e {
+                let _ = sum_tx.lock().unwrap().send((**s).clone());
+            }
+        }));
+        let (calls, c) = (connector.calls().clone(), connector.clone());
         thread::spawn(move || {
             smol::block_on(async move {
                 let listener = smol::net::TcpListener::bind(bind).await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let connector = StreamConnector::new(config, factory).on_event(move |e| {
-                    if let Event::Ended(s) = e {
-                        let _ = sum_tx.lock().unwrap().send((**s).clone());
-                    }
-                });
-                let _ = teler_smol::serve(listener, Arc::new(connector), serve).await;
+                let _ = teler_smol::serve(listener, connector, serve).await;
             });
         });
         let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        Serving { addr, summaries }
+        Serving {
+            addr,
+            summaries,
+            calls,
+            drainer: Box::new(move |d| smol::block_on(c.drain(d))),
+        }
     }
 }

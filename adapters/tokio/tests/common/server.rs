@@ -92,6 +92,9 @@ impl BridgeServer {
 pub struct Serving {
     pub addr: SocketAddr,
     pub summaries: mpsc::Receiver<EndSummary>,
+    /// The connector's live calls.
+    pub calls: teler_tokio::Calls,
+    drainer: Box<dyn Fn(std::time::Instant) -> teler_tokio::DrainReport + Send + Sync>,
 }
 
 impl Serving {
@@ -100,6 +103,11 @@ impl Serving {
         self.summaries
             .recv_timeout(Duration::from_secs(20))
             .expect("the bridge ended within 20 s")
+    }
+
+    /// Drains the connector (blocks the test thread until it is done).
+    pub fn drain(&self, deadline: std::time::Instant) -> teler_tokio::DrainReport {
+        (self.drainer)(deadline)
     }
 }
 
@@ -122,6 +130,12 @@ impl Serving {
         let (sum_tx, summaries) = mpsc::channel();
         let sum_tx = std::sync::Mutex::new(sum_tx);
         let bind = bind.to_string();
+        let connector = Arc::new(StreamConnector::new(config, factory).on_event(move |e| {
+            if let Event::Ended(s) = e {
+                let _ = sum_tx.lock().unwrap().send((**s).clone());
+            }
+        }));
+        let (calls, c) = (connector.calls().clone(), connector.clone());
         thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -130,16 +144,17 @@ impl Serving {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                let connector = StreamConnector::new(config, factory).on_event(move |e| {
-                    if let Event::Ended(s) = e {
-                        let _ = sum_tx.lock().unwrap().send((**s).clone());
-                    }
-                });
-                let _ = teler_tokio::serve(listener, Arc::new(connector), serve).await;
+                addr_tx.send((listener.local_addr().unwrap(), tokio::runtime::Handle::current()))
+                    .unwrap();
+                let _ = teler_tokio::serve(listener, connector, serve).await;
             });
         });
-        let addr = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        Serving { addr, summaries }
+        let (addr, rt) = addr_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        Serving {
+            addr,
+            summaries,
+            calls,
+            drainer: Box::new(move |d| rt.block_on(c.drain(d))),
+        }
     }
 }
