@@ -175,7 +175,10 @@ where
     /// hang-ups all end the bridge and are told by the summary's
     /// [`EndReason`](teler_core::media::EndReason). It waits as long as Teler keeps the call
     /// open.
-    pub fn bridge_stream<S, E>(&self, call_ws: S) -> impl Future<Output = EndSummary> + use<S, E, F, C, R, Rt>
+    pub fn bridge_stream<S, E>(
+        &self,
+        call_ws: S,
+    ) -> impl Future<Output = EndSummary> + use<S, E, F, C, R, Rt>
     where
         S: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
         <S as Sink<Message>>::Error: 'static,

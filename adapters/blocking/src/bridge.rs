@@ -255,14 +255,13 @@ where
         let _entered = span.enter();
         let teler_ok = set_nonblocking(call_ws.get_ref()).is_ok();
         let wake = Wake::new();
-        if let Some(w) = &wake {
-            live.set_waker(&std::task::Waker::from(w.clone()));
-        }
+        let waker = wake.clone().map(std::task::Waker::from);
         let mut driver = Driver {
             bridge: Bridge::new(self.config.clone(), c, r),
             live,
             began: Instant::now(),
             wake,
+            waker,
             teler: call_ws,
             remote: RemoteSlot::Idle,
             dirty: [false; 2],
@@ -368,6 +367,9 @@ struct Driver<S: Read + Write, C, R> {
     live: LiveCall,
     began: Instant,
     wake: Option<Arc<Wake>>,
+    /// The waker over `wake`, registered again before each look at the queue (a wake-up
+    /// consumes the registration).
+    waker: Option<std::task::Waker>,
     teler: WebSocket<S>,
     remote: RemoteSlot,
     dirty: [bool; 2],
@@ -398,9 +400,10 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
             self.execute();
             busy |= self.poll_connect();
             self.execute();
+            // Commands first: one queued before a frame was read goes out before its answer.
+            busy |= self.serve_commands();
             busy |= self.read_side(Side::Teler);
             busy |= self.read_side(Side::Remote);
-            busy |= self.serve_commands();
             let now = Instant::now();
             self.live.publish(self.bridge.stats(), now);
             if self.summary.is_some() {
@@ -507,6 +510,9 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
     fn serve_commands(&mut self) -> bool {
         if let Some(w) = &self.wake {
             w.clear();
+        }
+        if let Some(w) = &self.waker {
+            self.live.set_waker(w);
         }
         let mut any = false;
         while self.summary.is_none()

@@ -350,8 +350,9 @@ impl LiveCall {
         &self.handle
     }
 
-    /// Installs the waker a handle wakes after queueing a command (async loops: their
-    /// task's waker, on every poll; the blocking loop: once).
+    /// Installs the waker a handle wakes after queueing a command. A wake-up consumes it:
+    /// register it again before each look at the queue (async loops: their task's waker, on
+    /// every poll).
     /// Register it before checking [`has_commands`](Self::has_commands), so no wake-up is
     /// lost.
     pub fn set_waker(&self, waker: &Waker) {

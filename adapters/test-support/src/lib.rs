@@ -14,5 +14,6 @@ mod cases {
     mod async_rest;
     mod backpressure;
     mod bridge;
+    mod control;
     mod serve;
 }

@@ -77,7 +77,8 @@ pub struct Serving {
     pub summaries: mpsc::Receiver<EndSummary>,
     /// The connector's live calls.
     pub calls: teler_blocking::Calls,
-    drainer: Box<dyn Fn(std::time::Instant) -> teler_blocking::DrainReport + Send + Sync>,
+    drainer:
+        std::sync::Arc<dyn Fn(std::time::Instant) -> teler_blocking::DrainReport + Send + Sync>,
 }
 
 impl Serving {
@@ -89,8 +90,11 @@ impl Serving {
     }
 
     /// Drains the connector (blocks the test thread until it is done).
-    pub fn drain(&self, deadline: std::time::Instant) -> teler_blocking::DrainReport {
-        (self.drainer)(deadline)
+    pub fn drainer(
+        &self,
+    ) -> std::sync::Arc<dyn Fn(std::time::Instant) -> teler_blocking::DrainReport + Send + Sync>
+    {
+        self.drainer.clone()
     }
 }
 
@@ -126,7 +130,7 @@ impl Serving {
             addr,
             summaries,
             calls,
-            drainer: Box::new(move |d| c.drain(d)),
+            drainer: std::sync::Arc::new(move |d| c.drain(d)),
         }
     }
 }

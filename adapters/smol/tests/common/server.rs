@@ -95,7 +95,7 @@ pub struct Serving {
     pub summaries: mpsc::Receiver<EndSummary>,
     /// The connector's live calls.
     pub calls: teler_smol::Calls,
-    drainer: Box<dyn Fn(std::time::Instant) -> teler_smol::DrainReport + Send + Sync>,
+    drainer: std::sync::Arc<dyn Fn(std::time::Instant) -> teler_smol::DrainReport + Send + Sync>,
 }
 
 impl Serving {
@@ -107,8 +107,10 @@ impl Serving {
     }
 
     /// Drains the connector (blocks the test thread until it is done).
-    pub fn drain(&self, deadline: std::time::Instant) -> teler_smol::DrainReport {
-        (self.drainer)(deadline)
+    pub fn drainer(
+        &self,
+    ) -> std::sync::Arc<dyn Fn(std::time::Instant) -> teler_smol::DrainReport + Send + Sync> {
+        self.drainer.clone()
     }
 }
 
@@ -149,7 +151,7 @@ impl Serving {
             addr,
             summaries,
             calls,
-            drainer: Box::new(move |d| smol::block_on(c.drain(d))),
+            drainer: std::sync::Arc::new(move |d| smol::block_on(c.drain(d))),
         }
     }
 }

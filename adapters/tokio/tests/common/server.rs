@@ -94,7 +94,7 @@ pub struct Serving {
     pub summaries: mpsc::Receiver<EndSummary>,
     /// The connector's live calls.
     pub calls: teler_tokio::Calls,
-    drainer: Box<dyn Fn(std::time::Instant) -> teler_tokio::DrainReport + Send + Sync>,
+    drainer: std::sync::Arc<dyn Fn(std::time::Instant) -> teler_tokio::DrainReport + Send + Sync>,
 }
 
 impl Serving {
@@ -106,8 +106,10 @@ impl Serving {
     }
 
     /// Drains the connector (blocks the test thread until it is done).
-    pub fn drain(&self, deadline: std::time::Instant) -> teler_tokio::DrainReport {
-        (self.drainer)(deadline)
+    pub fn drainer(
+        &self,
+    ) -> std::sync::Arc<dyn Fn(std::time::Instant) -> teler_tokio::DrainReport + Send + Sync> {
+        self.drainer.clone()
     }
 }
 
@@ -144,7 +146,11 @@ impl Serving {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
-                addr_tx.send((listener.local_addr().unwrap(), tokio::runtime::Handle::current()))
+                addr_tx
+                    .send((
+                        listener.local_addr().unwrap(),
+                        tokio::runtime::Handle::current(),
+                    ))
                     .unwrap();
                 let _ = teler_tokio::serve(listener, connector, serve).await;
             });
@@ -154,7 +160,7 @@ impl Serving {
             addr,
             summaries,
             calls,
-            drainer: Box::new(move |d| rt.block_on(c.drain(d))),
+            drainer: std::sync::Arc::new(move |d| rt.block_on(c.drain(d))),
         }
     }
 }
