@@ -7,6 +7,7 @@
 
 pub mod contract;
 pub mod loopback;
+pub mod observe;
 pub mod peers;
 pub mod tls_server;
 
@@ -15,5 +16,6 @@ mod cases {
     mod backpressure;
     mod bridge;
     mod control;
+    mod observe;
     mod serve;
 }
