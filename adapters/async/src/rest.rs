@@ -720,8 +720,16 @@ impl<Rt: Runtime> AsyncClient<Rt> {
         let http_req = req.to_http(&self.inner.cfg)?;
         let mut state = RetryState::new(self.inner.retry.clone(), is_replay_safe(&http_req));
         let start = Instant::now();
+        let mut obs = teler_io::observe::RestObserver::new(
+            http_req.method().as_str(),
+            http_req.uri().path(),
+            start,
+        );
         loop {
             let result = self.inner.transport.send(clone_request(&http_req)).await;
+            let status = result.as_ref().ok().map(|r| r.status().as_u16());
+            let error = result.as_ref().err().map(|e| e as &dyn std::fmt::Display);
+            obs.attempt(status, error);
             let jitter = jitter_from_bits(u64::from_le_bytes(random_bytes()));
             let outcome = match &result {
                 Ok(resp) => Outcome::Status {
@@ -733,6 +741,7 @@ impl<Rt: Runtime> AsyncClient<Rt> {
             match state.on_outcome(start.elapsed(), SystemTime::now(), jitter, outcome) {
                 RetryDecision::RetryAfter(wait) => Rt::sleep(wait).await,
                 RetryDecision::Stop => {
+                    obs.finish(status, Instant::now());
                     return match result {
                         Ok(resp) => req.parse(resp),
                         Err(e) => Err(Error::from_transport(e)),

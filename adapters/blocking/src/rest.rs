@@ -403,8 +403,16 @@ impl Client {
         let http_req = req.to_http(&self.inner.cfg)?;
         let mut state = RetryState::new(self.inner.retry.clone(), is_replay_safe(&http_req));
         let start = Instant::now();
+        let mut obs = teler_io::observe::RestObserver::new(
+            http_req.method().as_str(),
+            http_req.uri().path(),
+            start,
+        );
         loop {
             let result = self.inner.transport.send(clone_request(&http_req));
+            let status = result.as_ref().ok().map(|r| r.status().as_u16());
+            let error = result.as_ref().err().map(|e| e as &dyn std::fmt::Display);
+            obs.attempt(status, error);
             let jitter = jitter_from_bits(u64::from_le_bytes(random_bytes()));
             let decision = match &result {
                 Ok(resp) => state.on_outcome(
@@ -426,6 +434,7 @@ impl Client {
             match decision {
                 RetryDecision::RetryAfter(wait) => std::thread::sleep(wait),
                 RetryDecision::Stop => {
+                    obs.finish(status, Instant::now());
                     return match result {
                         Ok(resp) => req.parse(resp),
                         Err(e) => Err(Error::from_transport(e)),

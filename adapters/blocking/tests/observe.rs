@@ -3,4 +3,10 @@
 
 mod common;
 
-teler_test_support::observe_cases!(teler_blocking);
+teler_test_support::observe_cases!(teler_blocking, |base| {
+    let client = teler_blocking::rest::Client::builder(teler_test_support::contract::KEY)
+        .base_url(base)
+        .build()
+        .unwrap();
+    client.voice().calls().retrieve("cs_rest").unwrap();
+});

@@ -404,3 +404,91 @@ mod tests {
         assert_eq!(l.allow(t0 + WARN_WINDOW * 2), Some(1));
     }
 }
+
+/// One REST request's log and metrics: a `teler.rest` span with `method`, `path` (never the
+/// query, never a header), and, at the end, `status`, `attempts` and `duration_ms`; a `debug`
+/// line per attempt and at the end (`warn` when it failed); `teler_rest_requests_total{status}`
+/// counted per attempt (each HTTP exchange; `status="error"` when none came back), so retries
+/// show.
+pub struct RestObserver {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+    start: Instant,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for RestObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestObserver")
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RestObserver {
+    /// A request starting now.
+    pub fn new(method: &str, path: &str, now: Instant) -> RestObserver {
+        #[cfg(not(feature = "tracing"))]
+        let _ = (method, path);
+        RestObserver {
+            #[cfg(feature = "tracing")]
+            span: {
+                use tracing::field::Empty;
+                tracing::info_span!(
+                    "teler.rest",
+                    method,
+                    path,
+                    status = Empty,
+                    attempts = Empty,
+                    duration_ms = Empty,
+                )
+            },
+            start: now,
+            attempts: 0,
+        }
+    }
+
+    /// One attempt came back with `status` (`None`: a transport error, told by `error`).
+    pub fn attempt(&mut self, status: Option<u16>, error: Option<&dyn std::fmt::Display>) {
+        self.attempts += 1;
+        #[cfg(feature = "metrics")]
+        {
+            let label = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+            metrics::counter!("teler_rest_requests_total", "status" => label).increment(1);
+        }
+        #[cfg(feature = "tracing")]
+        tracing::debug!(
+            parent: &self.span,
+            attempt = self.attempts,
+            status,
+            error = error.map(tracing::field::display),
+            "attempt"
+        );
+        #[cfg(not(feature = "tracing"))]
+        let _ = error;
+        #[cfg(not(any(feature = "metrics", feature = "tracing")))]
+        let _ = status;
+    }
+
+    /// The request is over at `now` with its last `status` (`None`: a transport error).
+    pub fn finish(&self, status: Option<u16>, now: Instant) {
+        let took = now.saturating_duration_since(self.start);
+        #[cfg(feature = "tracing")]
+        {
+            let ms = took.as_secs_f64() * 1000.0;
+            if let Some(s) = status {
+                self.span.record("status", s);
+            }
+            self.span.record("attempts", self.attempts);
+            self.span.record("duration_ms", ms);
+            let ok = status.is_some_and(|s| s < 400);
+            if ok {
+                tracing::debug!(parent: &self.span, status, attempts = self.attempts, duration_ms = ms, "request done");
+            } else {
+                tracing::warn!(parent: &self.span, status, attempts = self.attempts, duration_ms = ms, "request failed");
+            }
+        }
+        #[cfg(not(feature = "tracing"))]
+        let _ = (status, took);
+    }
+}

@@ -3,4 +3,10 @@
 
 mod common;
 
-teler_test_support::observe_cases!(teler_smol);
+teler_test_support::observe_cases!(teler_smol, |base| {
+    let client = teler_smol::rest::AsyncClient::builder(teler_test_support::contract::KEY)
+        .base_url(base)
+        .build()
+        .unwrap();
+    smol::block_on(client.voice().calls().retrieve("cs_rest")).unwrap();
+});

@@ -1,10 +1,12 @@
 /// Logs and metrics of a real call, run by every adapter in a test binary of its own (the
 /// subscriber and the recorder are process-wide): invoke
 /// `teler_test_support::observe_cases!(teler_ADAPTER);` at the root of `tests/observe.rs`,
-/// next to `mod common;`. The adapter must be built with its `metrics` feature.
+/// next to `mod common;`. The adapter must be built with its `metrics` feature. `$rest` is a
+/// function that retrieves call `cs_rest` with the adapter's REST client, key
+/// `teler_test_support::contract::KEY`, against the base URL it is given.
 #[macro_export]
 macro_rules! observe_cases {
-    ($krate:ident) => {
+    ($krate:ident, $rest:expr) => {
         use std::time::Duration;
 
         use common::*;
@@ -95,6 +97,35 @@ macro_rules! observe_cases {
                 assert!(line("INFO", "remote connected"), "{text}");
                 assert!(line("INFO", "call ended"), "{text}");
                 assert!(line("WARN", "frame rejected"), "{text}");
+
+                // A REST request that is retried once: one span, a count per attempt.
+                use teler_test_support::loopback::{Reply, Server};
+                let server = Server::start();
+                server.push(Reply::json(503, r#"{"error":"busy"}"#).header("retry-after", "0"));
+                server.push(Reply::json(200, r#"{"id":"cs_rest","status":"completed"}"#));
+                let rest: fn(&str) = $rest;
+                rest(&server.base_url());
+                assert_eq!(server.requests().len(), 2);
+                let m = Metrics::take(snap);
+                let by_status = |s: &str| m.get("teler_rest_requests_total", &[("status", s)]);
+                assert_eq!((by_status("503"), by_status("200")), (Some(1.0), Some(1.0)));
+                let spans = captured.spans_named("teler.rest");
+                assert_eq!(spans.len(), 1, "{spans:?}");
+                let f = &spans[0].fields;
+                assert_eq!(f.get("method").map(String::as_str), Some("GET"));
+                assert!(
+                    f.get("path")
+                        .is_some_and(|p| p.ends_with("/voice/calls/cs_rest")),
+                    "{f:?}"
+                );
+                assert_eq!(f.get("status").map(String::as_str), Some("200"));
+                assert_eq!(f.get("attempts").map(String::as_str), Some("2"));
+                assert!(f.contains_key("duration_ms"), "{f:?}");
+                let text = captured.all_text();
+                assert!(
+                    !text.contains(teler_test_support::contract::KEY),
+                    "the API key was logged:\n{text}"
+                );
             });
         }
     };
