@@ -52,7 +52,7 @@ type RemoteWs<Rt> = WebSocketStream<
     >,
 >;
 type Connecting<Rt> = Pin<Box<dyn Future<Output = Result<Box<RemoteWs<Rt>>, String>> + Send>>;
-type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
+type EventHook = Arc<dyn Fn(&CallHandle, &Event) + Send + Sync>;
 
 /// Bridges Teler media streams to a remote WebSocket, one call at a time per
 /// [`StreamConnector::bridge_stream`] (run many at once: it takes `&self`).
@@ -149,7 +149,17 @@ where
 
     /// Calls `hook` with every [`Event`] of every call (start, remote connected, rejected
     /// frames, handler failures, end), on the call's task: keep it quick.
-    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+    pub fn on_event(self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.on_call_event(move |_, e| hook(e))
+    }
+
+    /// As [`on_event`](Self::on_event), with the call each event belongs to (its Teler ids
+    /// once `start` came, its counters, and the means to act on it). Replaces any hook set
+    /// before.
+    pub fn on_call_event(
+        mut self,
+        hook: impl Fn(&CallHandle, &Event) + Send + Sync + 'static,
+    ) -> Self {
         self.on_event = Some(Arc::new(hook));
         self
     }
@@ -444,7 +454,7 @@ where
                     }
                     self.live.observer.event(&ev, now);
                     if let Some(hook) = &self.on_event {
-                        hook(&ev);
+                        hook(self.live.handle(), &ev);
                     }
                     if let Event::Ended(summary) = ev {
                         self.live.publish(summary.stats, now);

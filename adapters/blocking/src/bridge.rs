@@ -54,7 +54,7 @@ pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(5);
 
 type RemoteWs = WebSocket<MaybeTlsStream<TcpStream>>;
-type EventHook = Arc<dyn Fn(&Event) + Send + Sync>;
+type EventHook = Arc<dyn Fn(&CallHandle, &Event) + Send + Sync>;
 
 /// A stream over a `TcpStream`, which the bridge switches to non-blocking mode and waits
 /// on: implemented for `TcpStream`, tungstenite's `MaybeTlsStream<TcpStream>` and rustls'
@@ -206,7 +206,17 @@ where
     }
 
     /// Calls `hook` with every [`Event`] of every call, on the call's thread: keep it quick.
-    pub fn on_event(mut self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+    pub fn on_event(self, hook: impl Fn(&Event) + Send + Sync + 'static) -> Self {
+        self.on_call_event(move |_, e| hook(e))
+    }
+
+    /// As [`on_event`](Self::on_event), with the call each event belongs to (its Teler ids
+    /// once `start` came, its counters, and the means to act on it). Replaces any hook set
+    /// before.
+    pub fn on_call_event(
+        mut self,
+        hook: impl Fn(&CallHandle, &Event) + Send + Sync + 'static,
+    ) -> Self {
         self.on_event = Some(Arc::new(hook));
         self
     }
@@ -478,7 +488,7 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
                     }
                     self.live.observer.event(&ev, now);
                     if let Some(hook) = &self.on_event {
-                        hook(&ev);
+                        hook(self.live.handle(), &ev);
                     }
                     if let Event::Ended(summary) = ev {
                         self.live.publish(summary.stats, now);

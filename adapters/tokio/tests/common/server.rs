@@ -132,11 +132,16 @@ impl Serving {
         let (sum_tx, summaries) = mpsc::channel();
         let sum_tx = std::sync::Mutex::new(sum_tx);
         let bind = bind.to_string();
-        let connector = Arc::new(StreamConnector::new(config, factory).on_event(move |e| {
-            if let Event::Ended(s) = e {
-                let _ = sum_tx.lock().unwrap().send((**s).clone());
-            }
-        }));
+        let connector = Arc::new(StreamConnector::new(config, factory).on_call_event(
+            move |call, e| {
+                if let Event::Ended(s) = e {
+                    // The hook knows whose event it is (a mismatch loses the summary).
+                    let id = s.start.as_ref().and_then(|s| s.call_id.as_deref());
+                    assert_eq!(call.call_id(), id);
+                    let _ = sum_tx.lock().unwrap().send((**s).clone());
+                }
+            },
+        ));
         let (calls, c) = (connector.calls().clone(), connector.clone());
         thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
