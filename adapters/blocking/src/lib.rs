@@ -31,6 +31,28 @@
 //! }
 //! ```
 //!
+//! # Operating it: logs, metrics, control, drain
+//!
+//! Each call logs in a `teler.call` span (feature `tracing`, on by default); feature
+//! `metrics` records `teler_*` series through the `metrics` facade (names in [`observe`]).
+//! [`StreamConnector::calls`] finds a live call, whose [`CallHandle`] acts on it from any
+//! thread (the call's thread wakes at once); [`StreamConnector::drain`] refuses new streams,
+//! lets live calls finish until a deadline, then closes the rest with 1001.
+//!
+//! ```no_run
+//! # use std::time::{Duration, Instant};
+//! # fn run<F: Fn() -> (teler_blocking::elevenlabs::CallHandler, teler_blocking::elevenlabs::RemoteHandler)>(connector: &teler_blocking::StreamConnector<F>) {
+//! for call in connector.calls().list() {
+//!     println!("{:?}: {} frames from Teler", call.call_id(), call.stats().from_teler.frames_in);
+//! }
+//! if let Some(call) = connector.calls().by_call_id("cs_123") {
+//!     let _ = call.stop("operator hung up");
+//! }
+//! let report = connector.drain(Instant::now() + Duration::from_secs(30));
+//! println!("{} calls were sent away", report.sent_away);
+//! # }
+//! ```
+//!
 //! # REST
 //!
 //! ```no_run

@@ -35,6 +35,23 @@
 //! }
 //! ```
 //!
+//! # Operating it: logs, metrics, control, drain
+//!
+//! As on tokio: a `teler.call` span per call (feature `tracing`, default), `teler_*` metrics
+//! (feature `metrics`, names in [`observe`]), [`StreamConnector::calls`] and its
+//! [`CallHandle`]s to act on live calls, and `drain(deadline)` for a deploy:
+//!
+//! ```no_run
+//! # use std::time::{Duration, Instant};
+//! # async fn run<F: Fn() -> (teler_smol::elevenlabs::CallHandler, teler_smol::elevenlabs::RemoteHandler)>(connector: &teler_smol::StreamConnector<F>) {
+//! if let Some(call) = connector.calls().by_stream_id("st_1") {
+//!     let _ = call.clear();
+//! }
+//! let report = connector.drain(Instant::now() + Duration::from_secs(30)).await;
+//! # let _ = report;
+//! # }
+//! ```
+//!
 //! # REST
 //!
 //! ```no_run

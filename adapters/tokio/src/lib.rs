@@ -34,6 +34,30 @@
 //! With axum (feature `axum`), `axum_ws::route` or `axum_ws::Gate` put the same checks on a
 //! route of your app, and `axum_ws::serve` serves it with a bounded handshake.
 //!
+//! # Operating it: logs, metrics, control, drain
+//!
+//! Each call logs in a `teler.call` span (feature `tracing`, on by default: install any
+//! `tracing` subscriber); feature `metrics` records `teler_*` series through the `metrics`
+//! facade (names in [`observe`]). The connector's [`calls`](StreamConnector::calls) finds a
+//! live call by Teler's ids, and its [`CallHandle`] acts on it from anywhere; on shutdown,
+//! [`drain`](StreamConnector::drain) refuses new streams and lets live calls finish.
+//!
+//! ```no_run
+//! # use std::sync::Arc;
+//! # use std::time::{Duration, Instant};
+//! # async fn run(connector: Arc<teler_tokio::StreamConnector<fn() -> (teler_tokio::elevenlabs::CallHandler, teler_tokio::elevenlabs::RemoteHandler)>>) {
+//! // A webhook says the caller pressed 0: cut the agent's audio and tell the agent.
+//! if let Some(call) = connector.calls().by_call_id("cs_123") {
+//!     let _ = call.clear();
+//!     let _ = call.send_to_remote(r#"{"type":"contextual_update","text":"caller pressed 0"}"#);
+//!     println!("relayed so far: {}", call.stats().from_remote.relayed_frames);
+//! }
+//! // SIGTERM: stop taking calls, give live ones 30 s, then close them with 1001.
+//! let report = connector.drain(Instant::now() + Duration::from_secs(30)).await;
+//! println!("{} calls were still live at the deadline", report.sent_away);
+//! # }
+//! ```
+//!
 //! # REST
 //!
 //! ```no_run
