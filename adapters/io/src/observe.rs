@@ -380,31 +380,6 @@ impl Drop for Observer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_limiter_lets_a_burst_through_then_one_per_window() {
-        let t0 = Instant::now();
-        let mut l = Limiter::default();
-        for _ in 0..WARN_BURST {
-            assert_eq!(l.allow(t0), Some(0));
-        }
-        // The first past the burst opens a window.
-        assert_eq!(l.allow(t0), Some(0));
-        assert_eq!(l.allow(t0), None);
-        assert_eq!(
-            l.allow(t0 + WARN_WINDOW - std::time::Duration::from_nanos(1)),
-            None
-        );
-        // At the window's end exactly, one more, telling what was held back.
-        assert_eq!(l.allow(t0 + WARN_WINDOW), Some(2));
-        assert_eq!(l.allow(t0 + WARN_WINDOW), None);
-        assert_eq!(l.allow(t0 + WARN_WINDOW * 2), Some(1));
-    }
-}
-
 /// One REST request's log and metrics: a `teler.rest` span with `method`, `path` (never the
 /// query, never a header), and, at the end, `status`, `attempts` and `duration_ms`; a `debug`
 /// line per attempt and at the end (`warn` when it failed); `teler_rest_requests_total{status}`
@@ -490,5 +465,30 @@ impl RestObserver {
         }
         #[cfg(not(feature = "tracing"))]
         let _ = (status, took);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_limiter_lets_a_burst_through_then_one_per_window() {
+        let t0 = Instant::now();
+        let mut l = Limiter::default();
+        for _ in 0..WARN_BURST {
+            assert_eq!(l.allow(t0), Some(0));
+        }
+        // The first past the burst opens a window.
+        assert_eq!(l.allow(t0), Some(0));
+        assert_eq!(l.allow(t0), None);
+        assert_eq!(
+            l.allow(t0 + WARN_WINDOW - std::time::Duration::from_nanos(1)),
+            None
+        );
+        // At the window's end exactly, one more, telling what was held back.
+        assert_eq!(l.allow(t0 + WARN_WINDOW), Some(2));
+        assert_eq!(l.allow(t0 + WARN_WINDOW), None);
+        assert_eq!(l.allow(t0 + WARN_WINDOW * 2), Some(1));
     }
 }

@@ -101,7 +101,10 @@ pub fn install() -> (Arc<Captured>, &'static Snapshotter) {
 }
 
 /// One snapshot of every metric (histograms are drained by a snapshot: take one).
-pub struct Metrics(Vec<(String, Vec<(String, String)>, DebugValue)>);
+pub struct Metrics(Vec<(String, Labels, DebugValue)>);
+
+/// A metric's labels, as (name, value) pairs.
+type Labels = Vec<(String, String)>;
 
 impl Metrics {
     /// Takes the snapshot.
