@@ -521,3 +521,185 @@ where
         let _ = e;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use teler_core::media::{MediaFormat, Stats};
+
+    fn start(call: &str, stream: &str) -> StartInfo {
+        StartInfo {
+            account_id: None,
+            call_app_id: None,
+            call_id: Some(call.into()),
+            stream_id: Some(stream.into()),
+            message_id: None,
+            format: MediaFormat::default(),
+        }
+    }
+
+    #[test]
+    fn the_queue_holds_exactly_its_bound_then_refuses() {
+        let calls = Calls::new();
+        let live = calls.register("ws://agent");
+        let h = live.handle().clone();
+        for i in 0..DEFAULT_COMMAND_QUEUE {
+            h.send_to_remote(i.to_string()).unwrap();
+        }
+        assert_eq!(h.send_to_remote("one more"), Err(SendError::QueueFull));
+        assert!(live.has_commands());
+        let mut n = 0;
+        while let Some(c) = live.next_command() {
+            assert_eq!(c, Command::to_remote(n.to_string()), "in order");
+            n += 1;
+        }
+        assert_eq!(n, DEFAULT_COMMAND_QUEUE);
+        assert!(!live.has_commands());
+        h.clear().unwrap();
+        assert!(live.has_commands(), "room again once served");
+    }
+
+    #[test]
+    fn invalid_text_for_teler_is_refused_at_the_handle() {
+        let calls = Calls::new();
+        let live = calls.register("ws://agent");
+        let r = live.handle().send(Command::SendToTeler("[]".into()));
+        assert!(matches!(r, Err(SendError::Invalid(_))));
+        assert!(!live.has_commands());
+    }
+
+    #[test]
+    fn a_wake_up_reaches_the_loop_once_per_registration() {
+        use std::sync::atomic::AtomicUsize;
+        struct Count(AtomicUsize);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        let calls = Calls::new();
+        let live = calls.register("ws://agent");
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(count.clone());
+        live.set_waker(&waker);
+        live.handle().clear().unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        live.handle().clear().unwrap();
+        assert_eq!(
+            count.0.load(Ordering::SeqCst),
+            1,
+            "consumed until registered again"
+        );
+        live.set_waker(&waker);
+        live.handle().clear().unwrap();
+        assert_eq!(count.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_registry_finds_calls_and_forgets_them_when_they_end() {
+        let calls = Calls::new();
+        assert!(calls.is_empty());
+        let a = calls.register("ws://agent");
+        let mut b = calls.register("ws://agent");
+        assert_eq!(calls.len(), 2);
+        assert_ne!(a.handle().id(), b.handle().id());
+        assert!(calls.by_call_id("cs_b").is_none(), "unknown before start");
+        b.started(&start("cs_b", "st_b"));
+        assert_eq!(
+            calls.by_call_id("cs_b").map(|h| h.id()),
+            Some(b.handle().id())
+        );
+        assert_eq!(
+            calls.by_stream_id("st_b").map(|h| h.id()),
+            Some(b.handle().id())
+        );
+        assert_eq!(
+            calls.by_id(a.handle().id()).map(|h| h.id()),
+            Some(a.handle().id())
+        );
+        assert_eq!(calls.list().len(), 2);
+        let mut stats = Stats::default();
+        stats.from_teler.frames_in = 7;
+        b.publish(stats, Instant::now());
+        let kept = b.handle().clone();
+        assert_eq!(kept.stats().from_teler.frames_in, 7);
+        kept.clear().unwrap();
+        drop(b);
+        assert_eq!(calls.len(), 1);
+        assert!(calls.by_call_id("cs_b").is_none());
+        assert!(kept.is_ended());
+        assert_eq!(kept.clear(), Err(SendError::Ended));
+        assert_eq!(kept.stats().from_teler.frames_in, 7, "final counters kept");
+        drop(a);
+        assert!(calls.is_empty());
+    }
+
+    #[test]
+    fn a_drain_with_no_calls_returns_at_once_and_go_away_tells_each_live_call() {
+        let calls = Calls::new();
+        assert!(!calls.is_draining());
+        let report = drain_blocking(
+            &calls,
+            Instant::now() + Duration::from_secs(3600),
+            Duration::ZERO,
+        );
+        assert_eq!(report, DrainReport::default());
+        assert!(calls.is_draining());
+        let a = calls.register("ws://agent");
+        let b = calls.register("ws://agent");
+        assert_eq!(calls.go_away(), 2);
+        for l in [&a, &b] {
+            assert_eq!(l.next_command(), Some(Command::GoAway));
+        }
+    }
+
+    #[test]
+    fn a_drain_waits_for_the_last_call_then_reports_it() {
+        let calls = Calls::new();
+        let live = calls.register("ws://agent");
+        let c = calls.clone();
+        let drain = std::thread::spawn(move || {
+            drain_blocking(
+                &c,
+                Instant::now() + Duration::from_secs(3600),
+                Duration::ZERO,
+            )
+        });
+        // Synchronise on the drain having begun, then end the call.
+        while !calls.is_draining() {
+            std::thread::yield_now();
+        }
+        drop(live);
+        let report = drain.join().unwrap();
+        assert_eq!(report.sent_away, 0);
+        assert_eq!(report.still_live, 0);
+    }
+
+    #[test]
+    fn past_the_deadline_a_drain_sends_calls_away_and_counts_those_that_stay() {
+        let calls = Calls::new();
+        let live = calls.register("ws://agent");
+        // Nobody serves this call's queue: it stays live through the grace period.
+        let report = drain_blocking(&calls, Instant::now(), Duration::from_millis(1));
+        assert_eq!(
+            report,
+            DrainReport {
+                live_at_start: 1,
+                sent_away: 1,
+                still_live: 1
+            }
+        );
+        assert_eq!(live.next_command(), Some(Command::GoAway));
+    }
+
+    #[test]
+    fn the_remote_host_is_all_a_log_gets_of_the_url() {
+        assert_eq!(
+            crate::remote_host("wss://user:pw@api.example.com:8443/v1/x?token=secret"),
+            "api.example.com"
+        );
+        assert_eq!(crate::remote_host("not a url"), "(unparsable URL)");
+    }
+}
