@@ -694,6 +694,157 @@ mod tests {
         assert_eq!(live.next_command(), Some(Command::GoAway));
     }
 
+    /// Runs a future on this thread (the tests' executor: teler-io has no runtime).
+    fn block_on<T>(fut: impl std::future::Future<Output = T>) -> T {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// A timer for the tests: a thread wakes the task after `d`.
+    fn sleep(d: Duration) -> impl std::future::Future<Output = ()> {
+        let done = Arc::new(AtomicBool::new(false));
+        let mut started = false;
+        std::future::poll_fn(move |cx| {
+            if done.load(Ordering::Acquire) {
+                return std::task::Poll::Ready(());
+            }
+            if !started {
+                started = true;
+                let (done, waker) = (done.clone(), cx.waker().clone());
+                std::thread::spawn(move || {
+                    std::thread::sleep(d);
+                    done.store(true, Ordering::Release);
+                    waker.wake();
+                });
+            }
+            std::task::Poll::Pending
+        })
+    }
+
+    /// Serves a call's queue on a thread: ends the call when it is sent away.
+    fn obeying(live: LiveCall) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            loop {
+                if live.next_command() == Some(Command::GoAway) {
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        })
+    }
+
+    #[test]
+    fn the_async_drain_waits_for_calls_to_end_and_sends_the_rest_away() {
+        // No calls: at once.
+        let calls = Calls::new();
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(
+            block_on(drain_async(&calls, far, Duration::ZERO, sleep)),
+            DrainReport::default()
+        );
+        assert!(calls.is_draining());
+
+        // A call that ends by itself before the deadline: woken by its end, not sent away.
+        let calls = Calls::new();
+        let live = calls.register("ws://agent");
+        let c = calls.clone();
+        let ender = std::thread::spawn(move || {
+            while !c.is_draining() {
+                std::thread::yield_now();
+            }
+            drop(live);
+        });
+        let report = block_on(drain_async(&calls, far, Duration::ZERO, sleep));
+        ender.join().unwrap();
+        assert_eq!((report.sent_away, report.still_live), (0, 0));
+
+        // Past the deadline: sent away; one call obeys within the grace, one never does.
+        let calls = Calls::new();
+        let obeys = obeying(calls.register("ws://agent"));
+        let stuck = calls.register("ws://agent");
+        let report = block_on(drain_async(
+            &calls,
+            Instant::now(),
+            Duration::from_millis(300),
+            sleep,
+        ));
+        obeys.join().unwrap();
+        assert_eq!(
+            report,
+            DrainReport {
+                live_at_start: 2,
+                sent_away: 2,
+                still_live: 1
+            }
+        );
+        assert_eq!(stuck.next_command(), Some(Command::GoAway));
+    }
+
+    #[test]
+    fn the_blocking_drain_gives_sent_away_calls_the_grace_to_close() {
+        let calls = Calls::new();
+        let obeys = obeying(calls.register("ws://agent"));
+        let report = drain_blocking(&calls, Instant::now(), Duration::from_secs(3600));
+        obeys.join().unwrap();
+        assert_eq!((report.sent_away, report.still_live), (1, 0));
+    }
+
+    #[test]
+    fn handles_queue_what_they_say_and_debug_output_names_the_call() {
+        let calls = Calls::new();
+        let mut live = calls.register("wss://agent.example/x?token=secret");
+        let h = live.handle().clone();
+        h.stop("bye").unwrap();
+        h.send_binary_to_remote(vec![1, 2]).unwrap();
+        h.send_to_teler(&AppMessage::Interrupt { chunk_id: 3 })
+            .unwrap();
+        assert_eq!(live.next_command(), Some(Command::stop("bye")));
+        assert_eq!(
+            live.next_command(),
+            Some(Command::SendToRemote(OutFrame::Binary(vec![1, 2])))
+        );
+        assert_eq!(
+            live.next_command(),
+            Some(Command::SendToTeler(
+                r#"{"type":"interrupt","chunk_id":3}"#.into()
+            ))
+        );
+        live.started(&start("cs_dbg", "st_dbg"));
+        live.publish(Stats::default(), Instant::now());
+        let all = format!("{h:?} {calls:?} {live:?}");
+        assert!(all.contains("cs_dbg") && all.contains("live: 1"), "{all}");
+        assert!(!all.contains("secret"), "{all}");
+    }
+
+    #[test]
+    fn apply_carries_a_command_into_the_bridge() {
+        use teler_core::media::{Bridge, BridgeConfig, Output, relay};
+        let cfg = BridgeConfig::builder("ws://agent").build().unwrap();
+        let mut b = Bridge::new(cfg, relay(), relay());
+        let now = Instant::now();
+        apply(&mut b, now, Command::to_teler(&AppMessage::Clear));
+        assert!(matches!(
+            b.poll_output(),
+            Some(Output::Send { frame: OutFrame::Text(t), .. }) if t == r#"{"type":"clear"}"#
+        ));
+        // A refused command is logged, not a panic.
+        apply(&mut b, now, Command::SendToTeler("x".into()));
+        assert_eq!(b.stats().app_to_teler, 1);
+    }
+
     #[test]
     fn the_remote_host_is_all_a_log_gets_of_the_url() {
         assert_eq!(
