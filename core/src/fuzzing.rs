@@ -574,3 +574,21 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
         assert_eq!(bridge.poll_timeout(), None);
     }
 }
+
+/// Any bytes as a fleet bus message or directory entry: parsed, bounded, and, when they
+/// parse, written back and read again unchanged; commands convert without panicking.
+pub fn fleet_bus(data: &[u8]) {
+    use crate::fleet::{BusMessage, CallEntry};
+    if let Ok(m) = BusMessage::parse(data) {
+        let again = BusMessage::parse(m.to_json().as_bytes()).expect("own output parses");
+        assert_eq!(again, m);
+        if let BusMessage::Request { command, .. } = m
+            && let Ok(c) = command.into_command()
+        {
+            let _ = crate::fleet::WireCommand::from_command(&c);
+        }
+    }
+    if let Ok(e) = CallEntry::parse(data) {
+        assert_eq!(CallEntry::parse(e.to_json().as_bytes()), Ok(e));
+    }
+}
