@@ -16,6 +16,8 @@
 //! | `OPENAI_SESSION_UPDATE` | OpenAI: the `session.update` JSON instead of the default |
 //! | `BIND_ADDR` | listen address (`127.0.0.1:8080`) |
 //! | `BACKEND_DOMAIN` | where Teler reaches this app: `example.com` (https/wss) or `http://host:port` |
+//! | `DRAIN_SECONDS` | on SIGTERM or SIGINT: new media streams get 503, live calls get this long (30), then 1001; then exit 0 |
+//! | `RUST_LOG` | the log filter (`info`) |
 //!
 //! Offline, against the emulator's stand-in (one block per terminal):
 //!
@@ -25,26 +27,35 @@
 //! cargo run -p teler-emulator -- serve --call http://127.0.0.1:8080/flow --call-duration 5 \
 //!     --output-dir /tmp/teler-agent                                # what the caller heard
 //! ```
+use std::future::IntoFuture;
+
 use axum::serve::ListenerExt;
+use teler_examples::ops::{self, ShutdownSignals};
 use teler_examples::{Settings, agent_app};
 
 #[tokio::main]
 async fn main() {
+    teler_examples::init_logging();
     let env = |n: &str| std::env::var(n).ok();
     let agent = agent_app::Agent::from_vars(env).unwrap_or_else(|e| fail(&e, 2));
     let settings = Settings::from_env().unwrap_or_else(|e| fail(&e, 2));
     let bind_addr = settings.bind_addr.clone();
-    eprintln!(
-        "bridge_agent: {agent:?}; flow {}, media {}, agent {}",
-        settings.backend_url("/flow"),
-        settings.backend_ws_url(teler_examples::MEDIA_STREAM_PATH),
-        settings.config.remote_url()
+    let drain_for = settings.drain_timeout;
+    tracing::info!(
+        agent = ?agent,
+        flow = %settings.backend_url("/flow"),
+        media = %settings.backend_ws_url(teler_examples::MEDIA_STREAM_PATH),
+        remote = teler_examples::url_for_logs(settings.config.remote_url()),
+        "bridge_agent"
     );
     let options = agent_app::Options {
         headers: agent.headers(env),
         on_end: None,
     };
-    let router = agent_app::router(settings, agent, options).unwrap_or_else(|e| fail(&e, 2));
+    let (router, connector) =
+        agent_app::build(settings, agent, options).unwrap_or_else(|e| fail(&e, 2));
+    let signals = ShutdownSignals::install()
+        .unwrap_or_else(|e| fail(&format!("cannot handle SIGTERM: {e}"), 1));
     let listener = tokio::net::TcpListener::bind(&bind_addr)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on {bind_addr}: {e}"), 1));
@@ -52,13 +63,16 @@ async fn main() {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    eprintln!("bridge_agent listening on {bind_addr}");
-    if let Err(e) = axum::serve(listener, router).await {
-        fail(&e.to_string(), 1);
-    }
+    tracing::info!("bridge_agent listening on {bind_addr}");
+    let server = axum::serve(listener, router).into_future();
+    let status = ops::serve_until_drained(server, signals, drain_for, |deadline| async move {
+        connector.drain(deadline).await
+    })
+    .await;
+    std::process::exit(status);
 }
 
 fn fail(why: &str, code: i32) -> ! {
-    eprintln!("bridge_agent: {why}");
+    tracing::error!("bridge_agent: {why}");
     std::process::exit(code)
 }

@@ -23,7 +23,7 @@ use teler_tokio::webhook::FlowRequest;
 use teler_tokio::{BridgeConfig, CallFlow, StreamConnector};
 
 use crate::tokio_app::OnEnd;
-use crate::{MEDIA_STREAM_PATH, Settings, log_event};
+use crate::{MEDIA_STREAM_PATH, Settings};
 
 /// The vendor a bridge talks to, with its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,8 +161,10 @@ impl Agent {
     }
 }
 
-type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
-type Factory = Box<dyn Fn() -> Pair + Send + Sync>;
+/// A call's boxed handler pair.
+pub type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
+/// What makes each call's handler pair.
+pub type Factory = Box<dyn Fn() -> Pair + Send + Sync>;
 
 /// What the app can be given besides [`Settings`] and the [`Agent`]. All optional.
 #[derive(Default)]
@@ -184,8 +186,12 @@ impl std::fmt::Debug for Options {
     }
 }
 
+/// The app's connector: its [`calls`](StreamConnector::calls) and
+/// [`drain`](StreamConnector::drain) are the server's live calls.
+pub type Connector = StreamConnector<Factory>;
+
 struct App {
-    connector: StreamConnector<Factory>,
+    connector: Arc<Connector>,
     settings: Settings,
     on_end: Option<OnEnd>,
 }
@@ -195,6 +201,18 @@ struct App {
 /// # Errors
 /// A header the bridge config refuses.
 pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Router, String> {
+    build(settings, agent, options).map(|(router, _)| router)
+}
+
+/// The app and its connector, for a server that drains on shutdown (`bridge_agent`).
+///
+/// # Errors
+/// As [`router`].
+pub fn build(
+    settings: Settings,
+    agent: Agent,
+    options: Options,
+) -> Result<(Router, Arc<Connector>), String> {
     let mut config = settings.config.clone();
     if !options.headers.is_empty() {
         let mut b = BridgeConfig::builder(config.remote_url());
@@ -204,18 +222,23 @@ pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Rout
         config = b.build().map_err(|e| e.to_string())?;
     }
     let factory: Factory = Box::new(move || agent.handlers());
+    let connector = Arc::new(StreamConnector::new(config, factory));
     let app = Arc::new(App {
-        connector: StreamConnector::new(config, factory).on_event(log_event),
+        connector: connector.clone(),
         settings,
         on_end: options.on_end,
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route(MEDIA_STREAM_PATH, get(media_stream))
         .route("/flow", post(flow))
-        .with_state(app))
+        .with_state(app);
+    Ok((router, connector))
 }
 
 async fn media_stream(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+    if app.connector.is_draining() {
+        return crate::ops::draining_response();
+    }
     axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
         let summary = app.connector.bridge_stream(AxumWs::new(socket)).await;
         if let Some(on_end) = &app.on_end {
@@ -229,7 +252,7 @@ async fn flow(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
     };
-    eprintln!("flow request: call {}", req.call_id);
+    tracing::info!(call_id = %req.call_id, "flow request");
     match CallFlow::stream(app.settings.backend_ws_url(MEDIA_STREAM_PATH))
         .chunk_size(500)
         .record(true)
