@@ -47,6 +47,8 @@ pub fn install_metrics() -> Result<PrometheusHandle, String> {
     let handle = builder()
         .install_recorder()
         .map_err(|e| format!("metrics recorder: {e}"))?;
+    // `# HELP` lines for the teler_* series.
+    teler_tokio::observe::describe();
     let upkeep = handle.clone();
     std::thread::Builder::new()
         .name("metrics-upkeep".into())

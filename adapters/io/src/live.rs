@@ -48,6 +48,7 @@ struct Shared {
     waker: atomic_waker::AtomicWaker,
     stats: Mutex<Stats>,
     start: OnceLock<StartInfo>,
+    app_id: OnceLock<String>,
     ended: AtomicBool,
     #[cfg(feature = "tracing")]
     span: tracing::Span,
@@ -89,6 +90,23 @@ impl CallHandle {
     /// The `start` metadata, once Teler sent it.
     pub fn start_info(&self) -> Option<&StartInfo> {
         self.shared.start.get()
+    }
+
+    /// Tags the call with your own id for it, once (e.g. the REST call id from the flow
+    /// request, or the subject of the media token the socket presented: Teler's socket
+    /// `call_id` can differ in form from the REST one), so [`Calls::by_app_id`] finds it and
+    /// the `teler.call` span shows it as `app_id`. A second call does nothing and returns
+    /// `false`.
+    pub fn set_app_id(&self, id: impl Into<String>) -> bool {
+        let id = id.into();
+        #[cfg(feature = "tracing")]
+        self.shared.span.record("app_id", id.as_str());
+        self.shared.app_id.set(id).is_ok()
+    }
+
+    /// The id set with [`set_app_id`](Self::set_app_id).
+    pub fn app_id(&self) -> Option<&str> {
+        self.shared.app_id.get().map(String::as_str)
     }
 
     /// Teler's `call_id`, once `start` came.
@@ -169,8 +187,10 @@ impl CallHandle {
         self.send(Command::SendToRemote(OutFrame::Binary(data)))
     }
 
-    /// Ends the call: both sides are closed with 1000 and the summary's reason is
-    /// `StoppedByApp`. (To hang the phone call up too, also end it through the REST API.)
+    /// Ends the call's bridge: both sides are closed with 1000 and the summary's reason is
+    /// `StoppedByApp`. To end the phone call too, hang it up through the REST API **first**:
+    /// once the media stream closes, Teler may end the call itself, and a later REST hang-up
+    /// then answers 409.
     ///
     /// # Errors
     /// As [`send`](Self::send).
@@ -256,6 +276,11 @@ impl Calls {
         self.find(|h| h.call_id() == Some(call_id))
     }
 
+    /// The live call tagged with this id ([`CallHandle::set_app_id`]).
+    pub fn by_app_id(&self, id: &str) -> Option<CallHandle> {
+        self.find(|h| h.app_id() == Some(id))
+    }
+
     /// The live call with this Teler `stream_id`.
     pub fn by_stream_id(&self, stream_id: &str) -> Option<CallHandle> {
         self.find(|h| h.stream_id() == Some(stream_id))
@@ -310,6 +335,7 @@ impl Calls {
             waker: atomic_waker::AtomicWaker::new(),
             stats: Mutex::new(Stats::default()),
             start: OnceLock::new(),
+            app_id: OnceLock::new(),
             ended: AtomicBool::new(false),
             #[cfg(feature = "tracing")]
             span: crate::observe::call_span(id, remote_url),
@@ -607,6 +633,13 @@ mod tests {
         assert_ne!(a.handle().id(), b.handle().id());
         assert!(calls.by_call_id("cs_b").is_none(), "unknown before start");
         b.started(&start("cs_b", "st_b"));
+        assert!(b.handle().set_app_id("rest-b"));
+        assert!(!b.handle().set_app_id("again"), "set once");
+        assert_eq!(
+            calls.by_app_id("rest-b").map(|h| h.id()),
+            Some(b.handle().id())
+        );
+        assert!(calls.by_app_id("again").is_none());
         assert_eq!(
             calls.by_call_id("cs_b").map(|h| h.id()),
             Some(b.handle().id())
