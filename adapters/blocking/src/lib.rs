@@ -82,7 +82,7 @@ pub mod rest;
 pub use rest::Client;
 
 #[cfg(feature = "redis")]
-pub mod fleet;
+pub use teler_io::fleet;
 mod server;
 pub use server::serve;
 pub use teler_io::serve::{MediaTokens, Refusal, ServeConfig};

@@ -1,4 +1,5 @@
-//! A fleet of bridge instances sharing state on Redis (feature `redis`), on std threads.
+//! A fleet of bridge instances sharing state on Redis (feature `redis`), on std threads of
+//! its own, so it serves every adapter alike (re-exported as `teler_ADAPTER::fleet`).
 //!
 //! [`RedisFleet`] gives one instance what a single process keeps in memory, shared with the
 //! others through one Redis:
@@ -33,13 +34,13 @@ use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::serve::Refusal;
+use crate::{Calls, SendError};
 use teler_core::fleet::{
     BusMessage, CallEntry, InstanceId, Keys, OnceKind, Outcome, StoreError, Verdict, WireCommand,
     verdict,
 };
 use teler_core::media::Command;
-use teler_io::serve::Refusal;
-use teler_io::{Calls, SendError};
 
 /// Default timeout of one Redis operation.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
@@ -224,7 +225,7 @@ impl RedisFleet {
     }
 
     /// A server auth hook checking single-use media tokens fleet-wide: `tokens` verifies
-    /// each token (signature, expiry) as [`MediaTokens`](crate::MediaTokens) does, then its
+    /// each token (signature, expiry) as [`MediaTokens`](crate::serve::MediaTokens) does, then its
     /// first use is recorded in Redis until it expires; a reuse on any instance, or Redis not
     /// answering, refuses the stream (401 / 503) before the upgrade.
     pub fn token_hook(
