@@ -267,3 +267,50 @@ fn while_redis_is_down_tokens_fail_closed_events_fail_open_and_calls_flow() {
         close(&mut teler, 1000, "bye");
     });
 }
+
+#[test]
+fn a_media_token_used_on_one_instance_is_refused_on_another() {
+    use teler_blocking::MediaTokens;
+    use teler_core::webhook::{UrlTokenKey, append_token};
+    watchdog(LIMIT, || {
+        let redis = Redis::start();
+        let remote = FakeRemote::echo_agent();
+        let key = UrlTokenKey::new("k".repeat(32)).unwrap();
+        let (fa, fb) = (fleet(&redis, "a", "tok"), fleet(&redis, "b", "tok"));
+        let config = BridgeConfig::builder(remote.url()).build().unwrap();
+        let serve = |f: &Arc<RedisFleet>| {
+            ServeConfig::new().auth(MediaTokens::new(key.clone()).fleet(f.clone()).hook())
+        };
+        let sa = Serving::start(config.clone(), serve(&fa), eleven);
+        let sb = Serving::start(config, serve(&fb), eleven);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let target = append_token("/media-stream", &key.mint("cs_tok", now + 600));
+        let status = |addr: std::net::SocketAddr, target: &str| {
+            let tcp = TcpStream::connect(addr).unwrap();
+            tcp.set_read_timeout(Some(PEER_READ_TIMEOUT)).unwrap();
+            match tungstenite::client(format!("ws://{addr}{target}").as_str(), tcp) {
+                Ok((_ws, resp)) => resp.status().as_u16(),
+                Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
+                    r.status().as_u16()
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(status(sa.addr, &target), 101, "first use, on a");
+        assert_eq!(status(sb.addr, &target), 401, "reused, on b");
+        assert_eq!(status(sa.addr, &target), 401, "reused, on a");
+        // Redis down: a fresh token is refused (fail closed) with 503.
+        let fresh = append_token("/media-stream", &key.mint("cs_tok2", now + 600));
+        drop(redis);
+        assert_eq!(status(sb.addr, &fresh), 503);
+        assert_eq!(
+            fb.counters()
+                .tokens_refused_unchecked
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    });
+}

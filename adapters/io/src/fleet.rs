@@ -5,7 +5,7 @@
 //! others through one Redis:
 //!
 //! - **remember-once** ([`RedisFleet::remember_once`]): `SET key 1 NX PX ttl`, for webhook
-//!   event ids and single-use media tokens ([`RedisFleet::token_hook`]), with the failure
+//!   event ids and single-use media tokens (`MediaTokens::fleet` in the server block), with the failure
 //!   policies of [`teler_core::fleet::verdict`]: dedupe fails open, token checks fail closed;
 //!   both are counted ([`FleetCounters`]).
 //! - **a live-call directory**: `call id -> instance`, each entry with a heartbeat TTL, so a
@@ -32,9 +32,8 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, mpsc};
 use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use crate::serve::Refusal;
 use crate::{Calls, SendError};
 use teler_core::fleet::{
     BusMessage, CallEntry, InstanceId, Keys, OnceKind, Outcome, StoreError, Verdict, WireCommand,
@@ -222,35 +221,6 @@ impl RedisFleet {
             _ => {}
         }
         v
-    }
-
-    /// A server auth hook checking single-use media tokens fleet-wide: `tokens` verifies
-    /// each token (signature, expiry) as [`MediaTokens`](crate::serve::MediaTokens) does, then its
-    /// first use is recorded in Redis until it expires; a reuse on any instance, or Redis not
-    /// answering, refuses the stream (401 / 503) before the upgrade.
-    pub fn token_hook(
-        self: &Arc<Self>,
-        key: teler_core::webhook::UrlTokenKey,
-    ) -> impl Fn(&tungstenite::handshake::server::Request) -> Result<(), Refusal> + Send + Sync + 'static
-    {
-        let fleet = self.clone();
-        move |req| {
-            let query = req.uri().query().unwrap_or("");
-            let token = teler_core::webhook::token_from_query(query)
-                .ok_or_else(|| Refusal::new(401, "missing token"))?;
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let claims = key
-                .verify(token, now)
-                .map_err(|_| Refusal::new(401, "invalid token"))?;
-            let ttl = Duration::from_secs(claims.expires_at.saturating_sub(now).max(1));
-            match fleet.remember_once(OnceKind::MediaToken, token.as_bytes(), ttl) {
-                Verdict::Accept => Ok(()),
-                Verdict::Duplicate => Err(Refusal::new(401, "token already used")),
-                _ => Err(Refusal::new(503, "token store unavailable, retry later")),
-            }
-        }
     }
 
     /// Which instance bridges `call_id`, if any (its directory entry, while heartbeats keep
