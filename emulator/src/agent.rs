@@ -502,10 +502,9 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         if let Ok(mut m) = pm.lock() {
             *m = mode;
         }
-        let cartesia = mode.map_or(
-            default_protocol == AgentProtocol::Cartesia,
-            |m| m == Mode::Vendor(crate::vendors::Vendor::Cartesia),
-        );
+        let cartesia = mode.map_or(default_protocol == AgentProtocol::Cartesia, |m| {
+            m == Mode::Vendor(crate::vendors::Vendor::Cartesia)
+        });
         if cartesia {
             crate::vendors::cartesia_handshake(req)?;
         }

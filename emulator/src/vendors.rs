@@ -534,7 +534,9 @@ impl Cartesia {
         self.session.as_ref().map_or("", |(s, _)| s)
     }
     fn format(&self) -> CartesiaFormat {
-        self.session.as_ref().map_or(CartesiaFormat::Pcm44100, |s| s.1)
+        self.session
+            .as_ref()
+            .map_or(CartesiaFormat::Pcm44100, |s| s.1)
     }
 }
 
@@ -575,7 +577,8 @@ impl Proto for Cartesia {
                 .as_str()
                 .filter(|s| !s.is_empty())
                 .map_or_else(|| crate::util::new_id("sid"), str::to_owned);
-            let ack = json!({ "event": "ack", "stream_id": sid, "config": { "input_format": name } });
+            let ack =
+                json!({ "event": "ack", "stream_id": sid, "config": { "input_format": name } });
             self.session = Some((sid, format));
             return Read::Handshake(vec![Message::text(ack.to_string())], true);
         };
@@ -643,13 +646,15 @@ pub(crate) fn cartesia_handshake(
         let mut r = tungstenite::handshake::server::ErrorResponse::new(Some(
             json!({ "message": message }).to_string(),
         ));
-        *r.status_mut() =
-            tungstenite::http::StatusCode::from_u16(status).unwrap_or_default();
+        *r.status_mut() = tungstenite::http::StatusCode::from_u16(status).unwrap_or_default();
         r
     };
     let token = header("authorization").and_then(|a| a.strip_prefix("Bearer "));
     if token.is_none_or(|t| t.trim().is_empty()) {
-        return Err(refuse(401, "an Authorization: Bearer <access token> header is required"));
+        return Err(refuse(
+            401,
+            "an Authorization: Bearer <access token> header is required",
+        ));
     }
     if header("cartesia-version").is_none_or(|v| v.trim().is_empty()) {
         return Err(refuse(400, "a Cartesia-Version header is required"));

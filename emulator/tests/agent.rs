@@ -627,7 +627,10 @@ async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
 }
 
 /// Opens the Cartesia stand-in with the handshake headers Cartesia needs (`None`: none).
-async fn cartesia(a: &agent::AgentHandle, headers: Option<(&str, &str)>) -> Result<WsClient, String> {
+async fn cartesia(
+    a: &agent::AgentHandle,
+    headers: Option<(&str, &str)>,
+) -> Result<WsClient, String> {
     use tungstenite::client::IntoClientRequest as _;
     let url = format!("ws://{}/agents/stream/agent_1", a.local_addr());
     let mut req = url.as_str().into_client_request().unwrap();
@@ -637,7 +640,9 @@ async fn cartesia(a: &agent::AgentHandle, headers: Option<(&str, &str)>) -> Resu
         req.headers_mut()
             .insert("Cartesia-Version", version.parse().unwrap());
     }
-    let tcp = tokio::net::TcpStream::connect(a.local_addr()).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(a.local_addr())
+        .await
+        .unwrap();
     async_tungstenite::tokio::client_async(req, tcp)
         .await
         .map(|(ws, _)| ws)

@@ -580,7 +580,9 @@ mod tests {
         );
         remote
             .handle(
-                &Message::from_text(r#"{"event":"ack","stream_id":"s1","config":{"input_format":"mulaw_8000"}}"#),
+                &Message::from_text(
+                    r#"{"event":"ack","stream_id":"s1","config":{"input_format":"mulaw_8000"}}"#,
+                ),
                 &mut out,
             )
             .unwrap();
@@ -623,7 +625,10 @@ mod tests {
         assert!(pcm.len() <= 640 && pcm.len() >= 640 - 200, "{}", pcm.len());
         // 600 ms of 16 kHz agent audio: one 500 ms chunk at 8 kHz.
         let mut out = Outbox::default();
-        let agent: Vec<u8> = [900i16; 9600].iter().flat_map(|s| s.to_le_bytes()).collect();
+        let agent: Vec<u8> = [900i16; 9600]
+            .iter()
+            .flat_map(|s| s.to_le_bytes())
+            .collect();
         remote
             .handle(&Message::from_text(&media_output(&agent)), &mut out)
             .unwrap();
@@ -702,7 +707,10 @@ mod tests {
                 .is_err()
         );
         assert!(h.handle(&Message::from_text("nope"), &mut out).is_err());
-        assert!(h.handle_binary(b"{}", &mut out).is_none(), "no binary frames");
+        assert!(
+            h.handle_binary(b"{}", &mut out).is_none(),
+            "no binary frames"
+        );
         // Outside a bridge (no clock) there is no idle flush.
         let (_, mut h) = Config::default().handlers();
         h.handle(
@@ -716,7 +724,10 @@ mod tests {
     #[test]
     fn access_token_requests_and_answers() {
         let req = AccessToken::new("sk_car_k3y").unwrap().expires_in(60);
-        assert!(!format!("{req:?}").contains("k3y"), "the key stays out of Debug");
+        assert!(
+            !format!("{req:?}").contains("k3y"),
+            "the key stays out of Debug"
+        );
         let h = req.to_http().unwrap();
         assert_eq!(h.method(), http::Method::POST);
         assert_eq!(h.uri(), "https://api.cartesia.ai/access-token");
@@ -758,8 +769,14 @@ mod tests {
 
     #[test]
     fn bridge_config_names_the_agent_and_hides_the_token() {
-        let b = Config::bridge_config("agent_1-x", "t0ken").unwrap().build().unwrap();
-        assert_eq!(b.remote_url(), "wss://api.cartesia.ai/agents/stream/agent_1-x");
+        let b = Config::bridge_config("agent_1-x", "t0ken")
+            .unwrap()
+            .build()
+            .unwrap();
+        assert_eq!(
+            b.remote_url(),
+            "wss://api.cartesia.ai/agents/stream/agent_1-x"
+        );
         assert!(!format!("{b:?}").contains("t0ken"));
         assert!(Config::bridge_config("../x", "t").is_err());
         assert!(Config::bridge_config("", "t").is_err());

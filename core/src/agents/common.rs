@@ -453,7 +453,9 @@ mod tests {
         .idle_flush(Some(Duration::from_millis(200)));
         let t0 = Instant::now();
         let mut out = Outbox::at(t0);
-        h.handle_binary(&[1u8; 2 * 1200], &mut out).unwrap().unwrap(); // 150 ms
+        h.handle_binary(&[1u8; 2 * 1200], &mut out)
+            .unwrap()
+            .unwrap(); // 150 ms
         assert_eq!(out.len(), 1);
         assert_eq!(h.poll_timeout(), Some(t0 + Duration::from_millis(200)));
         // More audio moves the deadline.

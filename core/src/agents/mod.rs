@@ -28,8 +28,8 @@
 //! read the agent's from
 //! [`StreamHandler::handle_binary`](crate::media::StreamHandler::handle_binary).
 
-mod common;
 pub mod cartesia;
+mod common;
 pub mod deepgram;
 pub mod devnagri;
 pub mod elevenlabs;
