@@ -49,9 +49,9 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
-//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/cartesia`)
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`)
 //!
-//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox and Cartesia stand-ins run on one shared driver with the same greeting,
+//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox, Cartesia and Vapi stand-ins run on one shared driver with the same greeting,
 //! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
 //! `docs/AGENTS.md`.
 //!
@@ -128,11 +128,15 @@ pub enum AgentProtocol {
     /// Bearer` and `Cartesia-Version` headers), base64 audio in JSON events both ways in the
     /// format `start` names. Also on `ws://ADDR/agents/stream/AGENT_ID`, as Cartesia's path.
     Cartesia,
+    /// Vapi's WebSocket transport: raw audio in binary frames both ways in the format in the
+    /// URL's query (`format`, `sampleRate`; `pcm_s16le` at 16000 by default). Also on
+    /// `ws://ADDR/CALL_ID/transport`, as Vapi's `websocketCallUrl`.
+    Vapi,
 }
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox` or `cartesia`.
+    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `cartesia` or `vapi`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
@@ -142,9 +146,10 @@ impl std::str::FromStr for AgentProtocol {
             "deepgram" => Ok(AgentProtocol::Deepgram),
             "ultravox" => Ok(AgentProtocol::Ultravox),
             "cartesia" => Ok(AgentProtocol::Cartesia),
+            "vapi" => Ok(AgentProtocol::Vapi),
             _ => Err(format!(
                 "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram, \
-                 ultravox or cartesia)"
+                 ultravox, cartesia or vapi)"
             )),
         }
     }
@@ -217,7 +222,7 @@ impl AgentHandle {
     }
     /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
     /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`,
-    /// `ws://ADDR/ultravox`, `ws://ADDR/cartesia`.
+    /// `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`.
     pub fn url_for(&self, protocol: AgentProtocol) -> String {
         let path = match protocol {
             AgentProtocol::ElevenLabs => "",
@@ -227,6 +232,7 @@ impl AgentHandle {
             AgentProtocol::Deepgram => "deepgram",
             AgentProtocol::Ultravox => "ultravox",
             AgentProtocol::Cartesia => "cartesia",
+            AgentProtocol::Vapi => "vapi",
         };
         format!("ws://{}/{path}", self.addr)
     }
@@ -496,6 +502,8 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Vendor(crate::vendors::Vendor::Ultravox))
         } else if path.starts_with("/cartesia") || path.starts_with("/agents/stream/") {
             Some(Mode::Vendor(crate::vendors::Vendor::Cartesia))
+        } else if path.starts_with("/vapi") || path.ends_with("/transport") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Vapi))
         } else {
             None
         };
@@ -537,6 +545,7 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         AgentProtocol::Deepgram => Mode::Vendor(crate::vendors::Vendor::Deepgram),
         AgentProtocol::Ultravox => Mode::Vendor(crate::vendors::Vendor::Ultravox),
         AgentProtocol::Cartesia => Mode::Vendor(crate::vendors::Vendor::Cartesia),
+        AgentProtocol::Vapi => Mode::Vendor(crate::vendors::Vendor::Vapi),
     });
     if let Mode::Vendor(v) = mode {
         let query = query.lock().map(|q| q.clone()).unwrap_or_default();

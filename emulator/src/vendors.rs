@@ -73,6 +73,20 @@
 //!    `custom` are read and ignored; interrupts with `{"event":"clear","stream_id":S}`;
 //!    echoes in F.
 
+//! ## Vapi WebSocket transport (`ws://ADDR/vapi?format=F&sampleRate=R` or `ws://ADDR/CALL_ID/transport?…`, `--protocol vapi`)
+//!
+//! The socket of a call created with `transport.provider: "vapi.websocket"`; the stand-in
+//! takes the `audioFormat` the create-call request would have set from the URL's query (F
+//! `pcm_s16le` or `mulaw`, R a rate the core's resampler takes; `pcm_s16le` at 16000 by
+//! default, as documented; `mulaw` at 8000 only), refusing others (close 1008).
+//!
+//! 1. no handshake: greets at once with raw audio in F at R in **binary** frames of
+//!    `chunk_ms`, then `{"type":"speech-update","role":"assistant","status":"stopped"}`;
+//! 2. reads binary frames as caller audio (PCM16 of an odd length closes with 1007); text
+//!    control messages: `{"type":"hangup"}` or `end-call` closes with 1000, text that is
+//!    not JSON closes with 1007, others are ignored;
+//! 3. interrupts with `{"type":"user-interrupted"}`; echoes in F at R.
+
 use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
@@ -97,6 +111,7 @@ pub(crate) enum Vendor {
     Deepgram,
     Ultravox,
     Cartesia,
+    Vapi,
 }
 
 /// What a frame from the bridge means.
@@ -635,6 +650,117 @@ impl Proto for Cartesia {
     }
 }
 
+/// Vapi's WebSocket transport: raw audio in binary frames in the call's `audioFormat`, JSON
+/// control messages in text frames.
+struct Vapi {
+    mulaw: bool,
+    rate: u32,
+}
+
+impl Default for Vapi {
+    fn default() -> Self {
+        Vapi {
+            mulaw: false,
+            rate: 16_000,
+        }
+    }
+}
+
+impl Vapi {
+    fn msg(v: Value) -> Message {
+        Message::text(v.to_string())
+    }
+}
+
+impl Proto for Vapi {
+    fn out_rate(&self) -> u32 {
+        self.rate
+    }
+
+    fn configure(&mut self, query: &str) -> Result<(), String> {
+        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+            match k {
+                "format" => {
+                    self.mulaw = match v {
+                        "pcm_s16le" => false,
+                        "mulaw" => true,
+                        _ => return Err(format!("format={v}: pcm_s16le or mulaw")),
+                    }
+                }
+                "sampleRate" => {
+                    self.rate = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|r| SampleRate::from_hz(*r).is_ok())
+                        .ok_or(format!("sampleRate={v}: not a supported sample rate"))?;
+                }
+                _ => {}
+            }
+        }
+        if self.mulaw && self.rate != 8000 {
+            return Err(format!("format=mulaw is 8000 Hz, not sampleRate={}", self.rate));
+        }
+        Ok(())
+    }
+
+    fn ready_on_open(&self) -> bool {
+        true
+    }
+
+    fn read(&mut self, msg: &[u8], binary: bool) -> Read {
+        if binary {
+            let pcm = if self.mulaw {
+                msg.iter()
+                    .flat_map(|&c| g711::ulaw_decode(c).to_le_bytes())
+                    .collect()
+            } else if msg.len().is_multiple_of(2) {
+                msg.to_vec()
+            } else {
+                return Read::Refuse(vec![], close("pcm_s16le audio must be whole samples"));
+            };
+            return Read::Audio {
+                pcm,
+                rate: self.rate,
+            };
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Read::Refuse(vec![], close("control messages must be JSON"));
+        };
+        match v["type"].as_str() {
+            Some("hangup" | "end-call") => Read::Refuse(
+                vec![],
+                Some(CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "call ended".into(),
+                }),
+            ),
+            _ => Read::Ignore, // say, add-message, control, …
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        if self.mulaw {
+            Message::binary(
+                pcm.chunks_exact(2)
+                    .map(|c| g711::ulaw_encode(i16::from_le_bytes([c[0], c[1]])))
+                    .collect::<Vec<u8>>(),
+            )
+        } else {
+            Message::binary(pcm.to_vec())
+        }
+    }
+
+    fn end_of_turn(&self) -> Option<Message> {
+        Some(Self::msg(
+            json!({ "type": "speech-update", "role": "assistant", "status": "stopped" }),
+        ))
+    }
+
+    fn interruption(&self) -> Message {
+        Self::msg(json!({ "type": "user-interrupted" }))
+    }
+}
+
 /// Cartesia's handshake checks, before the upgrade: an `Authorization: Bearer` token and a
 /// `Cartesia-Version` header; `Err` is the HTTP answer (401 or 400, a JSON `message`).
 #[allow(clippy::result_large_err)] // tungstenite's callback error type
@@ -720,6 +846,7 @@ pub(crate) async fn run(
         Vendor::Deepgram => Box::<Deepgram>::default(),
         Vendor::Ultravox => Box::<Ultravox>::default(),
         Vendor::Cartesia => Box::<Cartesia>::default(),
+        Vendor::Vapi => Box::<Vapi>::default(),
     };
     if let Err(why) = proto.configure(query) {
         stats.errors.fetch_add(1, Ordering::Relaxed);

@@ -768,3 +768,73 @@ async fn cartesia_stand_in_speaks_the_agents_websocket() {
     .await
     .unwrap();
 }
+
+/// The Vapi stand-in: the call's format from the URL (refusing what the create-call request
+/// would refuse), binary audio at once, `user-interrupted` when the caller talks over the
+/// greeting, μ-law echoed as μ-law, and `hangup` ending the call.
+#[tokio::test]
+async fn vapi_stand_in_speaks_the_websocket_transport() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let url = a.url_for(agent::AgentProtocol::Vapi);
+        for bad in ["?format=opus", "?format=mulaw&sampleRate=16000", "?sampleRate=7"] {
+            let mut ws = connect(&format!("{url}{bad}"), Duration::from_secs(5))
+                .await
+                .unwrap();
+            let c = close_of(&mut ws).await;
+            assert_eq!(u16::from(c.code), 1008, "{bad}: {c:?}");
+        }
+        // The default: pcm_s16le at 16 kHz, greeting at once in binary frames.
+        let mut ws = connect(
+            &format!("ws://{}/c-1/transport", a.local_addr()),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(next_binary(&mut ws).await.len(), 16_000, "500 ms at 16 kHz");
+        ws.send(Message::binary(vec![0u8; 3])).await.unwrap();
+        assert_eq!(u16::from(close_of(&mut ws).await.code), 1007);
+
+        // mulaw at 8 kHz: a loud caller interrupts, then is echoed byte for byte.
+        let mut ws = connect(
+            &format!("{url}?format=mulaw&sampleRate=8000"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(next_binary(&mut ws).await.len(), 4000);
+        let talk: Vec<u8> = Pcm::tone(8000, 300.0, 8000, 500)
+            .samples
+            .iter()
+            .map(|&s| teler_core::audio::g711::ulaw_encode(s))
+            .collect();
+        ws.send(Message::binary(talk.clone())).await.unwrap();
+        let mut interrupted = false;
+        let echo = loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    interrupted |= v["type"] == "user-interrupted";
+                }
+                Ok(Some(Ok(Message::Binary(b)))) if interrupted => break b.to_vec(),
+                Ok(Some(Ok(_))) => {}
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(echo, talk);
+        ws.send(Message::text(r#"{"type":"hangup"}"#)).await.unwrap();
+        assert_eq!(u16::from(close_of(&mut ws).await.code), 1000);
+    })
+    .await
+    .unwrap();
+}
+
+async fn next_binary(ws: &mut WsClient) -> Vec<u8> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => break b.to_vec(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+}
