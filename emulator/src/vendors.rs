@@ -698,7 +698,10 @@ impl Proto for Vapi {
             }
         }
         if self.mulaw && self.rate != 8000 {
-            return Err(format!("format=mulaw is 8000 Hz, not sampleRate={}", self.rate));
+            return Err(format!(
+                "format=mulaw is 8000 Hz, not sampleRate={}",
+                self.rate
+            ));
         }
         Ok(())
     }

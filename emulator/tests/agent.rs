@@ -777,7 +777,11 @@ async fn vapi_stand_in_speaks_the_websocket_transport() {
     tokio::time::timeout(LIMIT, async {
         let a = agent::serve("127.0.0.1:0").await.unwrap();
         let url = a.url_for(agent::AgentProtocol::Vapi);
-        for bad in ["?format=opus", "?format=mulaw&sampleRate=16000", "?sampleRate=7"] {
+        for bad in [
+            "?format=opus",
+            "?format=mulaw&sampleRate=16000",
+            "?sampleRate=7",
+        ] {
             let mut ws = connect(&format!("{url}{bad}"), Duration::from_secs(5))
                 .await
                 .unwrap();
@@ -822,7 +826,9 @@ async fn vapi_stand_in_speaks_the_websocket_transport() {
             }
         };
         assert_eq!(echo, talk);
-        ws.send(Message::text(r#"{"type":"hangup"}"#)).await.unwrap();
+        ws.send(Message::text(r#"{"type":"hangup"}"#))
+            .await
+            .unwrap();
         assert_eq!(u16::from(close_of(&mut ws).await.code), 1000);
     })
     .await

@@ -16,7 +16,9 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use teler_tokio::agents::{cartesia, deepgram, devnagri, elevenlabs, gemini, openai, ultravox};
+use teler_tokio::agents::{
+    cartesia, deepgram, devnagri, elevenlabs, gemini, openai, ultravox, vapi,
+};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
 use teler_tokio::webhook::FlowRequest;
@@ -44,10 +46,13 @@ pub enum Agent {
     /// A Cartesia Line agent on its Agents WebSocket (`REMOTE_WS_URL` is
     /// `wss://api.cartesia.ai/agents/stream/{agent_id}`).
     Cartesia(cartesia::Config),
+    /// A Vapi call on the WebSocket transport (`REMOTE_WS_URL` is its `websocketCallUrl`).
+    Vapi(vapi::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
-pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, cartesia";
+pub const AGENT_NAMES: &str =
+    "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, cartesia, vapi";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -60,6 +65,7 @@ impl Agent {
     /// | `devnagri` | none |
     /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call was created with; 8000) |
     /// | `cartesia` | `CARTESIA_INPUT_FORMAT` (`mulaw_8000`, `pcm_16000`, `pcm_24000`, `pcm_44100`; `mulaw_8000`), `CARTESIA_VOICE_ID`, `CARTESIA_INTRODUCTION`, `CARTESIA_SYSTEM_PROMPT` |
+    /// | `vapi` | `VAPI_FORMAT` (`pcm_s16le` or `mulaw`), `VAPI_SAMPLE_RATE` (what the call was created with; `pcm_s16le` at 16000) |
     /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
@@ -139,6 +145,24 @@ impl Agent {
                 }
                 Agent::Cartesia(c)
             }
+            "vapi" => {
+                let mut c = vapi::Config::default();
+                if let Some(f) = var("VAPI_FORMAT") {
+                    c.encoding = vapi::Encoding::from_name(&f)
+                        .ok_or(format!("VAPI_FORMAT={f:?}: pcm_s16le or mulaw"))?;
+                    if c.encoding == vapi::Encoding::Mulaw {
+                        c.sample_rate = teler_tokio::audio::SampleRate::Hz8000;
+                    }
+                }
+                if let Some(v) = var("VAPI_SAMPLE_RATE") {
+                    c.sample_rate = v
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(|hz| teler_tokio::audio::SampleRate::from_hz(hz).ok())
+                        .ok_or(format!("VAPI_SAMPLE_RATE={v:?}: 8000, 16000, 24000, …"))?;
+                }
+                Agent::Vapi(c)
+            }
             other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
         })
     }
@@ -162,6 +186,7 @@ impl Agent {
             Agent::Deepgram(c) => boxed(c.handlers()),
             Agent::Ultravox(c) => boxed(c.handlers()),
             Agent::Cartesia(c) => boxed(c.handlers()),
+            Agent::Vapi(c) => boxed(c.handlers()),
         }
     }
 
@@ -351,5 +376,12 @@ mod tests {
             ]))
             .is_err()
         );
+        let v = Agent::from_vars(vars(&[("AGENT", "vapi"), ("VAPI_FORMAT", "mulaw")])).unwrap();
+        let Agent::Vapi(cfg) = &v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(cfg.encoding, vapi::Encoding::Mulaw);
+        assert_eq!(cfg.sample_rate.hz(), 8000);
+        assert!(Agent::from_vars(vars(&[("AGENT", "vapi"), ("VAPI_FORMAT", "opus")])).is_err());
     }
 }

@@ -292,6 +292,29 @@ fn cartesia_two_calls_pcm_16000() {
 }
 
 #[test]
+fn vapi_two_calls() {
+    // Created (as the stand-in's URL says) for pcm_s16le at 16 kHz, Vapi's default: binary
+    // frames both ways, resampled both ways; user-interrupted is the barge-in.
+    two_calls_at(
+        AgentProtocol::Vapi,
+        "vapi",
+        "vapi?format=pcm_s16le&sampleRate=16000",
+        16_000,
+    );
+}
+
+#[test]
+fn vapi_two_calls_mulaw() {
+    two_calls_with(
+        AgentProtocol::Vapi,
+        "vapi",
+        "vapi?format=mulaw&sampleRate=8000",
+        &[("VAPI_FORMAT", "mulaw")],
+        8_000,
+    );
+}
+
+#[test]
 fn devnagri_two_calls() {
     two_calls(AgentProtocol::Devnagri, "devnagri", 8_000);
 }

@@ -393,7 +393,10 @@ mod tests {
             ..Config::default()
         };
         let req = CreateCall::new("k3y", &cfg).unwrap();
-        assert!(!format!("{req:?}").contains("k3y"), "the key stays out of Debug");
+        assert!(
+            !format!("{req:?}").contains("k3y"),
+            "the key stays out of Debug"
+        );
         let h = req.to_http().unwrap();
         assert_eq!(h.method(), http::Method::POST);
         assert_eq!(h.uri(), "https://api.vapi.ai/call");
@@ -426,7 +429,10 @@ mod tests {
             ..mulaw.clone()
         };
         assert!(CreateCall::new("k", &bad_rate).is_err());
-        assert!(CreateCall::new("k", &Config::default()).is_err(), "no assistant");
+        assert!(
+            CreateCall::new("k", &Config::default()).is_err(),
+            "no assistant"
+        );
         let bad_overrides = Config {
             assistant_overrides: Some(serde_json::json!([1])),
             ..mulaw.clone()
@@ -530,8 +536,11 @@ mod tests {
         assert_eq!(out.len(), 2, "the end of the turn flushes");
         assert!(out.messages()[1].ends_with(r#""chunk_id":2}"#));
         h.handle_binary(&pcm[..3200], &mut out).unwrap().unwrap();
-        h.handle(&Message::from_text(r#"{"type":"user-interrupted"}"#), &mut out)
-            .unwrap();
+        h.handle(
+            &Message::from_text(r#"{"type":"user-interrupted"}"#),
+            &mut out,
+        )
+        .unwrap();
         assert_eq!(out.messages()[2], r#"{"type":"clear"}"#);
         h.handle(&Message::from_text(stopped), &mut out).unwrap();
         assert_eq!(out.len(), 3, "the cleared audio stays dropped");
