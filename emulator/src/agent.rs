@@ -49,9 +49,9 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
-//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`)
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`)
 //!
-//! Gemini Live, Devnagri, Deepgram Voice Agent and Ultravox stand-ins run on one shared driver with the same greeting,
+//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox, Cartesia and Vapi stand-ins run on one shared driver with the same greeting,
 //! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
 //! `docs/AGENTS.md`.
 //!
@@ -124,11 +124,19 @@ pub enum AgentProtocol {
     /// Ultravox's `serverWebSocket` medium: raw PCM16 in binary frames both ways at the
     /// rates in the URL's query (`inputSampleRate`, `outputSampleRate`; 8000 by default).
     Ultravox,
+    /// Cartesia's Agents WebSocket (Line agents): `start` first (with `Authorization:
+    /// Bearer` and `Cartesia-Version` headers), base64 audio in JSON events both ways in the
+    /// format `start` names. Also on `ws://ADDR/agents/stream/AGENT_ID`, as Cartesia's path.
+    Cartesia,
+    /// Vapi's WebSocket transport: raw audio in binary frames both ways in the format in the
+    /// URL's query (`format`, `sampleRate`; `pcm_s16le` at 16000 by default). Also on
+    /// `ws://ADDR/CALL_ID/transport`, as Vapi's `websocketCallUrl`.
+    Vapi,
 }
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram` or `ultravox`.
+    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `cartesia` or `vapi`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
@@ -137,9 +145,11 @@ impl std::str::FromStr for AgentProtocol {
             "devnagri" => Ok(AgentProtocol::Devnagri),
             "deepgram" => Ok(AgentProtocol::Deepgram),
             "ultravox" => Ok(AgentProtocol::Ultravox),
+            "cartesia" => Ok(AgentProtocol::Cartesia),
+            "vapi" => Ok(AgentProtocol::Vapi),
             _ => Err(format!(
-                "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram \
-                 or ultravox)"
+                "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram, \
+                 ultravox, cartesia or vapi)"
             )),
         }
     }
@@ -212,7 +222,7 @@ impl AgentHandle {
     }
     /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
     /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`,
-    /// `ws://ADDR/ultravox`.
+    /// `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`.
     pub fn url_for(&self, protocol: AgentProtocol) -> String {
         let path = match protocol {
             AgentProtocol::ElevenLabs => "",
@@ -221,6 +231,8 @@ impl AgentHandle {
             AgentProtocol::Devnagri => "devnagri",
             AgentProtocol::Deepgram => "deepgram",
             AgentProtocol::Ultravox => "ultravox",
+            AgentProtocol::Cartesia => "cartesia",
+            AgentProtocol::Vapi => "vapi",
         };
         format!("ws://{}/{path}", self.addr)
     }
@@ -463,6 +475,7 @@ impl Speaker {
 }
 
 async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats>) {
+    let default_protocol = cfg.protocol;
     let path_mode = Arc::new(std::sync::Mutex::new(None));
     let pm = path_mode.clone();
     let query = Arc::new(std::sync::Mutex::new(String::new()));
@@ -487,11 +500,21 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Vendor(crate::vendors::Vendor::Deepgram))
         } else if path.starts_with("/ultravox") {
             Some(Mode::Vendor(crate::vendors::Vendor::Ultravox))
+        } else if path.starts_with("/cartesia") || path.starts_with("/agents/stream/") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Cartesia))
+        } else if path.starts_with("/vapi") || path.ends_with("/transport") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Vapi))
         } else {
             None
         };
         if let Ok(mut m) = pm.lock() {
             *m = mode;
+        }
+        let cartesia = mode.map_or(default_protocol == AgentProtocol::Cartesia, |m| {
+            m == Mode::Vendor(crate::vendors::Vendor::Cartesia)
+        });
+        if cartesia {
+            crate::vendors::cartesia_handshake(req)?;
         }
         Ok(res)
     };
@@ -521,6 +544,8 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         AgentProtocol::Devnagri => Mode::Vendor(crate::vendors::Vendor::Devnagri),
         AgentProtocol::Deepgram => Mode::Vendor(crate::vendors::Vendor::Deepgram),
         AgentProtocol::Ultravox => Mode::Vendor(crate::vendors::Vendor::Ultravox),
+        AgentProtocol::Cartesia => Mode::Vendor(crate::vendors::Vendor::Cartesia),
+        AgentProtocol::Vapi => Mode::Vendor(crate::vendors::Vendor::Vapi),
     });
     if let Mode::Vendor(v) = mode {
         let query = query.lock().map(|q| q.clone()).unwrap_or_default();

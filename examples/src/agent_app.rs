@@ -16,7 +16,9 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai, ultravox};
+use teler_tokio::agents::{
+    cartesia, deepgram, devnagri, elevenlabs, gemini, openai, ultravox, vapi,
+};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
 use teler_tokio::webhook::FlowRequest;
@@ -41,10 +43,16 @@ pub enum Agent {
     Deepgram(deepgram::Config),
     /// An Ultravox call on the `serverWebSocket` medium (`REMOTE_WS_URL` is its `joinUrl`).
     Ultravox(ultravox::Config),
+    /// A Cartesia Line agent on its Agents WebSocket (`REMOTE_WS_URL` is
+    /// `wss://api.cartesia.ai/agents/stream/{agent_id}`).
+    Cartesia(cartesia::Config),
+    /// A Vapi call on the WebSocket transport (`REMOTE_WS_URL` is its `websocketCallUrl`).
+    Vapi(vapi::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
-pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram, ultravox";
+pub const AGENT_NAMES: &str =
+    "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, cartesia, vapi";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -56,10 +64,13 @@ impl Agent {
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
     /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call was created with; 8000) |
+    /// | `cartesia` | `CARTESIA_INPUT_FORMAT` (`mulaw_8000`, `pcm_16000`, `pcm_24000`, `pcm_44100`; `mulaw_8000`), `CARTESIA_VOICE_ID`, `CARTESIA_INTRODUCTION`, `CARTESIA_SYSTEM_PROMPT` |
+    /// | `vapi` | `VAPI_FORMAT` (`pcm_s16le` or `mulaw`), `VAPI_SAMPLE_RATE` (what the call was created with; `pcm_s16le` at 16000) |
     /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
-    /// `AGENT` unset or unknown; a rate that is not a number the resampler takes.
+    /// `AGENT` unset or unknown; a rate that is not a number the resampler takes; a Cartesia
+    /// format it does not document.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Agent, String> {
         let var = |n: &str| {
             var(n)
@@ -120,6 +131,38 @@ impl Agent {
                     ..ultravox::Config::default()
                 })
             }
+            "cartesia" => {
+                let mut c = cartesia::Config {
+                    voice_id: var("CARTESIA_VOICE_ID"),
+                    introduction: var("CARTESIA_INTRODUCTION"),
+                    system_prompt: var("CARTESIA_SYSTEM_PROMPT"),
+                    ..cartesia::Config::default()
+                };
+                if let Some(f) = var("CARTESIA_INPUT_FORMAT") {
+                    c.format = cartesia::Format::from_name(&f).ok_or(format!(
+                        "CARTESIA_INPUT_FORMAT={f:?}: mulaw_8000, pcm_16000, pcm_24000 or pcm_44100"
+                    ))?;
+                }
+                Agent::Cartesia(c)
+            }
+            "vapi" => {
+                let mut c = vapi::Config::default();
+                if let Some(f) = var("VAPI_FORMAT") {
+                    c.encoding = vapi::Encoding::from_name(&f)
+                        .ok_or(format!("VAPI_FORMAT={f:?}: pcm_s16le or mulaw"))?;
+                    if c.encoding == vapi::Encoding::Mulaw {
+                        c.sample_rate = teler_tokio::audio::SampleRate::Hz8000;
+                    }
+                }
+                if let Some(v) = var("VAPI_SAMPLE_RATE") {
+                    c.sample_rate = v
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(|hz| teler_tokio::audio::SampleRate::from_hz(hz).ok())
+                        .ok_or(format!("VAPI_SAMPLE_RATE={v:?}: 8000, 16000, 24000, …"))?;
+                }
+                Agent::Vapi(c)
+            }
             other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
         })
     }
@@ -142,12 +185,15 @@ impl Agent {
             Agent::Devnagri(c) => boxed(c.handlers()),
             Agent::Deepgram(c) => boxed(c.handlers()),
             Agent::Ultravox(c) => boxed(c.handlers()),
+            Agent::Cartesia(c) => boxed(c.handlers()),
+            Agent::Vapi(c) => boxed(c.handlers()),
         }
     }
 
     /// Headers the vendor's socket needs besides `REMOTE_AUTHORIZATION`, from the
     /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`), Deepgram's
-    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`).
+    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`), Cartesia's `Authorization: Bearer …`
+    /// (`CARTESIA_ACCESS_TOKEN`) with `Cartesia-Version`.
     pub fn headers(&self, var: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
         match self {
             Agent::Gemini(_) => var("GEMINI_API_KEY")
@@ -155,6 +201,14 @@ impl Agent {
                 .unwrap_or_default(),
             Agent::Deepgram(_) => var("DEEPGRAM_API_KEY")
                 .map(|k| vec![("Authorization".to_owned(), format!("Token {}", k.trim()))])
+                .unwrap_or_default(),
+            Agent::Cartesia(_) => var("CARTESIA_ACCESS_TOKEN")
+                .map(|t| {
+                    vec![
+                        ("Authorization".to_owned(), format!("Bearer {}", t.trim())),
+                        ("Cartesia-Version".to_owned(), cartesia::VERSION.to_owned()),
+                    ]
+                })
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
@@ -322,5 +376,35 @@ mod tests {
         assert!(
             Agent::from_vars(vars(&[("AGENT", "ultravox"), ("ULTRAVOX_INPUT_RATE", "7")])).is_err()
         );
+        let c = Agent::from_vars(vars(&[
+            ("AGENT", "cartesia"),
+            ("CARTESIA_INPUT_FORMAT", "pcm_16000"),
+        ]))
+        .unwrap();
+        let Agent::Cartesia(cfg) = &c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(cfg.format, cartesia::Format::Pcm16000);
+        assert_eq!(
+            c.headers(vars(&[("CARTESIA_ACCESS_TOKEN", "tok")])),
+            [
+                ("Authorization".to_owned(), "Bearer tok".to_owned()),
+                ("Cartesia-Version".to_owned(), cartesia::VERSION.to_owned())
+            ]
+        );
+        assert!(
+            Agent::from_vars(vars(&[
+                ("AGENT", "cartesia"),
+                ("CARTESIA_INPUT_FORMAT", "pcm_8000")
+            ]))
+            .is_err()
+        );
+        let v = Agent::from_vars(vars(&[("AGENT", "vapi"), ("VAPI_FORMAT", "mulaw")])).unwrap();
+        let Agent::Vapi(cfg) = &v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(cfg.encoding, vapi::Encoding::Mulaw);
+        assert_eq!(cfg.sample_rate.hz(), 8000);
+        assert!(Agent::from_vars(vars(&[("AGENT", "vapi"), ("VAPI_FORMAT", "opus")])).is_err());
     }
 }
