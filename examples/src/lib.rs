@@ -88,6 +88,28 @@ pub struct Settings {
     /// Prometheus text on `GET /metrics` (no metrics endpoint when unset). The tokio servers
     /// serve `/metrics` on their own port instead.
     pub metrics_addr: Option<String>,
+    /// `REDIS_URL` (and `INSTANCE_ID`, default `seed-{pid}`): when set, the seed app runs as
+    /// a fleet member sharing webhook dedupe, used media tokens, the live-call directory and
+    /// a command bus with the other instances on that Redis (README, "Running a fleet").
+    pub fleet: Option<FleetSettings>,
+}
+
+/// A fleet member's settings. Its `Debug` hides the Redis URL (it may carry a password).
+#[derive(Clone)]
+pub struct FleetSettings {
+    /// `REDIS_URL`, e.g. `redis://127.0.0.1:6379/0`.
+    pub redis_url: String,
+    /// `INSTANCE_ID`: this instance's name in the fleet (`A-Z a-z 0-9 . _ -`, 1 to 64).
+    pub instance: teler_tokio::fleet::InstanceId,
+}
+
+impl std::fmt::Debug for FleetSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetSettings")
+            .field("redis_url", &"<hidden>")
+            .field("instance", &self.instance)
+            .finish()
+    }
 }
 
 /// The REST side of the seed app: who places the call, from where to where. Its `Debug`
@@ -119,13 +141,25 @@ impl Settings {
     /// The server block's settings for these settings: `/media-stream`, the defaults, and
     /// the signed media tokens when `MEDIA_TOKEN_KEY` is set (a flow token is refused).
     pub fn serve_config(&self) -> teler_tokio::ServeConfig {
+        self.serve_config_in(None)
+    }
+
+    /// As [`serve_config`](Self::serve_config), remembering used media tokens fleet-wide
+    /// in `fleet`'s Redis when given.
+    pub fn serve_config_in(
+        &self,
+        fleet: Option<std::sync::Arc<teler_tokio::fleet::RedisFleet>>,
+    ) -> teler_tokio::ServeConfig {
         let serve = teler_tokio::ServeConfig::new().path(MEDIA_STREAM_PATH);
         match &self.media_token_key {
-            Some(key) => serve.auth(
-                teler_tokio::MediaTokens::new(key.clone())
-                    .refuse_subject(tokio_app::FLOW_TOKEN_SUBJECT)
-                    .hook(),
-            ),
+            Some(key) => {
+                let mut tokens = teler_tokio::MediaTokens::new(key.clone())
+                    .refuse_subject(tokio_app::FLOW_TOKEN_SUBJECT);
+                if let Some(f) = fleet {
+                    tokens = tokens.fleet(f);
+                }
+                serve.auth(tokens.hook())
+            }
             None => serve,
         }
     }
@@ -209,6 +243,19 @@ impl Settings {
                 }
             },
         };
+        let fleet = match var("REDIS_URL") {
+            None => None,
+            Some(redis_url) => {
+                let id =
+                    var("INSTANCE_ID").unwrap_or_else(|| format!("seed-{}", std::process::id()));
+                let instance = teler_tokio::fleet::InstanceId::new(id)
+                    .map_err(|e| format!("INSTANCE_ID: {e}"))?;
+                Some(FleetSettings {
+                    redis_url,
+                    instance,
+                })
+            }
+        };
         Ok(Settings {
             bind_addr,
             backend_domain,
@@ -218,6 +265,7 @@ impl Settings {
             media_token_key,
             drain_timeout,
             metrics_addr: var("METRICS_ADDR"),
+            fleet,
         })
     }
 

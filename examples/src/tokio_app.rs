@@ -45,6 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::elevenlabs::{self, CallHandler, RemoteHandler};
+use teler_tokio::fleet::{FleetGuard, OnceKind, Outcome, RedisFleet, Verdict};
 use teler_tokio::media::EndSummary;
 use teler_tokio::rest::AsyncClient;
 use teler_tokio::rest::voice::Hangup;
@@ -103,6 +104,9 @@ struct App {
     rest: Option<(AsyncClient, TelerSettings)>,
     verifier: Option<Verifier>,
     seen: Mutex<Dedupe>,
+    /// With `REDIS_URL`: this instance's fleet membership (its threads stop when the app is
+    /// dropped).
+    fleet: Option<(Arc<RedisFleet>, FleetGuard)>,
     /// The call cap and, with `MEDIA_TOKEN_KEY`, the single-use media token check.
     gate: axum_ws::Gate,
     hooks: Hooks,
@@ -142,11 +146,25 @@ pub fn build(settings: Settings, hooks: Hooks) -> Result<(Router, Arc<Connector>
         }
     };
     let connector = Arc::new(StreamConnector::new(settings.config.clone(), pair));
+    let fleet = match &settings.fleet {
+        None => None,
+        Some(f) => {
+            let fleet = Arc::new(
+                RedisFleet::new(&f.redis_url, f.instance.clone())
+                    .map_err(|e| format!("REDIS_URL: {e}"))?,
+            );
+            let guard = fleet.serve(connector.calls());
+            tracing::info!(instance = %f.instance, "fleet member: state shared on Redis");
+            Some((fleet, guard))
+        }
+    };
     let app = Arc::new(App {
         verifier: settings.webhook_secret.clone().map(Verifier::new),
         rest,
         // While the connector drains, new media streams get 503 with Retry-After.
-        gate: axum_ws::Gate::new(settings.serve_config()).watch(connector.calls()),
+        gate: axum_ws::Gate::new(settings.serve_config_in(fleet.as_ref().map(|f| f.0.clone())))
+            .watch(connector.calls()),
+        fleet,
         connector: connector.clone(),
         settings,
         seen: Mutex::new(Dedupe::new(4096)),
@@ -263,9 +281,20 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
             return (status, why).into_response();
         }
     };
-    let fresh = match event.dedupe_key() {
-        Some(key) => app.seen.lock().map(|mut s| s.insert(&key)).unwrap_or(true),
-        None => true,
+    let fresh = match (event.dedupe_key(), &app.fleet) {
+        (None, _) => true,
+        // A fleet dedupes across instances: a retried delivery may land on another one. If
+        // Redis cannot answer, the delivery is processed (fail open) and counted.
+        (Some(key), Some((fleet, _))) => {
+            let (fleet, key) = (fleet.clone(), key.into_owned());
+            let verdict = tokio::task::spawn_blocking(move || {
+                fleet.remember_once(OnceKind::WebhookEvent, key.as_bytes(), WEBHOOK_DEDUPE_TTL)
+            })
+            .await
+            .unwrap_or(Verdict::AcceptUnchecked);
+            verdict != Verdict::Duplicate
+        }
+        (Some(key), None) => app.seen.lock().map(|mut s| s.insert(&key)).unwrap_or(true),
     };
     if fresh {
         let verified = if app.verifier.is_some() {
@@ -355,6 +384,9 @@ async fn list_calls(State(app): State<Arc<App>>) -> Response {
 async fn hangup(State(app): State<Arc<App>>, Path(call_id): Path<String>) -> Response {
     // Teler's `call_id` from the stream's `start` frame.
     let Some(handle) = app.connector.calls().by_call_id(&call_id) else {
+        if let Some((fleet, _)) = &app.fleet {
+            return hangup_elsewhere(&app, fleet.clone(), call_id).await;
+        }
         return json_response(
             StatusCode::NOT_FOUND,
             serde_json::json!({"success": false, "error": "no live call has this call_id"}),
@@ -427,4 +459,55 @@ async fn hangup(State(app): State<Arc<App>>, Path(call_id): Path<String>) -> Res
     answer["hung_up"] = hung_up.into();
     answer["success"] = (status == StatusCode::OK).into();
     json_response(status, answer)
+}
+
+/// How long a webhook event id is remembered fleet-wide (Teler retries within hours).
+const WEBHOOK_DEDUPE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The hangup of a call bridged on another fleet instance: the REST hangup from here, and
+/// the stop over the fleet's command bus to the instance that bridges it.
+async fn hangup_elsewhere(app: &App, fleet: Arc<RedisFleet>, call_id: String) -> Response {
+    let rest = match &app.rest {
+        None => None,
+        Some((client, _)) => Some(
+            match client
+                .voice()
+                .mutations()
+                .hangup(Hangup::new(call_id.clone()))
+                .await
+            {
+                Ok(_) => true,
+                Err(e) => e.status() == Some(409),
+            },
+        ),
+    };
+    let calls = app.connector.calls().clone();
+    let id = call_id.clone();
+    let sent = tokio::task::spawn_blocking(move || {
+        let stop = teler_tokio::media::Command::stop("hangup requested");
+        fleet.send_command(&calls, &id, stop, std::time::Duration::from_secs(2))
+    })
+    .await
+    .unwrap_or(Err(teler_tokio::fleet::StoreError::Timeout));
+    tracing::info!(call_id = %call_id, rest = ?rest, bus = ?sent, "hangup requested (fleet)");
+    let (status, error) = match &sent {
+        Ok(Outcome::Delivered | Outcome::Ended) => (StatusCode::OK, None),
+        Ok(Outcome::NotFound) => (
+            StatusCode::NOT_FOUND,
+            Some("no live call has this call_id in the fleet".to_owned()),
+        ),
+        Ok(other) => (StatusCode::SERVICE_UNAVAILABLE, Some(format!("{other:?}"))),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Some(e.to_string())),
+    };
+    json_response(
+        status,
+        serde_json::json!({
+            "success": status == StatusCode::OK,
+            "call_id": call_id,
+            "bridged_here": false,
+            "bridge_stopped": status == StatusCode::OK,
+            "hung_up": rest.unwrap_or(false),
+            "error": error,
+        }),
+    )
 }

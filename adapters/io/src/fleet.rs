@@ -35,10 +35,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{Calls, SendError};
-use teler_core::fleet::{
-    BusMessage, CallEntry, InstanceId, Keys, OnceKind, Outcome, StoreError, Verdict, WireCommand,
-    verdict,
-};
+/// The pure half ([`teler_core::fleet`]): keys, messages, policies, the in-memory store.
+pub use teler_core::fleet::*;
+
 use teler_core::media::Command;
 
 /// Default timeout of one Redis operation.
