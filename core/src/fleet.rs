@@ -24,9 +24,9 @@ pub const DEFAULT_PREFIX: &str = "teler";
 /// How long a live call's directory entry lives without a heartbeat: an instance that dies
 /// loses its calls from the directory within this.
 pub const DEFAULT_HEARTBEAT_TTL: Duration = Duration::from_secs(15);
-/// The longest bus message accepted (a command carries at most one frame for a peer; the
-/// bridge's default frame limit is 256 KiB, base64 makes it 4/3 larger).
-pub const MAX_BUS_MESSAGE: usize = 400 * 1024;
+/// The longest bus message accepted: a command carries at most one frame for a peer, so the
+/// bridge's default frame limit in base64 (4/3 larger), and 64 KiB for the rest.
+pub const MAX_BUS_MESSAGE: usize = crate::media::DEFAULT_MAX_FRAME_SIZE / 3 * 4 + 4 + 64 * 1024;
 
 /// Why a fleet value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -482,6 +482,41 @@ mod tests {
     }
 
     #[test]
+    fn ids_read_back_and_entries_round_trip_within_their_bound() {
+        let id = InstanceId::new("pod-a").unwrap();
+        assert_eq!((id.as_str(), id.to_string()), ("pod-a", "pod-a".to_owned()));
+        assert_eq!(String::from(id.clone()), "pod-a");
+        assert_eq!(Keys::new("f").unwrap().bus(&id), "f:bus:pod-a");
+        let e = CallEntry {
+            call_id: "cs_1".into(),
+            instance: id,
+        };
+        assert_eq!(e.to_json(), r#"{"call_id":"cs_1","instance":"pod-a"}"#);
+        assert_eq!(CallEntry::parse(e.to_json().as_bytes()), Ok(e.clone()));
+        // 1024 bytes is the bound: padded with spaces to exactly it, it parses; one more does not.
+        let mut at = e.to_json().into_bytes();
+        at.resize(1024, b' ');
+        assert_eq!(CallEntry::parse(&at), Ok(e));
+        at.push(b' ');
+        assert_eq!(CallEntry::parse(&at), Err(FleetError::TooLarge(1025)));
+    }
+
+    #[test]
+    fn a_command_with_the_largest_default_frame_fits_on_the_bus() {
+        let frame = vec![7u8; crate::media::DEFAULT_MAX_FRAME_SIZE];
+        let m = BusMessage::Request {
+            id: u64::MAX,
+            call_id: "c".repeat(128),
+            command: WireCommand::from_command(&Command::SendToRemote(OutFrame::Binary(frame)))
+                .unwrap(),
+            reply_to: "teler:bus:pod-a".into(),
+        };
+        let json = m.to_json();
+        assert!(json.len() <= MAX_BUS_MESSAGE, "{} bytes", json.len());
+        assert_eq!(BusMessage::parse(json.as_bytes()), Ok(m));
+    }
+
+    #[test]
     fn keys_hash_untrusted_ids_and_differ_by_kind() {
         let k = Keys::new("fleet1").unwrap();
         let a = k.once(OnceKind::WebhookEvent, b"evt_1");
@@ -577,6 +612,7 @@ mod tests {
         let mut m = MemoryOnce::new(2);
         assert!(m.is_empty());
         assert_eq!(m.first_time("a", ttl, t0), Ok(true));
+        assert!(!m.is_empty());
         assert_eq!(
             m.first_time("a", ttl, t0 + ttl - Duration::from_nanos(1)),
             Ok(false)
