@@ -87,7 +87,7 @@ pub fn agent_handlers(t0: Instant, data: &[u8]) {
     };
     type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
     let pair = |w: u8| -> Pair {
-        match w % 6 {
+        match w % 7 {
             0 => (
                 Box::new(elevenlabs::call_handler()),
                 Box::new(elevenlabs::remote_handler()),
@@ -108,8 +108,12 @@ pub fn agent_handlers(t0: Instant, data: &[u8]) {
                 let (c, r) = crate::agents::deepgram::Config::default().handlers();
                 (Box::new(c), Box::new(r))
             }
-            _ => {
+            5 => {
                 let (c, r) = crate::agents::ultravox::Config::default().handlers();
+                (Box::new(c), Box::new(r))
+            }
+            _ => {
+                let (c, r) = crate::agents::sarvam::Config::default().handlers();
                 (Box::new(c), Box::new(r))
             }
         }
