@@ -49,9 +49,9 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
-//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`)
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/sarvam`)
 //!
-//! Gemini Live, Devnagri, Deepgram Voice Agent and Ultravox stand-ins run on one shared driver with the same greeting,
+//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox and Sarvam stand-ins run on one shared driver with the same greeting,
 //! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
 //! `docs/AGENTS.md`.
 //!
@@ -124,11 +124,15 @@ pub enum AgentProtocol {
     /// Ultravox's `serverWebSocket` medium: raw PCM16 in binary frames both ways at the
     /// rates in the URL's query (`inputSampleRate`, `outputSampleRate`; 8000 by default).
     Ultravox,
+    /// A Sarvam voice agent (Samvaad): `client.action.interaction_start` first, base64
+    /// PCM16 in JSON both ways (caller audio at its chunks' rate, the agent's at 16 kHz);
+    /// the handshake needs `user_identifier` and `user_identifier_type` in the query.
+    Sarvam,
 }
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram` or `ultravox`.
+    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox` or `sarvam`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
@@ -137,9 +141,10 @@ impl std::str::FromStr for AgentProtocol {
             "devnagri" => Ok(AgentProtocol::Devnagri),
             "deepgram" => Ok(AgentProtocol::Deepgram),
             "ultravox" => Ok(AgentProtocol::Ultravox),
+            "sarvam" => Ok(AgentProtocol::Sarvam),
             _ => Err(format!(
-                "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram \
-                 or ultravox)"
+                "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram, \
+                 ultravox or sarvam)"
             )),
         }
     }
@@ -185,6 +190,9 @@ pub struct AgentStats {
     pub audio_in_bytes: AtomicU64,
     /// OpenAI-style `session.update` messages accepted (answered with `session.updated`).
     pub session_updates: AtomicU64,
+    /// Keep-alive requests answered as asked (the Sarvam stand-in's ping, answered by a
+    /// `client.system.pong` with its `event_id`).
+    pub keepalives: AtomicU64,
 }
 
 /// A running agent; dropping it stops accepting connections.
@@ -212,7 +220,7 @@ impl AgentHandle {
     }
     /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
     /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`,
-    /// `ws://ADDR/ultravox`.
+    /// `ws://ADDR/ultravox`, `ws://ADDR/sarvam`.
     pub fn url_for(&self, protocol: AgentProtocol) -> String {
         let path = match protocol {
             AgentProtocol::ElevenLabs => "",
@@ -221,6 +229,7 @@ impl AgentHandle {
             AgentProtocol::Devnagri => "devnagri",
             AgentProtocol::Deepgram => "deepgram",
             AgentProtocol::Ultravox => "ultravox",
+            AgentProtocol::Sarvam => "sarvam",
         };
         format!("ws://{}/{path}", self.addr)
     }
@@ -462,11 +471,25 @@ impl Speaker {
     }
 }
 
+/// Why a Sarvam socket's handshake is refused: the query lacks the user (the service
+/// answers 403 then, as reported).
+fn sarvam_refusal(query: Option<&str>) -> Option<&'static str> {
+    let has = |key: &str| {
+        query.unwrap_or("").split('&').any(|kv| {
+            kv.split_once('=')
+                .is_some_and(|(k, v)| k == key && !v.is_empty())
+        })
+    };
+    (!has("user_identifier") || !has("user_identifier_type"))
+        .then_some("user_identifier and user_identifier_type are required")
+}
+
 async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats>) {
     let path_mode = Arc::new(std::sync::Mutex::new(None));
     let pm = path_mode.clone();
     let query = Arc::new(std::sync::Mutex::new(String::new()));
     let q = query.clone();
+    let default_protocol = cfg.protocol;
     // The callback's signature is tungstenite's (its error type is an HTTP response).
     #[allow(clippy::result_large_err)]
     let cb = move |req: &tungstenite::handshake::server::Request,
@@ -487,11 +510,22 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Vendor(crate::vendors::Vendor::Deepgram))
         } else if path.starts_with("/ultravox") {
             Some(Mode::Vendor(crate::vendors::Vendor::Ultravox))
+        } else if path.starts_with("/sarvam") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Sarvam))
         } else {
             None
         };
         if let Ok(mut m) = pm.lock() {
             *m = mode;
+        }
+        let sarvam = Mode::Vendor(crate::vendors::Vendor::Sarvam);
+        let is_sarvam =
+            mode == Some(sarvam) || (mode.is_none() && default_protocol == AgentProtocol::Sarvam);
+        if is_sarvam && let Some(why) = sarvam_refusal(req.uri().query()) {
+            let mut refusal =
+                tungstenite::handshake::server::ErrorResponse::new(Some(why.to_owned()));
+            *refusal.status_mut() = tungstenite::http::StatusCode::FORBIDDEN;
+            return Err(refusal);
         }
         Ok(res)
     };
@@ -521,6 +555,7 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         AgentProtocol::Devnagri => Mode::Vendor(crate::vendors::Vendor::Devnagri),
         AgentProtocol::Deepgram => Mode::Vendor(crate::vendors::Vendor::Deepgram),
         AgentProtocol::Ultravox => Mode::Vendor(crate::vendors::Vendor::Ultravox),
+        AgentProtocol::Sarvam => Mode::Vendor(crate::vendors::Vendor::Sarvam),
     });
     if let Mode::Vendor(v) = mode {
         let query = query.lock().map(|q| q.clone()).unwrap_or_default();

@@ -52,9 +52,10 @@ agent:
                             ws://ADDR/gemini Gemini Live, ws://ADDR/devnagri Devnagri,
                             ws://ADDR/deepgram Deepgram Voice Agent,
                             ws://ADDR/ultravox?inputSampleRate=I&outputSampleRate=O Ultravox,
-                            ws://ADDR/teler echoes Teler media frames
+                            ws://ADDR/sarvam?user_identifier=U&user_identifier_type=custom
+                            Sarvam, ws://ADDR/teler echoes Teler media frames
   --protocol P              what ws://ADDR/ speaks: elevenlabs, openai, gemini, devnagri,
-                            deepgram or ultravox (elevenlabs)
+                            deepgram, ultravox or sarvam (elevenlabs)
   --greeting-ms MS          greeting tone length (1500; 0 = none)
   --echo-ms MS              echo chunk length (500; 0 = echo each message at once)
   --no-echo                 do not echo the caller
@@ -287,18 +288,20 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, Failure> {
         AgentProtocol::Devnagri => "Devnagri",
         AgentProtocol::Deepgram => "Deepgram Voice Agent",
         AgentProtocol::Ultravox => "Ultravox",
+        AgentProtocol::Sarvam => "Sarvam",
         _ => "ElevenLabs",
     };
     eprintln!(
         "teler-emulator agent: {default} protocol at {}; OpenAI-Realtime-style (24 kHz) at {}; \
          Gemini Live at {}; Devnagri at {}; Deepgram Voice Agent at {}; \
-         Ultravox at {}; Teler echo at {}",
+         Ultravox at {}; Sarvam at {}; Teler echo at {}",
         h.url(),
         h.openai_url(),
         h.url_for(AgentProtocol::Gemini),
         h.url_for(AgentProtocol::Devnagri),
         h.url_for(AgentProtocol::Deepgram),
         h.url_for(AgentProtocol::Ultravox),
+        h.url_for(AgentProtocol::Sarvam),
         h.teler_url()
     );
     let _ = tokio::signal::ctrl_c().await;
