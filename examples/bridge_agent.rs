@@ -1,11 +1,11 @@
-//! A Teler bridge to any ready-made voice agent (`AGENT=elevenlabs|openai|gemini|devnagri|deepgram|ultravox`),
+//! A Teler bridge to any ready-made voice agent (`AGENT=elevenlabs|openai|gemini|devnagri|deepgram|ultravox|sarvam`),
 //! on tokio + axum 0.8: the vendor's handlers from `teler_tokio::agents`, fresh per call.
 //! The app is `teler_examples::agent_app` (tested end to end against the emulator's
 //! stand-ins in `examples/tests/agents.rs`).
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `AGENT` | the vendor (required): `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox` |
+//! | `AGENT` | the vendor (required): `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `sarvam` |
 //! | `REMOTE_WS_URL` | the vendor's socket (required), or the emulator's stand-in |
 //! | `REMOTE_AUTHORIZATION` | the `Authorization` header (`Bearer sk-…` for OpenAI) |
 //! | `GEMINI_API_KEY` | Gemini: sent as `x-goog-api-key` |
@@ -13,6 +13,7 @@
 //! | `DEEPGRAM_API_KEY` | Deepgram: sent as `Authorization: Token …` |
 //! | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` | Deepgram: the `Settings` message |
 //! | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` | Ultravox: the rates the call was created with (8000); `REMOTE_WS_URL` is the call's `joinUrl` from `teler_core::agents::ultravox::CreateCall` |
+//! | `SARVAM_INPUT_RATE`, `SARVAM_INITIAL_LANGUAGE`, `SARVAM_INITIAL_BOT_MESSAGE` | Sarvam: the caller-audio rate (8000) and `interaction_start`; `REMOTE_WS_URL` is a session's signed URL from `teler_core::agents::sarvam::SignedUrl` |
 //! | `OPENAI_SESSION_UPDATE` | OpenAI: the `session.update` JSON instead of the default |
 //! | `BIND_ADDR` | listen address (`127.0.0.1:8080`) |
 //! | `BACKEND_DOMAIN` | where Teler reaches this app: `example.com` (https/wss) or `http://host:port` |

@@ -16,7 +16,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai, ultravox};
+use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai, sarvam, ultravox};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
 use teler_tokio::webhook::FlowRequest;
@@ -41,10 +41,13 @@ pub enum Agent {
     Deepgram(deepgram::Config),
     /// An Ultravox call on the `serverWebSocket` medium (`REMOTE_WS_URL` is its `joinUrl`).
     Ultravox(ultravox::Config),
+    /// A Sarvam voice agent (`REMOTE_WS_URL` is a session's signed URL from
+    /// `sarvam::SignedUrl`).
+    Sarvam(sarvam::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
-pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram, ultravox";
+pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, sarvam";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -56,6 +59,7 @@ impl Agent {
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
     /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call was created with; 8000) |
+    /// | `sarvam` | `SARVAM_INPUT_RATE` (8000, 16000 or 48000; 8000), `SARVAM_INITIAL_LANGUAGE`, `SARVAM_INITIAL_BOT_MESSAGE` |
     /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
@@ -120,6 +124,26 @@ impl Agent {
                     ..ultravox::Config::default()
                 })
             }
+            "sarvam" => {
+                let mut c = sarvam::Config {
+                    initial_language_name: var("SARVAM_INITIAL_LANGUAGE"),
+                    initial_bot_message: var("SARVAM_INITIAL_BOT_MESSAGE"),
+                    clock: Some(sarvam::WallClock::new(
+                        std::time::Instant::now(),
+                        std::time::SystemTime::now(),
+                    )),
+                    ..sarvam::Config::default()
+                };
+                if let Some(v) = var("SARVAM_INPUT_RATE") {
+                    c.input_rate = v
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(|hz| teler_tokio::audio::SampleRate::from_hz(hz).ok())
+                        .filter(|r| sarvam::INPUT_RATES.contains(r))
+                        .ok_or(format!("SARVAM_INPUT_RATE={v:?}: 8000, 16000 or 48000"))?;
+                }
+                Agent::Sarvam(c)
+            }
             other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
         })
     }
@@ -142,6 +166,7 @@ impl Agent {
             Agent::Devnagri(c) => boxed(c.handlers()),
             Agent::Deepgram(c) => boxed(c.handlers()),
             Agent::Ultravox(c) => boxed(c.handlers()),
+            Agent::Sarvam(c) => boxed(c.handlers()),
         }
     }
 
@@ -298,6 +323,15 @@ mod tests {
         assert_eq!((c.input_rate.hz(), c.output_rate.hz()), (8000, 24000));
         assert!(
             Agent::from_vars(vars(&[("AGENT", "ultravox"), ("ULTRAVOX_INPUT_RATE", "7")])).is_err()
+        );
+        let s = Agent::from_vars(vars(&[("AGENT", "sarvam"), ("SARVAM_INPUT_RATE", "16000")]));
+        let Ok(Agent::Sarvam(c)) = &s else {
+            panic!("{s:?}")
+        };
+        assert_eq!(c.input_rate.hz(), 16000);
+        assert!(c.clock.is_some());
+        assert!(
+            Agent::from_vars(vars(&[("AGENT", "sarvam"), ("SARVAM_INPUT_RATE", "24000")])).is_err()
         );
     }
 }

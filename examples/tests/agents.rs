@@ -31,6 +31,7 @@ struct Run {
     interruptions: u64,
     sessions: u64,
     agent_errors: u64,
+    keepalives: u64,
 }
 
 async fn run_calls(
@@ -64,6 +65,9 @@ async fn run_calls(
         // What an Ultravox call would be created with (the stand-in reads them from the URL).
         ("ULTRAVOX_INPUT_RATE", "16000".to_owned()),
         ("ULTRAVOX_OUTPUT_RATE", "24000".to_owned()),
+        // Sarvam: caller audio at 16 kHz (the agent answers at 16 kHz), so both ways are
+        // resampled.
+        ("SARVAM_INPUT_RATE", "16000".to_owned()),
     ];
     let var = |name: &str| {
         vars.iter()
@@ -143,6 +147,7 @@ async fn run_calls(
         interruptions: load(&s.interruptions),
         sessions: load(&s.session_updates),
         agent_errors: load(&s.errors),
+        keepalives: load(&s.keepalives),
         calls,
         bridges,
     };
@@ -159,8 +164,13 @@ fn two_calls(protocol: AgentProtocol, agent_name: &str, vendor_in_rate: u64) {
     two_calls_at(protocol, agent_name, "", vendor_in_rate);
 }
 
-/// [`two_calls`] with `query` added to the stand-in's URL.
-fn two_calls_at(protocol: AgentProtocol, agent_name: &str, query: &str, vendor_in_rate: u64) {
+/// [`two_calls`] with `query` added to the stand-in's URL; the agent's keep-alives answered.
+fn two_calls_at(
+    protocol: AgentProtocol,
+    agent_name: &str,
+    query: &str,
+    vendor_in_rate: u64,
+) -> u64 {
     let dir = std::env::temp_dir().join(format!(
         "teler-agents-test-{agent_name}-{}",
         std::process::id()
@@ -226,6 +236,7 @@ fn two_calls_at(protocol: AgentProtocol, agent_name: &str, query: &str, vendor_i
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+    r.keepalives
 }
 
 #[test]
@@ -250,6 +261,21 @@ fn ultravox_two_calls() {
         "?inputSampleRate=16000&outputSampleRate=24000",
         16_000,
     );
+}
+
+#[test]
+fn sarvam_two_calls() {
+    // The socket of a signed session (the stand-in refuses one without the user); caller
+    // audio in JSON at 16 kHz, the agent's at 16 kHz, so both ways are resampled; the agent
+    // pings once per call and the call side answers.
+    let keepalives = two_calls_at(
+        AgentProtocol::Sarvam,
+        "sarvam",
+        "?interaction_type=call&user_identifier=teler&user_identifier_type=custom\
+         &sample_rate=16000",
+        16_000,
+    );
+    assert_eq!(keepalives, 2, "each call answered its ping");
 }
 
 #[test]
