@@ -12,7 +12,7 @@
 //! | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` | Gemini: the `setup` message |
 //! | `DEEPGRAM_API_KEY` | Deepgram: sent as `Authorization: Token …` |
 //! | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` | Deepgram: the `Settings` message |
-//! | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` | Ultravox: the rates the call was created with (8000); `REMOTE_WS_URL` is the call's `joinUrl` from `teler_core::agents::ultravox::CreateCall` |
+//! | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE`, `ULTRAVOX_API_KEY` | Ultravox: the call's rates (8000); with `ULTRAVOX_API_KEY` a call is created per media stream (`ultravox::CreateCall`) and bridged to its `joinUrl`, without it `REMOTE_WS_URL` is a call's `joinUrl` |
 //! | `SARVAM_INPUT_RATE`, `SARVAM_INITIAL_LANGUAGE`, `SARVAM_INITIAL_BOT_MESSAGE` | Sarvam: the caller-audio rate (8000) and `interaction_start`; `REMOTE_WS_URL` is a session's signed URL from `teler_core::agents::sarvam::SignedUrl` |
 //! | `OPENAI_SESSION_UPDATE` | OpenAI: the `session.update` JSON instead of the default |
 //! | `BIND_ADDR` | listen address (`127.0.0.1:8080`) |

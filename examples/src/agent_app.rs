@@ -5,7 +5,7 @@
 //! - `POST /flow`: answers a `stream` action to `{BACKEND_DOMAIN}/media-stream` (500 ms
 //!   chunks, recorded); a body without `call_id` gets 422.
 //! - `GET /media-stream` (WebSocket): Teler's media stream, bridged to `REMOTE_WS_URL` with a
-//!   fresh handler pair per call.
+//!   fresh handler pair per call (Ultravox with `ULTRAVOX_API_KEY`: to a call created for it).
 
 use std::sync::Arc;
 
@@ -58,7 +58,7 @@ impl Agent {
     /// | `openai` | `OPENAI_SESSION_UPDATE` (the `session.update` JSON) |
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
-    /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call was created with; 8000) |
+    /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call is or was created with; 8000); `ULTRAVOX_API_KEY` (see [`headers`](Self::headers)) |
     /// | `sarvam` | `SARVAM_INPUT_RATE` (8000, 16000 or 48000; 8000), `SARVAM_INITIAL_LANGUAGE`, `SARVAM_INITIAL_BOT_MESSAGE` |
     /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
@@ -172,7 +172,11 @@ impl Agent {
 
     /// Headers the vendor's socket needs besides `REMOTE_AUTHORIZATION`, from the
     /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`), Deepgram's
-    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`).
+    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`). Ultravox's `X-API-Key`
+    /// (`ULTRAVOX_API_KEY`) goes to its REST API instead, not to the socket: with it, each
+    /// media stream creates its own call (`ultravox::CreateCall` through the REST client's
+    /// `vendor`) and is bridged to that call's `joinUrl`; without it, every stream goes to
+    /// `REMOTE_WS_URL` (a fixed join URL, or the emulator's stand-in).
     pub fn headers(&self, var: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
         match self {
             Agent::Gemini(_) => var("GEMINI_API_KEY")
@@ -181,8 +185,45 @@ impl Agent {
             Agent::Deepgram(_) => var("DEEPGRAM_API_KEY")
                 .map(|k| vec![("Authorization".to_owned(), format!("Token {}", k.trim()))])
                 .unwrap_or_default(),
+            Agent::Ultravox(_) => var("ULTRAVOX_API_KEY")
+                .map(|k| vec![(ULTRAVOX_KEY_HEADER.to_owned(), k.trim().to_owned())])
+                .unwrap_or_default(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// The header name under which [`Agent::headers`] hands over `ULTRAVOX_API_KEY`.
+const ULTRAVOX_KEY_HEADER: &str = "X-API-Key";
+
+/// Ultravox with an API key: one call created per media stream.
+struct UltravoxCalls {
+    /// Sends the create-call requests (they carry their own key, not a Teler one).
+    client: teler_tokio::AsyncClient,
+    api_key: String,
+    /// Ultravox's API ([`ultravox::API_BASE`]; a local server in tests).
+    api_base: String,
+    config: ultravox::Config,
+    agent: Agent,
+}
+
+impl UltravoxCalls {
+    /// A connector for one new Ultravox call: `base`'s settings, the call's `joinUrl`.
+    async fn connector(&self, base: &BridgeConfig) -> Result<StreamConnector<Factory>, String> {
+        let req = ultravox::CreateCall::new(self.api_key.clone(), &self.config)
+            .map_err(|e| e.to_string())?
+            .base_url(self.api_base.clone());
+        let join_url = self.client.vendor(req).await.map_err(|e| e.to_string())?;
+        let mut b = BridgeConfig::builder(join_url);
+        for (n, v) in base.remote_headers() {
+            b = b.header(n.clone(), v.clone());
+        }
+        let agent = self.agent.clone();
+        let factory: Factory = Box::new(move || agent.handlers());
+        Ok(
+            StreamConnector::new(b.build().map_err(|e| e.to_string())?, factory)
+                .on_event(log_event),
+        )
     }
 }
 
@@ -213,13 +254,33 @@ struct App {
     connector: StreamConnector<Factory>,
     settings: Settings,
     on_end: Option<OnEnd>,
+    ultravox: Option<UltravoxCalls>,
 }
 
 /// The app: `POST /flow` and `GET /media-stream`.
 ///
 /// # Errors
 /// A header the bridge config refuses.
-pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Router, String> {
+pub fn router(settings: Settings, agent: Agent, mut options: Options) -> Result<Router, String> {
+    let ultravox = match &agent {
+        Agent::Ultravox(c) => match options
+            .headers
+            .iter()
+            .position(|(n, _)| n == ULTRAVOX_KEY_HEADER)
+        {
+            Some(i) => Some(UltravoxCalls {
+                // The REST client needs a key of its own; vendor requests never send it.
+                client: teler_tokio::AsyncClient::new("unused-by-vendor-requests")
+                    .map_err(|e| e.to_string())?,
+                api_key: options.headers.remove(i).1,
+                api_base: ultravox::API_BASE.to_owned(),
+                config: c.clone(),
+                agent: agent.clone(),
+            }),
+            None => None,
+        },
+        _ => None,
+    };
     let mut config = settings.config.clone();
     if !options.headers.is_empty() {
         let mut b = BridgeConfig::builder(config.remote_url());
@@ -233,6 +294,7 @@ pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Rout
         connector: StreamConnector::new(config, factory).on_event(log_event),
         settings,
         on_end: options.on_end,
+        ultravox,
     });
     Ok(Router::new()
         .route(MEDIA_STREAM_PATH, get(media_stream))
@@ -242,7 +304,17 @@ pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Rout
 
 async fn media_stream(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
     axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
-        let summary = app.connector.bridge_stream(AxumWs::new(socket)).await;
+        let summary = match &app.ultravox {
+            None => app.connector.bridge_stream(AxumWs::new(socket)).await,
+            Some(uv) => match uv.connector(app.connector.config()).await {
+                Ok(c) => c.bridge_stream(AxumWs::new(socket)).await,
+                Err(e) => {
+                    // The socket is dropped: Teler sees the stream end.
+                    eprintln!("ultravox: cannot create the call: {e}");
+                    return;
+                }
+            },
+        };
         if let Some(on_end) = &app.on_end {
             on_end(summary);
         }
@@ -268,6 +340,59 @@ async fn flow(State(app): State<Arc<App>>, body: Bytes) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a key, each stream's connector goes to a call created for it (the vendor's key
+    /// sent, the socket settings kept); the API's refusal is an error with its text.
+    #[test]
+    fn ultravox_with_a_key_creates_a_call_per_stream() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let keys = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = keys.clone();
+            let api = Router::new().route(
+                "/api/calls",
+                post(move |headers: axum::http::HeaderMap| async move {
+                    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+                    seen.lock().unwrap().push(key.map(str::to_owned));
+                    match key {
+                        Some("uv-key") => (
+                            StatusCode::CREATED,
+                            r#"{"callId":"c1","joinUrl":"ws://127.0.0.1:9/join/c1"}"#,
+                        ),
+                        _ => (StatusCode::FORBIDDEN, r#"{"detail":"Invalid API key."}"#),
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = tokio::spawn(async move { axum::serve(listener, api).await });
+            let mut uv = UltravoxCalls {
+                client: teler_tokio::AsyncClient::new("t").unwrap(),
+                api_key: "uv-key".into(),
+                api_base: format!("http://{addr}/api"),
+                config: ultravox::Config::default(),
+                agent: Agent::Ultravox(ultravox::Config::default()),
+            };
+            let base = BridgeConfig::builder("ws://fallback.invalid/")
+                .header("Authorization", "Bearer b")
+                .build()
+                .unwrap();
+            let c = uv.connector(&base).await.unwrap();
+            assert_eq!(c.config().remote_url(), "ws://127.0.0.1:9/join/c1");
+            assert_eq!(c.config().remote_headers(), base.remote_headers());
+            uv.api_key = "wrong".into();
+            let e = uv.connector(&base).await.err().unwrap();
+            assert!(e.contains("Invalid API key."), "{e}");
+            assert_eq!(
+                *keys.lock().unwrap(),
+                [Some("uv-key".to_owned()), Some("wrong".to_owned())]
+            );
+            server.abort();
+        });
+    }
 
     #[test]
     fn agent_from_vars() {
@@ -317,6 +442,11 @@ mod tests {
             ("AGENT", "ultravox"),
             ("ULTRAVOX_OUTPUT_RATE", "24000"),
         ]));
+        let key = u
+            .as_ref()
+            .unwrap()
+            .headers(vars(&[("ULTRAVOX_API_KEY", " uv ")]));
+        assert_eq!(key, [(ULTRAVOX_KEY_HEADER.to_owned(), "uv".to_owned())]);
         let Ok(Agent::Ultravox(c)) = &u else {
             panic!("{u:?}")
         };
