@@ -20,6 +20,8 @@
 //! | `OPENAI_SESSION_UPDATE` | the `session.update` JSON to send instead of the default (instructions, voice, …) |
 //! | `BIND_ADDR` | listen address (`127.0.0.1:8080`) |
 //! | `BACKEND_DOMAIN` | where Teler reaches this app: `example.com` (https/wss) or `http://host:port` |
+//! | `DRAIN_SECONDS` | on SIGTERM or SIGINT: new media streams get 503, live calls get this long (30), then 1001; then exit 0 |
+//! | `RUST_LOG` | the log filter (`info`) |
 //!
 //! Offline, against the emulator's stand-in agent:
 //!
@@ -37,19 +39,22 @@
 //! REMOTE_AUTHORIZATION="Bearer $OPENAI_API_KEY" BACKEND_DOMAIN=my-bridge.example.com \
 //! BIND_ADDR=0.0.0.0:8080 cargo run -p teler-examples --example bridge_openai
 //! ```
+use teler_examples::ops::{self, ShutdownSignals};
 use teler_examples::{Settings, openai_app};
 
 #[tokio::main]
 async fn main() {
+    teler_examples::init_logging();
     let settings = Settings::from_env().unwrap_or_else(|e| fail(&e, 2));
     let bind_addr = settings.bind_addr.clone();
+    let drain_for = settings.drain_timeout;
     // The handshake bound and connection cap of the SDK's server block.
     let serve = settings.serve_config();
-    eprintln!(
-        "bridge_openai: flow {}, media {}, agent {}",
-        settings.backend_url("/flow"),
-        settings.backend_ws_url(teler_examples::MEDIA_STREAM_PATH),
-        settings.config.remote_url()
+    tracing::info!(
+        flow = %settings.backend_url("/flow"),
+        media = %settings.backend_ws_url(teler_examples::MEDIA_STREAM_PATH),
+        remote = teler_examples::url_for_logs(settings.config.remote_url()),
+        "bridge_openai"
     );
     let options = openai_app::Options {
         session_update: std::env::var("OPENAI_SESSION_UPDATE")
@@ -57,17 +62,22 @@ async fn main() {
             .filter(|s| !s.trim().is_empty()),
         on_end: None,
     };
-    let router = openai_app::router(settings, options);
+    let (router, connector) = openai_app::build(settings, options);
+    let signals = ShutdownSignals::install()
+        .unwrap_or_else(|e| fail(&format!("cannot handle SIGTERM: {e}"), 1));
     let listener = tokio::net::TcpListener::bind(&bind_addr)
         .await
         .unwrap_or_else(|e| fail(&format!("cannot listen on {bind_addr}: {e}"), 1));
-    eprintln!("bridge_openai listening on {bind_addr}");
-    if let Err(e) = teler_tokio::axum_ws::serve(listener, router, &serve).await {
-        fail(&e.to_string(), 1);
-    }
+    tracing::info!("bridge_openai listening on {bind_addr}");
+    let server = teler_tokio::axum_ws::serve(listener, router, &serve);
+    let status = ops::serve_until_drained(server, signals, drain_for, |deadline| async move {
+        connector.drain(deadline).await
+    })
+    .await;
+    std::process::exit(status);
 }
 
 fn fail(why: &str, code: i32) -> ! {
-    eprintln!("bridge_openai: {why}");
+    tracing::error!("bridge_openai: {why}");
     std::process::exit(code)
 }

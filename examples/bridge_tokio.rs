@@ -12,6 +12,14 @@
 //!   `FROM_NUMBER` and `TO_NUMBER` are set (the `seed_app` example is this server with those
 //!   required).
 //!
+//! - `GET /calls`, `POST /calls/{call_id}/hangup`: the live calls, and stopping one (see
+//!   `teler_examples::tokio_app`; keep them private, like `/initiate-call`).
+//! - `GET /metrics`: Prometheus text of the `teler_*` metrics.
+//!
+//! On SIGTERM or SIGINT it drains: new media streams get 503, live calls run until they end
+//! or `DRAIN_SECONDS` (30) pass and are then closed with 1001, and it exits with status 0.
+//! Logs go to stderr, filtered by `RUST_LOG` (`info`).
+//!
 //! The app itself is `teler_examples::tokio_app` (tested in `examples/tests/`).
 //!
 //! ```text
@@ -19,37 +27,37 @@
 //! BACKEND_DOMAIN=my-bridge.example.com BIND_ADDR=0.0.0.0:8080 \
 //!     cargo run -p teler-examples --example bridge_tokio
 //! ```
-use teler_examples::Settings;
+use teler_examples::ops::{self, ShutdownSignals};
+use teler_examples::{Settings, tokio_app};
 
 #[tokio::main]
 async fn main() {
-    let settings = match Settings::from_env() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("bridge_tokio: {e}");
-            std::process::exit(2);
-        }
-    };
+    teler_examples::init_logging();
+    let settings = Settings::from_env().unwrap_or_else(|e| fail(&e, 2));
     let bind_addr = settings.bind_addr.clone();
+    let drain_for = settings.drain_timeout;
     // The handshake bound and connection cap of the SDK's server block.
     let serve = settings.serve_config();
-    let router = match teler_examples::tokio_app::router(settings, Default::default()) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("bridge_tokio: {e}");
-            std::process::exit(2);
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(&bind_addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("bridge_tokio: cannot listen on {bind_addr}: {e}");
-            std::process::exit(1);
-        }
-    };
-    eprintln!("bridge_tokio listening on {bind_addr}");
-    if let Err(e) = teler_tokio::axum_ws::serve(listener, router, &serve).await {
-        eprintln!("bridge_tokio: {e}");
-        std::process::exit(1);
-    }
+    // Before the first call: the adapters record into it from then on.
+    let metrics = ops::install_metrics().unwrap_or_else(|e| fail(&e, 1));
+    let (router, connector) =
+        tokio_app::build(settings, Default::default()).unwrap_or_else(|e| fail(&e, 2));
+    let router = router.merge(ops::metrics_route(metrics));
+    let signals = ShutdownSignals::install()
+        .unwrap_or_else(|e| fail(&format!("cannot handle SIGTERM: {e}"), 1));
+    let listener = tokio::net::TcpListener::bind(&bind_addr)
+        .await
+        .unwrap_or_else(|e| fail(&format!("cannot listen on {bind_addr}: {e}"), 1));
+    tracing::info!("bridge_tokio listening on {bind_addr}");
+    let server = teler_tokio::axum_ws::serve(listener, router, &serve);
+    let status = ops::serve_until_drained(server, signals, drain_for, |deadline| async move {
+        connector.drain(deadline).await
+    })
+    .await;
+    std::process::exit(status);
+}
+
+fn fail(why: &str, code: i32) -> ! {
+    tracing::error!("bridge_tokio: {why}");
+    std::process::exit(code)
 }

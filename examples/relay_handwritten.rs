@@ -50,11 +50,11 @@ async fn handle_call(tcp: TcpStream, remote_url: String) {
     let _ = tcp.set_nodelay(true);
     let call_ws = match accept_hdr_async(tcp, only_media_stream).await {
         Ok(ws) => ws,
-        Err(e) => return eprintln!("handshake failed: {e}"),
+        Err(e) => return tracing::warn!("handshake failed: {e}"),
     };
     let remote_ws = match connect_async(remote_url.as_str()).await {
         Ok((ws, _)) => ws,
-        Err(e) => return eprintln!("cannot reach the agent: {e}"),
+        Err(e) => return tracing::warn!("cannot reach the agent: {e}"),
     };
     let (mut call_tx, mut call_rx) = call_ws.split();
     let (mut remote_tx, mut remote_rx) = remote_ws.split();
@@ -101,25 +101,26 @@ async fn handle_call(tcp: TcpStream, remote_url: String) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    teler_examples::init_logging();
     let bind_addr = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let Ok(remote_url) = std::env::var("REMOTE_WS_URL") else {
-        eprintln!("relay_handwritten: set REMOTE_WS_URL");
+        tracing::error!("relay_handwritten: set REMOTE_WS_URL");
         std::process::exit(2);
     };
     let listener = match TcpListener::bind(&bind_addr).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("relay_handwritten: cannot listen on {bind_addr}: {e}");
+            tracing::error!("relay_handwritten: cannot listen on {bind_addr}: {e}");
             std::process::exit(1);
         }
     };
-    eprintln!("relay_handwritten listening on {bind_addr}");
+    tracing::info!("relay_handwritten listening on {bind_addr}");
     loop {
         match listener.accept().await {
             Ok((tcp, _)) => {
                 tokio::spawn(handle_call(tcp, remote_url.clone()));
             }
-            Err(e) => eprintln!("accept failed: {e}"),
+            Err(e) => tracing::warn!("accept failed: {e}"),
         }
     }
 }

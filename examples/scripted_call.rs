@@ -17,6 +17,9 @@ type SeedBridge = Bridge<elevenlabs::CallHandler, elevenlabs::RemoteHandler>;
 type Step = (u64, &'static str, Box<dyn Fn(&mut SeedBridge, Instant)>);
 
 fn main() {
+    // The transcript below is the demo's output, on stdout; logs (none from the sans-IO
+    // core) would go to stderr.
+    teler_examples::init_logging();
     let cfg = BridgeConfig::builder("wss://api.elevenlabs.io/v1/convai/conversation?agent_id=demo")
         .build()
         .expect("valid config");

@@ -14,20 +14,21 @@ use teler_examples::story::{self, StoryOptions};
 
 #[tokio::main]
 async fn main() {
+    teler_examples::init_logging();
     let mut opts = StoryOptions::default();
     let seconds = std::env::var_os("STORY_SECONDS").map(|v| v.to_string_lossy().into_owned());
     match story::story_seconds(seconds.as_deref()) {
         Ok(Some(d)) => opts.call_duration = d,
         Ok(None) => {}
         Err(e) => {
-            eprintln!("story: {e}");
+            tracing::error!("story: {e}");
             std::process::exit(2);
         }
     }
     if let Some(dir) = std::env::var_os("STORY_OUTPUT_DIR") {
         opts.output_dir = dir.into();
     }
-    eprintln!(
+    tracing::info!(
         "story: emulator + agent + seed_app on 127.0.0.1, one {} s call",
         opts.call_duration.as_secs()
     );
@@ -38,7 +39,7 @@ async fn main() {
             std::process::exit(if ok { 0 } else { 1 });
         }
         Err(e) => {
-            eprintln!("story failed: {e}");
+            tracing::error!("story failed: {e}");
             std::process::exit(1);
         }
     }

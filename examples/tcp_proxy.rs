@@ -16,7 +16,7 @@ async fn proxy(mut inbound: TcpStream, upstream: String) {
     let _ = inbound.set_nodelay(true);
     let mut outbound = match TcpStream::connect(upstream.as_str()).await {
         Ok(s) => s,
-        Err(e) => return eprintln!("cannot reach {upstream}: {e}"),
+        Err(e) => return tracing::warn!("cannot reach {upstream}: {e}"),
     };
     let _ = outbound.set_nodelay(true);
     let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
@@ -24,25 +24,26 @@ async fn proxy(mut inbound: TcpStream, upstream: String) {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    teler_examples::init_logging();
     let bind_addr = std::env::var("BIND_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let Ok(upstream) = std::env::var("UPSTREAM_ADDR") else {
-        eprintln!("tcp_proxy: set UPSTREAM_ADDR (host:port)");
+        tracing::error!("tcp_proxy: set UPSTREAM_ADDR (host:port)");
         std::process::exit(2);
     };
     let listener = match TcpListener::bind(&bind_addr).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("tcp_proxy: cannot listen on {bind_addr}: {e}");
+            tracing::error!("tcp_proxy: cannot listen on {bind_addr}: {e}");
             std::process::exit(1);
         }
     };
-    eprintln!("tcp_proxy listening on {bind_addr}, upstream {upstream}");
+    tracing::info!("tcp_proxy listening on {bind_addr}, upstream {upstream}");
     loop {
         match listener.accept().await {
             Ok((tcp, _)) => {
                 tokio::spawn(proxy(tcp, upstream.clone()));
             }
-            Err(e) => eprintln!("accept failed: {e}"),
+            Err(e) => tracing::warn!("accept failed: {e}"),
         }
     }
 }

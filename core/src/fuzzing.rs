@@ -87,7 +87,7 @@ pub fn agent_handlers(t0: Instant, data: &[u8]) {
     };
     type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
     let pair = |w: u8| -> Pair {
-        match w % 7 {
+        match w % 9 {
             0 => (
                 Box::new(elevenlabs::call_handler()),
                 Box::new(elevenlabs::remote_handler()),
@@ -110,6 +110,14 @@ pub fn agent_handlers(t0: Instant, data: &[u8]) {
             }
             5 => {
                 let (c, r) = crate::agents::ultravox::Config::default().handlers();
+                (Box::new(c), Box::new(r))
+            }
+            6 => {
+                let (c, r) = crate::agents::cartesia::Config::default().handlers();
+                (Box::new(c), Box::new(r))
+            }
+            7 => {
+                let (c, r) = crate::agents::vapi::Config::default().handlers();
                 (Box::new(c), Box::new(r))
             }
             _ => {
@@ -576,5 +584,23 @@ pub fn session(t0: Instant, setup: &Setup, ops: &[Op]) {
     if ended {
         assert_eq!(pending, 0);
         assert_eq!(bridge.poll_timeout(), None);
+    }
+}
+
+/// Any bytes as a fleet bus message or directory entry: parsed, bounded, and, when they
+/// parse, written back and read again unchanged; commands convert without panicking.
+pub fn fleet_bus(data: &[u8]) {
+    use crate::fleet::{BusMessage, CallEntry};
+    if let Ok(m) = BusMessage::parse(data) {
+        let again = BusMessage::parse(m.to_json().as_bytes()).expect("own output parses");
+        assert_eq!(again, m);
+        if let BusMessage::Request { command, .. } = m
+            && let Ok(c) = command.into_command()
+        {
+            let _ = crate::fleet::WireCommand::from_command(&c);
+        }
+    }
+    if let Ok(e) = CallEntry::parse(data) {
+        assert_eq!(CallEntry::parse(e.to_json().as_bytes()), Ok(e));
     }
 }

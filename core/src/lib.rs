@@ -87,6 +87,7 @@
 
 pub mod agents;
 pub mod audio;
+pub mod fleet;
 pub mod flow;
 pub mod media;
 pub mod rest;

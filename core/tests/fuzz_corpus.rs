@@ -64,3 +64,15 @@ fn agent_handlers_corpus() {
         fuzzing::agent_handlers(Instant::now(), &data);
     }
 }
+
+#[test]
+fn fleet_bus_corpus() {
+    let mut parsed = 0;
+    for (_, data) in corpus("fleet_bus") {
+        fuzzing::fleet_bus(&data);
+        let bus = teler_core::fleet::BusMessage::parse(&data).is_ok();
+        let entry = teler_core::fleet::CallEntry::parse(&data).is_ok();
+        parsed += usize::from(bus || entry);
+    }
+    assert!(parsed >= 3, "the seeds are valid messages");
+}

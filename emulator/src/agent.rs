@@ -49,9 +49,9 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
-//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/sarvam`)
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`, `ws://ADDR/sarvam`)
 //!
-//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox and Sarvam stand-ins run on one shared driver with the same greeting,
+//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox, Cartesia, Vapi and Sarvam stand-ins run on one shared driver with the same greeting,
 //! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
 //! `docs/AGENTS.md`.
 //!
@@ -124,6 +124,14 @@ pub enum AgentProtocol {
     /// Ultravox's `serverWebSocket` medium: raw PCM16 in binary frames both ways at the
     /// rates in the URL's query (`inputSampleRate`, `outputSampleRate`; 8000 by default).
     Ultravox,
+    /// Cartesia's Agents WebSocket (Line agents): `start` first (with `Authorization:
+    /// Bearer` and `Cartesia-Version` headers), base64 audio in JSON events both ways in the
+    /// format `start` names. Also on `ws://ADDR/agents/stream/AGENT_ID`, as Cartesia's path.
+    Cartesia,
+    /// Vapi's WebSocket transport: raw audio in binary frames both ways in the format in the
+    /// URL's query (`format`, `sampleRate`; `pcm_s16le` at 16000 by default). Also on
+    /// `ws://ADDR/CALL_ID/transport`, as Vapi's `websocketCallUrl`.
+    Vapi,
     /// A Sarvam voice agent (Samvaad): `client.action.interaction_start` first, base64
     /// PCM16 in JSON both ways (caller audio at its chunks' rate, the agent's at 16 kHz);
     /// the handshake needs `user_identifier` and `user_identifier_type` in the query.
@@ -132,7 +140,8 @@ pub enum AgentProtocol {
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox` or `sarvam`.
+    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `cartesia`, `vapi` or
+    /// `sarvam`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
@@ -141,10 +150,12 @@ impl std::str::FromStr for AgentProtocol {
             "devnagri" => Ok(AgentProtocol::Devnagri),
             "deepgram" => Ok(AgentProtocol::Deepgram),
             "ultravox" => Ok(AgentProtocol::Ultravox),
+            "cartesia" => Ok(AgentProtocol::Cartesia),
+            "vapi" => Ok(AgentProtocol::Vapi),
             "sarvam" => Ok(AgentProtocol::Sarvam),
             _ => Err(format!(
                 "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram, \
-                 ultravox or sarvam)"
+                 ultravox, cartesia, vapi or sarvam)"
             )),
         }
     }
@@ -220,7 +231,7 @@ impl AgentHandle {
     }
     /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
     /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`,
-    /// `ws://ADDR/ultravox`, `ws://ADDR/sarvam`.
+    /// `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`, `ws://ADDR/sarvam`.
     pub fn url_for(&self, protocol: AgentProtocol) -> String {
         let path = match protocol {
             AgentProtocol::ElevenLabs => "",
@@ -229,6 +240,8 @@ impl AgentHandle {
             AgentProtocol::Devnagri => "devnagri",
             AgentProtocol::Deepgram => "deepgram",
             AgentProtocol::Ultravox => "ultravox",
+            AgentProtocol::Cartesia => "cartesia",
+            AgentProtocol::Vapi => "vapi",
             AgentProtocol::Sarvam => "sarvam",
         };
         format!("ws://{}/{path}", self.addr)
@@ -485,11 +498,11 @@ fn sarvam_refusal(query: Option<&str>) -> Option<&'static str> {
 }
 
 async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats>) {
+    let default_protocol = cfg.protocol;
     let path_mode = Arc::new(std::sync::Mutex::new(None));
     let pm = path_mode.clone();
     let query = Arc::new(std::sync::Mutex::new(String::new()));
     let q = query.clone();
-    let default_protocol = cfg.protocol;
     // The callback's signature is tungstenite's (its error type is an HTTP response).
     #[allow(clippy::result_large_err)]
     let cb = move |req: &tungstenite::handshake::server::Request,
@@ -510,6 +523,10 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Vendor(crate::vendors::Vendor::Deepgram))
         } else if path.starts_with("/ultravox") {
             Some(Mode::Vendor(crate::vendors::Vendor::Ultravox))
+        } else if path.starts_with("/cartesia") || path.starts_with("/agents/stream/") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Cartesia))
+        } else if path.starts_with("/vapi") || path.ends_with("/transport") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Vapi))
         } else if path.starts_with("/sarvam") {
             Some(Mode::Vendor(crate::vendors::Vendor::Sarvam))
         } else {
@@ -517,6 +534,12 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         };
         if let Ok(mut m) = pm.lock() {
             *m = mode;
+        }
+        let cartesia = mode.map_or(default_protocol == AgentProtocol::Cartesia, |m| {
+            m == Mode::Vendor(crate::vendors::Vendor::Cartesia)
+        });
+        if cartesia {
+            crate::vendors::cartesia_handshake(req)?;
         }
         let sarvam = Mode::Vendor(crate::vendors::Vendor::Sarvam);
         let is_sarvam =
@@ -555,6 +578,8 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         AgentProtocol::Devnagri => Mode::Vendor(crate::vendors::Vendor::Devnagri),
         AgentProtocol::Deepgram => Mode::Vendor(crate::vendors::Vendor::Deepgram),
         AgentProtocol::Ultravox => Mode::Vendor(crate::vendors::Vendor::Ultravox),
+        AgentProtocol::Cartesia => Mode::Vendor(crate::vendors::Vendor::Cartesia),
+        AgentProtocol::Vapi => Mode::Vendor(crate::vendors::Vendor::Vapi),
         AgentProtocol::Sarvam => Mode::Vendor(crate::vendors::Vendor::Sarvam),
     });
     if let Mode::Vendor(v) = mode {

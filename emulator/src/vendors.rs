@@ -55,6 +55,38 @@
 //!    no `type` closes with 1007);
 //! 3. interrupts with `{"type":"playback_clear_buffer"}`; echoes at O.
 
+//! ## Cartesia Agents WebSocket (`ws://ADDR/cartesia` or `ws://ADDR/agents/stream/AGENT_ID`, `--protocol cartesia`)
+//!
+//! The handshake needs `Authorization: Bearer <token>` and `Cartesia-Version` headers (401
+//! or 400 with a JSON `message` otherwise, before the upgrade). Every message is JSON in a
+//! text frame; a binary frame closes with 1003.
+//!
+//! 1. waits for `{"event":"start","stream_id":S?,"config":{"input_format":F}}` as the first
+//!    message (F: `mulaw_8000`, `pcm_16000`, `pcm_24000` or `pcm_44100`; `pcm_44100`, the
+//!    docs' example, when absent) and answers `{"event":"ack","stream_id":S,"config":{"input_format":F}}`
+//!    (S generated when not given); any other first message, another F, or a second
+//!    `start`, closes with 1008 and a reason;
+//! 2. greets with `{"event":"media_output","stream_id":S,"media":{"payload":…}}` events of
+//!    `chunk_ms` in F (μ-law encoded for `mulaw_8000`); there is no end-of-turn event;
+//! 3. reads `{"event":"media_input","stream_id":S,"media":{"payload":…}}` in F (another
+//!    stream id closes with 1008, a payload that is not base64 of F with 1007); `dtmf` and
+//!    `custom` are read and ignored; interrupts with `{"event":"clear","stream_id":S}`;
+//!    echoes in F.
+
+//! ## Vapi WebSocket transport (`ws://ADDR/vapi?format=F&sampleRate=R` or `ws://ADDR/CALL_ID/transport?…`, `--protocol vapi`)
+//!
+//! The socket of a call created with `transport.provider: "vapi.websocket"`; the stand-in
+//! takes the `audioFormat` the create-call request would have set from the URL's query (F
+//! `pcm_s16le` or `mulaw`, R a rate the core's resampler takes; `pcm_s16le` at 16000 by
+//! default, as documented; `mulaw` at 8000 only), refusing others (close 1008).
+//!
+//! 1. no handshake: greets at once with raw audio in F at R in **binary** frames of
+//!    `chunk_ms`, then `{"type":"speech-update","role":"assistant","status":"stopped"}`;
+//! 2. reads binary frames as caller audio (PCM16 of an odd length closes with 1007); text
+//!    control messages: `{"type":"hangup"}` or `end-call` closes with 1000, text that is
+//!    not JSON closes with 1007, others are ignored;
+//! 3. interrupts with `{"type":"user-interrupted"}`; echoes in F at R.
+
 //! ## Sarvam (`ws://ADDR/sarvam?user_identifier=U&user_identifier_type=T&sample_rate=R`, `--protocol sarvam`)
 //!
 //! The socket of a session signed by `GET …/apps/{app}/url`; the stand-in is the socket only.
@@ -85,7 +117,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use teler_core::audio::{Resampler, SampleRate};
+use teler_core::agents::cartesia::Format as CartesiaFormat;
+use teler_core::audio::{Encoding, Resampler, SampleRate, g711};
 use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -101,6 +134,8 @@ pub(crate) enum Vendor {
     Devnagri,
     Deepgram,
     Ultravox,
+    Cartesia,
+    Vapi,
     Sarvam,
 }
 
@@ -138,7 +173,8 @@ trait Proto: Send {
     /// One frame from the bridge (`binary`: a binary frame).
     fn read(&mut self, msg: &[u8], binary: bool) -> Read;
     fn audio(&self, pcm: &[u8]) -> Message;
-    fn end_of_turn(&self) -> Message;
+    /// The end of the agent's turn, for vendors that say so.
+    fn end_of_turn(&self) -> Option<Message>;
     fn interruption(&self) -> Message;
 }
 
@@ -224,8 +260,10 @@ impl Proto for Gemini {
         ] } } }))
     }
 
-    fn end_of_turn(&self) -> Message {
-        Self::server(json!({ "serverContent": { "turnComplete": true } }))
+    fn end_of_turn(&self) -> Option<Message> {
+        Some(Self::server(
+            json!({ "serverContent": { "turnComplete": true } }),
+        ))
     }
 
     fn interruption(&self) -> Message {
@@ -298,10 +336,10 @@ impl Proto for Devnagri {
         Message::text(m.to_string())
     }
 
-    fn end_of_turn(&self) -> Message {
+    fn end_of_turn(&self) -> Option<Message> {
         let m =
             json!({ "event": "mark", "stream_sid": self.sid(), "mark": { "name": "turn_end" } });
-        Message::text(m.to_string())
+        Some(Message::text(m.to_string()))
     }
 
     fn interruption(&self) -> Message {
@@ -418,8 +456,8 @@ impl Proto for Deepgram {
         Message::binary(pcm.to_vec())
     }
 
-    fn end_of_turn(&self) -> Message {
-        Self::msg(json!({ "type": "AgentAudioDone" }))
+    fn end_of_turn(&self) -> Option<Message> {
+        Some(Self::msg(json!({ "type": "AgentAudioDone" })))
     }
 
     fn interruption(&self) -> Message {
@@ -507,13 +545,277 @@ impl Proto for Ultravox {
         Message::binary(pcm.to_vec())
     }
 
-    fn end_of_turn(&self) -> Message {
-        Self::msg(json!({ "type": "state", "state": "listening" }))
+    fn end_of_turn(&self) -> Option<Message> {
+        Some(Self::msg(json!({ "type": "state", "state": "listening" })))
     }
 
     fn interruption(&self) -> Message {
         Self::msg(json!({ "type": "playback_clear_buffer" }))
     }
+}
+
+/// Cartesia's Agents WebSocket: JSON events in text frames, base64 audio in the format
+/// `start` names, both ways.
+#[derive(Default)]
+struct Cartesia {
+    /// The stream id and format, once `start` was taken.
+    session: Option<(String, CartesiaFormat)>,
+}
+
+impl Cartesia {
+    fn close(code: CloseCode, reason: &str) -> Read {
+        Read::Refuse(
+            vec![],
+            Some(CloseFrame {
+                code,
+                reason: reason.to_owned().into(),
+            }),
+        )
+    }
+    fn sid(&self) -> &str {
+        self.session.as_ref().map_or("", |(s, _)| s)
+    }
+    fn format(&self) -> CartesiaFormat {
+        self.session
+            .as_ref()
+            .map_or(CartesiaFormat::Pcm44100, |s| s.1)
+    }
+}
+
+impl Proto for Cartesia {
+    fn out_rate(&self) -> u32 {
+        self.format().audio().rate.hz()
+    }
+
+    fn read(&mut self, msg: &[u8], binary: bool) -> Read {
+        if binary {
+            return Self::close(
+                CloseCode::Unsupported, // 1003
+                "binary frames are not taken: send JSON events in text frames",
+            );
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Self::close(CloseCode::Invalid, "messages must be JSON events");
+        };
+        let event = v["event"].as_str().unwrap_or("");
+        let Some((sid, format)) = self.session.clone() else {
+            if event != "start" {
+                return Self::close(
+                    CloseCode::Policy, // 1008
+                    &format!("the first message must be start, not {event:?}"),
+                );
+            }
+            let name = v["config"]["input_format"].as_str().unwrap_or("pcm_44100");
+            let Some(format) = CartesiaFormat::from_name(name) else {
+                return Self::close(
+                    CloseCode::Policy,
+                    &format!(
+                        "unsupported input_format {name:?}: mulaw_8000, pcm_16000, pcm_24000 \
+                         or pcm_44100"
+                    ),
+                );
+            };
+            let sid = v["stream_id"]
+                .as_str()
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| crate::util::new_id("sid"), str::to_owned);
+            let ack =
+                json!({ "event": "ack", "stream_id": sid, "config": { "input_format": name } });
+            self.session = Some((sid, format));
+            return Read::Handshake(vec![Message::text(ack.to_string())], true);
+        };
+        match event {
+            "start" => Self::close(CloseCode::Policy, "start was sent twice"),
+            "media_input" => {
+                if v["stream_id"].as_str() != Some(&sid) {
+                    return Self::close(
+                        CloseCode::Policy,
+                        &format!("media_input for stream {}, not {sid:?}", v["stream_id"]),
+                    );
+                }
+                let Some(Ok(bytes)) = v["media"]["payload"].as_str().map(|d| B64.decode(d)) else {
+                    return Self::close(CloseCode::Invalid, "media.payload is not base64");
+                };
+                let audio = format.audio();
+                let pcm = match audio.encoding {
+                    Encoding::MuLaw => bytes
+                        .iter()
+                        .flat_map(|&c| g711::ulaw_decode(c).to_le_bytes())
+                        .collect(),
+                    _ if bytes.len() % 2 == 0 => bytes,
+                    _ => return Self::close(CloseCode::Invalid, "PCM16 audio of an odd length"),
+                };
+                Read::Audio {
+                    pcm,
+                    rate: audio.rate.hz(),
+                }
+            }
+            _ => Read::Ignore, // dtmf, custom, …
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        let payload = if self.format().audio().encoding == Encoding::MuLaw {
+            let codes: Vec<u8> = pcm
+                .chunks_exact(2)
+                .map(|c| g711::ulaw_encode(i16::from_le_bytes([c[0], c[1]])))
+                .collect();
+            B64.encode(codes)
+        } else {
+            B64.encode(pcm)
+        };
+        let m = json!({ "event": "media_output", "stream_id": self.sid(), "media": { "payload": payload } });
+        Message::text(m.to_string())
+    }
+
+    fn end_of_turn(&self) -> Option<Message> {
+        None // Cartesia sends no end-of-turn event
+    }
+
+    fn interruption(&self) -> Message {
+        Message::text(json!({ "event": "clear", "stream_id": self.sid() }).to_string())
+    }
+}
+
+/// Vapi's WebSocket transport: raw audio in binary frames in the call's `audioFormat`, JSON
+/// control messages in text frames.
+struct Vapi {
+    mulaw: bool,
+    rate: u32,
+}
+
+impl Default for Vapi {
+    fn default() -> Self {
+        Vapi {
+            mulaw: false,
+            rate: 16_000,
+        }
+    }
+}
+
+impl Vapi {
+    fn msg(v: Value) -> Message {
+        Message::text(v.to_string())
+    }
+}
+
+impl Proto for Vapi {
+    fn out_rate(&self) -> u32 {
+        self.rate
+    }
+
+    fn configure(&mut self, query: &str) -> Result<(), String> {
+        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+            match k {
+                "format" => {
+                    self.mulaw = match v {
+                        "pcm_s16le" => false,
+                        "mulaw" => true,
+                        _ => return Err(format!("format={v}: pcm_s16le or mulaw")),
+                    }
+                }
+                "sampleRate" => {
+                    self.rate = v
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|r| SampleRate::from_hz(*r).is_ok())
+                        .ok_or(format!("sampleRate={v}: not a supported sample rate"))?;
+                }
+                _ => {}
+            }
+        }
+        if self.mulaw && self.rate != 8000 {
+            return Err(format!(
+                "format=mulaw is 8000 Hz, not sampleRate={}",
+                self.rate
+            ));
+        }
+        Ok(())
+    }
+
+    fn ready_on_open(&self) -> bool {
+        true
+    }
+
+    fn read(&mut self, msg: &[u8], binary: bool) -> Read {
+        if binary {
+            let pcm = if self.mulaw {
+                msg.iter()
+                    .flat_map(|&c| g711::ulaw_decode(c).to_le_bytes())
+                    .collect()
+            } else if msg.len().is_multiple_of(2) {
+                msg.to_vec()
+            } else {
+                return Read::Refuse(vec![], close("pcm_s16le audio must be whole samples"));
+            };
+            return Read::Audio {
+                pcm,
+                rate: self.rate,
+            };
+        }
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Read::Refuse(vec![], close("control messages must be JSON"));
+        };
+        match v["type"].as_str() {
+            Some("hangup" | "end-call") => Read::Refuse(
+                vec![],
+                Some(CloseFrame {
+                    code: CloseCode::Normal,
+                    reason: "call ended".into(),
+                }),
+            ),
+            _ => Read::Ignore, // say, add-message, control, …
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        if self.mulaw {
+            Message::binary(
+                pcm.chunks_exact(2)
+                    .map(|c| g711::ulaw_encode(i16::from_le_bytes([c[0], c[1]])))
+                    .collect::<Vec<u8>>(),
+            )
+        } else {
+            Message::binary(pcm.to_vec())
+        }
+    }
+
+    fn end_of_turn(&self) -> Option<Message> {
+        Some(Self::msg(
+            json!({ "type": "speech-update", "role": "assistant", "status": "stopped" }),
+        ))
+    }
+
+    fn interruption(&self) -> Message {
+        Self::msg(json!({ "type": "user-interrupted" }))
+    }
+}
+
+/// Cartesia's handshake checks, before the upgrade: an `Authorization: Bearer` token and a
+/// `Cartesia-Version` header; `Err` is the HTTP answer (401 or 400, a JSON `message`).
+#[allow(clippy::result_large_err)] // tungstenite's callback error type
+pub(crate) fn cartesia_handshake(
+    req: &tungstenite::handshake::server::Request,
+) -> Result<(), tungstenite::handshake::server::ErrorResponse> {
+    let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
+    let refuse = |status: u16, message: &str| {
+        let mut r = tungstenite::handshake::server::ErrorResponse::new(Some(
+            json!({ "message": message }).to_string(),
+        ));
+        *r.status_mut() = tungstenite::http::StatusCode::from_u16(status).unwrap_or_default();
+        r
+    };
+    let token = header("authorization").and_then(|a| a.strip_prefix("Bearer "));
+    if token.is_none_or(|t| t.trim().is_empty()) {
+        return Err(refuse(
+            401,
+            "an Authorization: Bearer <access token> header is required",
+        ));
+    }
+    if header("cartesia-version").is_none_or(|v| v.trim().is_empty()) {
+        return Err(refuse(400, "a Cartesia-Version header is required"));
+    }
+    Ok(())
 }
 
 /// Sarvam's agent socket (Samvaad): JSON text frames with a namespaced `type`, base64
@@ -661,8 +963,8 @@ impl Proto for Sarvam {
         Self::chunk(pcm, "pending")
     }
 
-    fn end_of_turn(&self) -> Message {
-        Self::chunk(&[], "completed")
+    fn end_of_turn(&self) -> Option<Message> {
+        Some(Self::chunk(&[], "completed"))
     }
 
     fn interruption(&self) -> Message {
@@ -710,7 +1012,7 @@ fn greet(proto: &dyn Proto, cfg: &AgentConfig, chunk_bytes: usize, out: &mut Vec
         out.push(proto.audio(c));
         n += 1;
     }
-    out.push(proto.end_of_turn());
+    out.extend(proto.end_of_turn());
     n
 }
 
@@ -727,6 +1029,8 @@ pub(crate) async fn run(
         Vendor::Devnagri => Box::<Devnagri>::default(),
         Vendor::Deepgram => Box::<Deepgram>::default(),
         Vendor::Ultravox => Box::<Ultravox>::default(),
+        Vendor::Cartesia => Box::<Cartesia>::default(),
+        Vendor::Vapi => Box::<Vapi>::default(),
         Vendor::Sarvam => Box::<Sarvam>::default(),
     };
     if let Err(why) = proto.configure(query) {
@@ -846,7 +1150,7 @@ pub(crate) async fn run(
                         let rest = pending.split_off(chunk_bytes);
                         let chunk = std::mem::replace(&mut pending, rest);
                         out.push(proto.audio(&chunk));
-                        out.push(proto.end_of_turn());
+                        out.extend(proto.end_of_turn());
                         audio_out += 1;
                     }
                 }

@@ -738,3 +738,222 @@ async fn sarvam_protocol_greets_keeps_alive_is_interrupted_and_echoes_at_16k() {
     .await
     .unwrap();
 }
+
+/// Opens the Cartesia stand-in with the handshake headers Cartesia needs (`None`: none).
+async fn cartesia(
+    a: &agent::AgentHandle,
+    headers: Option<(&str, &str)>,
+) -> Result<WsClient, String> {
+    use tungstenite::client::IntoClientRequest as _;
+    let url = format!("ws://{}/agents/stream/agent_1", a.local_addr());
+    let mut req = url.as_str().into_client_request().unwrap();
+    if let Some((auth, version)) = headers {
+        req.headers_mut()
+            .insert("Authorization", auth.parse().unwrap());
+        req.headers_mut()
+            .insert("Cartesia-Version", version.parse().unwrap());
+    }
+    let tcp = tokio::net::TcpStream::connect(a.local_addr())
+        .await
+        .unwrap();
+    async_tungstenite::tokio::client_async(req, tcp)
+        .await
+        .map(|(ws, _)| ws)
+        .map_err(|e| e.to_string())
+}
+
+async fn close_of(ws: &mut WsClient) -> tungstenite::protocol::CloseFrame {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Close(c)))) => break c.expect("a close frame"),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// The Cartesia stand-in: the handshake's headers, `start` first with a documented format,
+/// `ack`, the greeting in that format (μ-law encoded for `mulaw_8000`), `clear` when the
+/// caller talks over it, the echo; and the refusals (HTTP 401 / 400, closes 1008, 1007, 1003).
+#[tokio::test]
+async fn cartesia_stand_in_speaks_the_agents_websocket() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let good = Some(("Bearer t0ken", "2025-04-16"));
+        let e = cartesia(&a, None).await.unwrap_err();
+        assert!(e.contains("401"), "{e}");
+        let e = cartesia(&a, Some(("Bearer t0ken", " "))).await.unwrap_err();
+        assert!(e.contains("400"), "{e}");
+
+        // Anything before start, an undocumented format, a second start, another stream's
+        // audio, a binary frame: closed.
+        let mut ws = cartesia(&a, good).await.unwrap();
+        ws.send(Message::text(r#"{"event":"media_input","stream_id":"s","media":{"payload":""}}"#))
+            .await
+            .unwrap();
+        let c = close_of(&mut ws).await;
+        assert_eq!(u16::from(c.code), 1008);
+        assert!(c.reason.contains("first message must be start"), "{c:?}");
+        let mut ws = cartesia(&a, good).await.unwrap();
+        ws.send(Message::text(r#"{"event":"start","config":{"input_format":"pcm_8000"}}"#))
+            .await
+            .unwrap();
+        let c = close_of(&mut ws).await;
+        assert_eq!(u16::from(c.code), 1008);
+        assert!(c.reason.contains("pcm_8000"), "{c:?}");
+        let mut ws = cartesia(&a, good).await.unwrap();
+        ws.send(Message::binary(vec![0u8; 4])).await.unwrap();
+        assert_eq!(u16::from(close_of(&mut ws).await.code), 1003);
+
+        // pcm_16000: the ack names the stream; the greeting is 16 kHz PCM16, 500 ms a message.
+        let mut ws = cartesia(&a, good).await.unwrap();
+        ws.send(Message::text(
+            r#"{"event":"start","stream_id":"s1","config":{"input_format":"pcm_16000"}}"#,
+        ))
+        .await
+        .unwrap();
+        let ack = next_json(&mut ws).await;
+        assert_eq!(ack["event"], "ack");
+        assert_eq!(ack["stream_id"], "s1");
+        assert_eq!(ack["config"]["input_format"], "pcm_16000");
+        for _ in 0..3 {
+            let m = next_json(&mut ws).await;
+            assert_eq!(m["event"], "media_output");
+            assert_eq!(m["stream_id"], "s1");
+            assert_eq!(decode(m["media"]["payload"].as_str().unwrap()).len(), 8000);
+        }
+        ws.send(Message::text(r#"{"event":"start","config":{"input_format":"pcm_16000"}}"#))
+            .await
+            .unwrap();
+        assert!(close_of(&mut ws).await.reason.contains("twice"));
+        let mut ws = cartesia(&a, good).await.unwrap();
+        ws.send(Message::text(r#"{"event":"start","config":{"input_format":"pcm_16000"}}"#))
+            .await
+            .unwrap();
+        let sid = next_json(&mut ws).await["stream_id"].as_str().unwrap().to_owned();
+        assert!(!sid.is_empty(), "a generated stream id");
+        ws.send(Message::text(r#"{"event":"media_input","stream_id":"other","media":{"payload":"AAA="}}"#))
+            .await
+            .unwrap();
+        assert_eq!(u16::from(close_of(&mut ws).await.code), 1008);
+
+        // mulaw_8000: μ-law both ways; a loud caller clears the greeting, then is echoed.
+        let mut ws = cartesia(&a, good).await.unwrap();
+        ws.send(Message::text(
+            r#"{"event":"start","stream_id":"s2","config":{"input_format":"mulaw_8000"}}"#,
+        ))
+        .await
+        .unwrap();
+        assert_eq!(next_json(&mut ws).await["event"], "ack");
+        let first = next_json(&mut ws).await;
+        let greeting = B64.decode(first["media"]["payload"].as_str().unwrap()).unwrap();
+        assert_eq!(greeting.len(), 4000, "500 ms of 8 kHz μ-law, a byte a sample");
+        let talk: Vec<u8> = Pcm::tone(8000, 300.0, 8000, 500)
+            .samples
+            .iter()
+            .map(|&s| teler_core::audio::g711::ulaw_encode(s))
+            .collect();
+        let media = serde_json::json!({"event":"media_input","stream_id":"s2","media":{"payload":B64.encode(&talk)}});
+        ws.send(Message::text(media.to_string())).await.unwrap();
+        let (mut cleared, mut echo) = (false, None);
+        while echo.is_none() {
+            let m = next_json(&mut ws).await;
+            match m["event"].as_str() {
+                Some("clear") => {
+                    assert_eq!(m["stream_id"], "s2");
+                    cleared = true;
+                }
+                Some("media_output") if cleared => {
+                    echo = Some(B64.decode(m["media"]["payload"].as_str().unwrap()).unwrap());
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(echo.unwrap(), talk, "the caller's μ-law, echoed");
+        ws.send(Message::text(r#"{"event":"dtmf","stream_id":"s2","dtmf":"5"}"#))
+            .await
+            .unwrap();
+        ws.send(Message::text(r#"{"event":"media_input","stream_id":"s2","media":{"payload":"!"}}"#))
+            .await
+            .unwrap();
+        assert_eq!(u16::from(close_of(&mut ws).await.code), 1007);
+    })
+    .await
+    .unwrap();
+}
+
+/// The Vapi stand-in: the call's format from the URL (refusing what the create-call request
+/// would refuse), binary audio at once, `user-interrupted` when the caller talks over the
+/// greeting, μ-law echoed as μ-law, and `hangup` ending the call.
+#[tokio::test]
+async fn vapi_stand_in_speaks_the_websocket_transport() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let url = a.url_for(agent::AgentProtocol::Vapi);
+        for bad in [
+            "?format=opus",
+            "?format=mulaw&sampleRate=16000",
+            "?sampleRate=7",
+        ] {
+            let mut ws = connect(&format!("{url}{bad}"), Duration::from_secs(5))
+                .await
+                .unwrap();
+            let c = close_of(&mut ws).await;
+            assert_eq!(u16::from(c.code), 1008, "{bad}: {c:?}");
+        }
+        // The default: pcm_s16le at 16 kHz, greeting at once in binary frames.
+        let mut ws = connect(
+            &format!("ws://{}/c-1/transport", a.local_addr()),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(next_binary(&mut ws).await.len(), 16_000, "500 ms at 16 kHz");
+        ws.send(Message::binary(vec![0u8; 3])).await.unwrap();
+        assert_eq!(u16::from(close_of(&mut ws).await.code), 1007);
+
+        // mulaw at 8 kHz: a loud caller interrupts, then is echoed byte for byte.
+        let mut ws = connect(
+            &format!("{url}?format=mulaw&sampleRate=8000"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(next_binary(&mut ws).await.len(), 4000);
+        let talk: Vec<u8> = Pcm::tone(8000, 300.0, 8000, 500)
+            .samples
+            .iter()
+            .map(|&s| teler_core::audio::g711::ulaw_encode(s))
+            .collect();
+        ws.send(Message::binary(talk.clone())).await.unwrap();
+        let mut interrupted = false;
+        let echo = loop {
+            match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                    interrupted |= v["type"] == "user-interrupted";
+                }
+                Ok(Some(Ok(Message::Binary(b)))) if interrupted => break b.to_vec(),
+                Ok(Some(Ok(_))) => {}
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(echo, talk);
+        ws.send(Message::text(r#"{"type":"hangup"}"#))
+            .await
+            .unwrap();
+        assert_eq!(u16::from(close_of(&mut ws).await.code), 1000);
+    })
+    .await
+    .unwrap();
+}
+
+async fn next_binary(ws: &mut WsClient) -> Vec<u8> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(Some(Ok(Message::Binary(b)))) => break b.to_vec(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -16,14 +16,16 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use teler_tokio::agents::{deepgram, devnagri, elevenlabs, gemini, openai, sarvam, ultravox};
+use teler_tokio::agents::{
+    cartesia, deepgram, devnagri, elevenlabs, gemini, openai, sarvam, ultravox, vapi,
+};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
 use teler_tokio::webhook::FlowRequest;
 use teler_tokio::{BridgeConfig, CallFlow, StreamConnector};
 
 use crate::tokio_app::OnEnd;
-use crate::{MEDIA_STREAM_PATH, Settings, log_event};
+use crate::{MEDIA_STREAM_PATH, Settings};
 
 /// The vendor a bridge talks to, with its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +43,19 @@ pub enum Agent {
     Deepgram(deepgram::Config),
     /// An Ultravox call on the `serverWebSocket` medium (`REMOTE_WS_URL` is its `joinUrl`).
     Ultravox(ultravox::Config),
+    /// A Cartesia Line agent on its Agents WebSocket (`REMOTE_WS_URL` is
+    /// `wss://api.cartesia.ai/agents/stream/{agent_id}`).
+    Cartesia(cartesia::Config),
+    /// A Vapi call on the WebSocket transport (`REMOTE_WS_URL` is its `websocketCallUrl`).
+    Vapi(vapi::Config),
     /// A Sarvam voice agent (`REMOTE_WS_URL` is a session's signed URL from
     /// `sarvam::SignedUrl`).
     Sarvam(sarvam::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
-pub const AGENT_NAMES: &str = "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, sarvam";
+pub const AGENT_NAMES: &str =
+    "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, cartesia, vapi, sarvam";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -59,11 +67,14 @@ impl Agent {
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
     /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call is or was created with; 8000); `ULTRAVOX_API_KEY` (see [`headers`](Self::headers)) |
+    /// | `cartesia` | `CARTESIA_INPUT_FORMAT` (`mulaw_8000`, `pcm_16000`, `pcm_24000`, `pcm_44100`; `mulaw_8000`), `CARTESIA_VOICE_ID`, `CARTESIA_INTRODUCTION`, `CARTESIA_SYSTEM_PROMPT` |
+    /// | `vapi` | `VAPI_FORMAT` (`pcm_s16le` or `mulaw`), `VAPI_SAMPLE_RATE` (what the call was created with; `pcm_s16le` at 16000) |
     /// | `sarvam` | `SARVAM_INPUT_RATE` (8000, 16000 or 48000; 8000), `SARVAM_INITIAL_LANGUAGE`, `SARVAM_INITIAL_BOT_MESSAGE` |
     /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
-    /// `AGENT` unset or unknown; a rate that is not a number the resampler takes.
+    /// `AGENT` unset or unknown; a rate that is not a number the resampler takes; a Cartesia
+    /// format it does not document; a Sarvam input rate other than 8000, 16000 or 48000.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Agent, String> {
         let var = |n: &str| {
             var(n)
@@ -124,6 +135,38 @@ impl Agent {
                     ..ultravox::Config::default()
                 })
             }
+            "cartesia" => {
+                let mut c = cartesia::Config {
+                    voice_id: var("CARTESIA_VOICE_ID"),
+                    introduction: var("CARTESIA_INTRODUCTION"),
+                    system_prompt: var("CARTESIA_SYSTEM_PROMPT"),
+                    ..cartesia::Config::default()
+                };
+                if let Some(f) = var("CARTESIA_INPUT_FORMAT") {
+                    c.format = cartesia::Format::from_name(&f).ok_or(format!(
+                        "CARTESIA_INPUT_FORMAT={f:?}: mulaw_8000, pcm_16000, pcm_24000 or pcm_44100"
+                    ))?;
+                }
+                Agent::Cartesia(c)
+            }
+            "vapi" => {
+                let mut c = vapi::Config::default();
+                if let Some(f) = var("VAPI_FORMAT") {
+                    c.encoding = vapi::Encoding::from_name(&f)
+                        .ok_or(format!("VAPI_FORMAT={f:?}: pcm_s16le or mulaw"))?;
+                    if c.encoding == vapi::Encoding::Mulaw {
+                        c.sample_rate = teler_tokio::audio::SampleRate::Hz8000;
+                    }
+                }
+                if let Some(v) = var("VAPI_SAMPLE_RATE") {
+                    c.sample_rate = v
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(|hz| teler_tokio::audio::SampleRate::from_hz(hz).ok())
+                        .ok_or(format!("VAPI_SAMPLE_RATE={v:?}: 8000, 16000, 24000, …"))?;
+                }
+                Agent::Vapi(c)
+            }
             "sarvam" => {
                 let mut c = sarvam::Config {
                     initial_language_name: var("SARVAM_INITIAL_LANGUAGE"),
@@ -166,13 +209,16 @@ impl Agent {
             Agent::Devnagri(c) => boxed(c.handlers()),
             Agent::Deepgram(c) => boxed(c.handlers()),
             Agent::Ultravox(c) => boxed(c.handlers()),
+            Agent::Cartesia(c) => boxed(c.handlers()),
+            Agent::Vapi(c) => boxed(c.handlers()),
             Agent::Sarvam(c) => boxed(c.handlers()),
         }
     }
 
     /// Headers the vendor's socket needs besides `REMOTE_AUTHORIZATION`, from the
     /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`), Deepgram's
-    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`). Ultravox's `X-API-Key`
+    /// `Authorization: Token …` (`DEEPGRAM_API_KEY`), Cartesia's `Authorization: Bearer …`
+    /// (`CARTESIA_ACCESS_TOKEN`) with `Cartesia-Version`. Ultravox's `X-API-Key`
     /// (`ULTRAVOX_API_KEY`) goes to its REST API instead, not to the socket: with it, each
     /// media stream creates its own call (`ultravox::CreateCall` through the REST client's
     /// `vendor`) and is bridged to that call's `joinUrl`; without it, every stream goes to
@@ -187,6 +233,14 @@ impl Agent {
                 .unwrap_or_default(),
             Agent::Ultravox(_) => var("ULTRAVOX_API_KEY")
                 .map(|k| vec![(ULTRAVOX_KEY_HEADER.to_owned(), k.trim().to_owned())])
+                .unwrap_or_default(),
+            Agent::Cartesia(_) => var("CARTESIA_ACCESS_TOKEN")
+                .map(|t| {
+                    vec![
+                        ("Authorization".to_owned(), format!("Bearer {}", t.trim())),
+                        ("Cartesia-Version".to_owned(), cartesia::VERSION.to_owned()),
+                    ]
+                })
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
@@ -209,6 +263,11 @@ struct UltravoxCalls {
 
 impl UltravoxCalls {
     /// A connector for one new Ultravox call: `base`'s settings, the call's `joinUrl`.
+    ///
+    /// Not registered with the app's connector: a call bridged through it is not in
+    /// [`Connector::calls`](StreamConnector::calls), and [`Connector::drain`](StreamConnector::drain)
+    /// (`bridge_agent` on SIGTERM/SIGINT) neither waits for it nor sends it away (only new
+    /// streams are refused, by `media_stream`'s `is_draining` check).
     async fn connector(&self, base: &BridgeConfig) -> Result<StreamConnector<Factory>, String> {
         let req = ultravox::CreateCall::new(self.api_key.clone(), &self.config)
             .map_err(|e| e.to_string())?
@@ -220,15 +279,19 @@ impl UltravoxCalls {
         }
         let agent = self.agent.clone();
         let factory: Factory = Box::new(move || agent.handlers());
-        Ok(
-            StreamConnector::new(b.build().map_err(|e| e.to_string())?, factory)
-                .on_event(log_event),
-        )
+        // A connector of its own, so its `calls()` are this one call only: the app's
+        // connector (`App::connector`, which `build` returns for the drain) never sees it.
+        Ok(StreamConnector::new(
+            b.build().map_err(|e| e.to_string())?,
+            factory,
+        ))
     }
 }
 
-type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
-type Factory = Box<dyn Fn() -> Pair + Send + Sync>;
+/// A call's boxed handler pair.
+pub type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
+/// What makes each call's handler pair.
+pub type Factory = Box<dyn Fn() -> Pair + Send + Sync>;
 
 /// What the app can be given besides [`Settings`] and the [`Agent`]. All optional.
 #[derive(Default)]
@@ -250,8 +313,14 @@ impl std::fmt::Debug for Options {
     }
 }
 
+/// The app's connector: its [`calls`](StreamConnector::calls) and
+/// [`drain`](StreamConnector::drain) are the server's live calls, except with `AGENT=ultravox`
+/// and `ULTRAVOX_API_KEY`: each of those calls is bridged by a connector of its own (see
+/// `UltravoxCalls::connector`), which this one's `calls()` and `drain` do not see.
+pub type Connector = StreamConnector<Factory>;
+
 struct App {
-    connector: StreamConnector<Factory>,
+    connector: Arc<Connector>,
     settings: Settings,
     on_end: Option<OnEnd>,
     ultravox: Option<UltravoxCalls>,
@@ -261,7 +330,19 @@ struct App {
 ///
 /// # Errors
 /// A header the bridge config refuses.
-pub fn router(settings: Settings, agent: Agent, mut options: Options) -> Result<Router, String> {
+pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Router, String> {
+    build(settings, agent, options).map(|(router, _)| router)
+}
+
+/// The app and its connector, for a server that drains on shutdown (`bridge_agent`).
+///
+/// # Errors
+/// As [`router`].
+pub fn build(
+    settings: Settings,
+    agent: Agent,
+    mut options: Options,
+) -> Result<(Router, Arc<Connector>), String> {
     let ultravox = match &agent {
         Agent::Ultravox(c) => match options
             .headers
@@ -290,27 +371,34 @@ pub fn router(settings: Settings, agent: Agent, mut options: Options) -> Result<
         config = b.build().map_err(|e| e.to_string())?;
     }
     let factory: Factory = Box::new(move || agent.handlers());
+    let connector = Arc::new(StreamConnector::new(config, factory));
     let app = Arc::new(App {
-        connector: StreamConnector::new(config, factory).on_event(log_event),
+        connector: connector.clone(),
         settings,
         on_end: options.on_end,
         ultravox,
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route(MEDIA_STREAM_PATH, get(media_stream))
         .route("/flow", post(flow))
-        .with_state(app))
+        .with_state(app);
+    Ok((router, connector))
 }
 
 async fn media_stream(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+    if app.connector.is_draining() {
+        return crate::ops::draining_response();
+    }
     axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
         let summary = match &app.ultravox {
             None => app.connector.bridge_stream(AxumWs::new(socket)).await,
+            // A per-call connector: this call is not in `app.connector.calls()`, and a
+            // drain (SIGTERM in `bridge_agent`) neither waits for it nor sends it away.
             Some(uv) => match uv.connector(app.connector.config()).await {
                 Ok(c) => c.bridge_stream(AxumWs::new(socket)).await,
                 Err(e) => {
                     // The socket is dropped: Teler sees the stream end.
-                    eprintln!("ultravox: cannot create the call: {e}");
+                    tracing::error!(error = %e, "ultravox: cannot create the call");
                     return;
                 }
             },
@@ -326,7 +414,7 @@ async fn flow(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
     };
-    eprintln!("flow request: call {}", req.call_id);
+    tracing::info!(call_id = %req.call_id, "flow request");
     match CallFlow::stream(app.settings.backend_ws_url(MEDIA_STREAM_PATH))
         .chunk_size(500)
         .record(true)
@@ -454,6 +542,36 @@ mod tests {
         assert!(
             Agent::from_vars(vars(&[("AGENT", "ultravox"), ("ULTRAVOX_INPUT_RATE", "7")])).is_err()
         );
+        let c = Agent::from_vars(vars(&[
+            ("AGENT", "cartesia"),
+            ("CARTESIA_INPUT_FORMAT", "pcm_16000"),
+        ]))
+        .unwrap();
+        let Agent::Cartesia(cfg) = &c else {
+            panic!("{c:?}")
+        };
+        assert_eq!(cfg.format, cartesia::Format::Pcm16000);
+        assert_eq!(
+            c.headers(vars(&[("CARTESIA_ACCESS_TOKEN", "tok")])),
+            [
+                ("Authorization".to_owned(), "Bearer tok".to_owned()),
+                ("Cartesia-Version".to_owned(), cartesia::VERSION.to_owned())
+            ]
+        );
+        assert!(
+            Agent::from_vars(vars(&[
+                ("AGENT", "cartesia"),
+                ("CARTESIA_INPUT_FORMAT", "pcm_8000")
+            ]))
+            .is_err()
+        );
+        let v = Agent::from_vars(vars(&[("AGENT", "vapi"), ("VAPI_FORMAT", "mulaw")])).unwrap();
+        let Agent::Vapi(cfg) = &v else {
+            panic!("{v:?}")
+        };
+        assert_eq!(cfg.encoding, vapi::Encoding::Mulaw);
+        assert_eq!(cfg.sample_rate.hz(), 8000);
+        assert!(Agent::from_vars(vars(&[("AGENT", "vapi"), ("VAPI_FORMAT", "opus")])).is_err());
         let s = Agent::from_vars(vars(&[("AGENT", "sarvam"), ("SARVAM_INPUT_RATE", "16000")]));
         let Ok(Agent::Sarvam(c)) = &s else {
             panic!("{s:?}")

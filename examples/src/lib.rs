@@ -1,8 +1,10 @@
 //! Shared bits of the runnable examples: settings from the environment, the media-stream
-//! path check, event logging, the tokio example's axum app ([`tokio_app`]), the
-//! OpenAI-Realtime-style bridge's app ([`openai_app`]) and a local echo agent.
+//! path check, logging ([`init_logging`]), metrics and the graceful drain ([`ops`]), the
+//! tokio example's axum app ([`tokio_app`]), the OpenAI-Realtime-style bridge's app
+//! ([`openai_app`]) and a local echo agent.
 #![forbid(unsafe_code)]
 
+pub mod ops;
 pub mod story;
 
 /// The README's examples, compiled and run as doc tests here, where every crate of the
@@ -15,12 +17,45 @@ pub mod agent_app;
 pub mod openai_app;
 pub mod tokio_app;
 
-use teler_core::media::{BridgeConfig, Event};
+use std::time::Duration;
+
+use teler_core::media::BridgeConfig;
 use teler_core::webhook::{UrlTokenKey, WebhookSecret};
 use tungstenite::handshake::server::{ErrorResponse, Request, Response};
 
 /// The path Teler's media stream connects to.
 pub const MEDIA_STREAM_PATH: &str = "/media-stream";
+
+/// How long a drain lets live calls run when `DRAIN_SECONDS` is unset.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
+/// The longest `DRAIN_SECONDS` taken (a day).
+pub const MAX_DRAIN_SECONDS: u64 = 86_400;
+
+/// Logs to stderr through `tracing-subscriber`, filtered by `RUST_LOG` (`info` when unset;
+/// e.g. `RUST_LOG=info,teler_io=debug`, or `warn` for a quiet server). Every example calls it
+/// first. stdout stays for what a program prints on purpose (the story's report, the
+/// scripted call's transcript, `seed_app --print-flow-url`). Colours only on a terminal.
+/// Calling it again does nothing.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let requested = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let (filter, bad) = match requested.as_deref().map(EnvFilter::try_new) {
+        None => (EnvFilter::new("info"), None),
+        Some(Ok(f)) => (f, None),
+        Some(Err(e)) => (EnvFilter::new("info"), Some(e)),
+    };
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init()
+        .is_ok();
+    if let (true, Some(e)) = (installed, bad) {
+        tracing::warn!(error = %e, "RUST_LOG is not a valid filter: logging at info");
+    }
+}
 
 /// What a bridge server needs, read from the environment.
 #[derive(Debug, Clone)]
@@ -45,6 +80,36 @@ pub struct Settings {
     /// `MEDIA_TOKEN_KEY` (16+ bytes): when set, `/flow` puts a signed, expiring token bound to
     /// the call id in the `ws_url`, and `/media-stream` refuses a connection without one (401).
     pub media_token_key: Option<UrlTokenKey>,
+    /// `DRAIN_SECONDS` (whole seconds, 0 to [`MAX_DRAIN_SECONDS`]; default 30): on SIGTERM or
+    /// SIGINT a server refuses new media streams and lets live calls run this long before
+    /// sending them away with 1001 (see [`ops`]).
+    pub drain_timeout: Duration,
+    /// `METRICS_ADDR` (`host:port`): where `bridge_smol` and `bridge_blocking` serve
+    /// Prometheus text on `GET /metrics` (no metrics endpoint when unset). The tokio servers
+    /// serve `/metrics` on their own port instead.
+    pub metrics_addr: Option<String>,
+    /// `REDIS_URL` (and `INSTANCE_ID`, default `seed-{pid}`): when set, the seed app runs as
+    /// a fleet member sharing webhook dedupe, used media tokens, the live-call directory and
+    /// a command bus with the other instances on that Redis (README, "Running a fleet").
+    pub fleet: Option<FleetSettings>,
+}
+
+/// A fleet member's settings. Its `Debug` hides the Redis URL (it may carry a password).
+#[derive(Clone)]
+pub struct FleetSettings {
+    /// `REDIS_URL`, e.g. `redis://127.0.0.1:6379/0`.
+    pub redis_url: String,
+    /// `INSTANCE_ID`: this instance's name in the fleet (`A-Z a-z 0-9 . _ -`, 1 to 64).
+    pub instance: teler_tokio::fleet::InstanceId,
+}
+
+impl std::fmt::Debug for FleetSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetSettings")
+            .field("redis_url", &"<hidden>")
+            .field("instance", &self.instance)
+            .finish()
+    }
 }
 
 /// The REST side of the seed app: who places the call, from where to where. Its `Debug`
@@ -76,13 +141,25 @@ impl Settings {
     /// The server block's settings for these settings: `/media-stream`, the defaults, and
     /// the signed media tokens when `MEDIA_TOKEN_KEY` is set (a flow token is refused).
     pub fn serve_config(&self) -> teler_tokio::ServeConfig {
+        self.serve_config_in(None)
+    }
+
+    /// As [`serve_config`](Self::serve_config), remembering used media tokens fleet-wide
+    /// in `fleet`'s Redis when given.
+    pub fn serve_config_in(
+        &self,
+        fleet: Option<std::sync::Arc<teler_tokio::fleet::RedisFleet>>,
+    ) -> teler_tokio::ServeConfig {
         let serve = teler_tokio::ServeConfig::new().path(MEDIA_STREAM_PATH);
         match &self.media_token_key {
-            Some(key) => serve.auth(
-                teler_tokio::MediaTokens::new(key.clone())
-                    .refuse_subject(tokio_app::FLOW_TOKEN_SUBJECT)
-                    .hook(),
-            ),
+            Some(key) => {
+                let mut tokens = teler_tokio::MediaTokens::new(key.clone())
+                    .refuse_subject(tokio_app::FLOW_TOKEN_SUBJECT);
+                if let Some(f) = fleet {
+                    tokens = tokens.fleet(f);
+                }
+                serve.auth(tokens.hook())
+            }
             None => serve,
         }
     }
@@ -97,7 +174,22 @@ impl Settings {
     /// assert_eq!(s.bind_addr, "127.0.0.1:8080");
     /// assert_eq!(s.backend_url("/flow"), "http://127.0.0.1:8080/flow");
     /// assert!(s.teler.is_none());
+    /// assert_eq!(s.drain_timeout, teler_examples::DEFAULT_DRAIN);
+    /// assert!(s.metrics_addr.is_none());
     /// assert!(teler_examples::Settings::from_vars(|_| None).is_err());
+    ///
+    /// let with = |name: &str, value: &str| {
+    ///     let (name, value) = (name.to_owned(), value.to_owned());
+    ///     teler_examples::Settings::from_vars(move |n| match n {
+    ///         "REMOTE_WS_URL" => Some("ws://127.0.0.1:9000/agent".to_owned()),
+    ///         n if n == name => Some(value.clone()),
+    ///         _ => None,
+    ///     })
+    /// };
+    /// assert_eq!(with("DRAIN_SECONDS", " 5\n").unwrap().drain_timeout.as_secs(), 5);
+    /// assert!(with("DRAIN_SECONDS", "-1").is_err());
+    /// assert!(with("DRAIN_SECONDS", "86401").is_err());
+    /// assert_eq!(with("METRICS_ADDR", "127.0.0.1:9100").unwrap().metrics_addr.as_deref(), Some("127.0.0.1:9100"));
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
         // Values are trimmed (a mounted secret often ends in a newline); blank means unset,
@@ -140,6 +232,30 @@ impl Settings {
             .transpose()
             .map_err(|e| format!("TELER_WEBHOOK_SECRET: {e}"))?;
         let media_token_key = media_token_key(&raw)?;
+        let drain_timeout = match var("DRAIN_SECONDS") {
+            None => DEFAULT_DRAIN,
+            Some(v) => match v.parse::<u64>() {
+                Ok(secs) if secs <= MAX_DRAIN_SECONDS => Duration::from_secs(secs),
+                _ => {
+                    return Err(format!(
+                        "DRAIN_SECONDS={v:?}: whole seconds, 0 to {MAX_DRAIN_SECONDS}"
+                    ));
+                }
+            },
+        };
+        let fleet = match var("REDIS_URL") {
+            None => None,
+            Some(redis_url) => {
+                let id =
+                    var("INSTANCE_ID").unwrap_or_else(|| format!("seed-{}", std::process::id()));
+                let instance = teler_tokio::fleet::InstanceId::new(id)
+                    .map_err(|e| format!("INSTANCE_ID: {e}"))?;
+                Some(FleetSettings {
+                    redis_url,
+                    instance,
+                })
+            }
+        };
         Ok(Settings {
             bind_addr,
             backend_domain,
@@ -147,6 +263,9 @@ impl Settings {
             teler,
             webhook_secret,
             media_token_key,
+            drain_timeout,
+            metrics_addr: var("METRICS_ADDR"),
+            fleet,
         })
     }
 
@@ -323,25 +442,15 @@ pub fn only_media_stream(req: &Request, resp: Response) -> Result<Response, Erro
     }
 }
 
-/// Logs a bridge event on stderr, one line each.
-pub fn log_event(ev: &Event) {
-    match ev {
-        Event::Started(s) => eprintln!("call started: {s:?}"),
-        Event::RemoteConnected => eprintln!("remote connected"),
-        Event::FrameRejected { side, reason } => {
-            eprintln!("frame from {side:?} rejected: {reason}")
-        }
-        Event::HandlerFailed { side, error } => eprintln!("handler for {side:?} failed: {error}"),
-        Event::Ended(s) => eprintln!(
-            "call ended: {:?}; teler->remote {} relayed, {} dropped; remote->teler {} relayed, {} dropped",
-            s.reason,
-            s.stats.from_teler.relayed_frames,
-            s.stats.from_teler.dropped + s.stats.from_teler.send_dropped,
-            s.stats.from_remote.relayed_frames,
-            s.stats.from_remote.dropped + s.stats.from_remote.send_dropped,
-        ),
-        other => eprintln!("{other:?}"),
-    }
+/// `url` without its query and fragment, for logs: vendors put agent ids and keys there.
+///
+/// ```
+/// use teler_examples::url_for_logs;
+/// assert_eq!(url_for_logs("wss://a.example/v1/ws?key=secret#x"), "wss://a.example/v1/ws");
+/// assert_eq!(url_for_logs("ws://127.0.0.1:8090/"), "ws://127.0.0.1:8090/");
+/// ```
+pub fn url_for_logs(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
 }
 
 /// A local stand-in for a voice agent, for trying the bridges and for the load benchmark:

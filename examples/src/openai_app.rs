@@ -32,9 +32,10 @@ use teler_tokio::webhook::FlowRequest;
 use teler_tokio::{CallFlow, StreamConnector};
 
 use crate::tokio_app::OnEnd;
-use crate::{MEDIA_STREAM_PATH, Settings, log_event};
+use crate::{MEDIA_STREAM_PATH, Settings};
 
-type Factory = Box<dyn Fn() -> (CallHandler, RemoteHandler) + Send + Sync>;
+/// What makes each call's handler pair.
+pub type Factory = Box<dyn Fn() -> (CallHandler, RemoteHandler) + Send + Sync>;
 
 /// What the app can be given besides [`Settings`]. All optional.
 #[derive(Default)]
@@ -56,14 +57,23 @@ impl std::fmt::Debug for Options {
     }
 }
 
+/// The app's connector: its [`calls`](StreamConnector::calls) and
+/// [`drain`](StreamConnector::drain) are the server's live calls.
+pub type Connector = StreamConnector<Factory>;
+
 struct App {
-    connector: StreamConnector<Factory>,
+    connector: Arc<Connector>,
     settings: Settings,
     on_end: Option<OnEnd>,
 }
 
 /// The app: `POST /flow` and `GET /media-stream`.
 pub fn router(settings: Settings, options: Options) -> Router {
+    build(settings, options).0
+}
+
+/// The app and its connector, for a server that drains on shutdown (`bridge_openai`).
+pub fn build(settings: Settings, options: Options) -> (Router, Arc<Connector>) {
     let session = options.session_update;
     let factory: Factory = Box::new(move || {
         let call = match &session {
@@ -72,18 +82,23 @@ pub fn router(settings: Settings, options: Options) -> Router {
         };
         (call, openai::remote_handler())
     });
+    let connector = Arc::new(StreamConnector::new(settings.config.clone(), factory));
     let app = Arc::new(App {
-        connector: StreamConnector::new(settings.config.clone(), factory).on_event(log_event),
+        connector: connector.clone(),
         settings,
         on_end: options.on_end,
     });
-    Router::new()
+    let router = Router::new()
         .route(MEDIA_STREAM_PATH, get(media_stream))
         .route("/flow", post(flow))
-        .with_state(app)
+        .with_state(app);
+    (router, connector)
 }
 
 async fn media_stream(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Response {
+    if app.connector.is_draining() {
+        return crate::ops::draining_response();
+    }
     axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
         let summary = app.connector.bridge_stream(AxumWs::new(socket)).await;
         if let Some(on_end) = &app.on_end {
@@ -97,7 +112,7 @@ async fn flow(State(app): State<Arc<App>>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
     };
-    eprintln!("flow request: call {}", req.call_id);
+    tracing::info!(call_id = %req.call_id, "flow request");
     match CallFlow::stream(app.settings.backend_ws_url(MEDIA_STREAM_PATH))
         .chunk_size(500)
         .record(true)

@@ -12,6 +12,16 @@
 //!   REST API (or the emulator's, with `TELER_BASE_URL`), with this server's `/flow` and
 //!   `/webhook` as the call's flow and status URLs. 503 when `TELER_API_KEY` is unset.
 //!   Anyone who can reach this route can place calls on your account: keep it private.
+//! - `GET /calls`: the live calls as JSON (this process's `id`, Teler's `call_id` and
+//!   `stream_id`, `since` in RFC 3339, the counters as `stats`) and whether a drain began.
+//! - `POST /calls/{call_id}/hangup`: hangs the call up through the REST API
+//!   (`POST /voice/calls/{call_id}/hangup`; a 409, already ended, counts as done), then stops
+//!   that call's bridge (only the bridge when `TELER_API_KEY` is unset); 404 when no live
+//!   call has that `call_id`, 502 (bridge stopped all the same) when Teler refused the hangup.
+//!
+//! `/initiate-call`, `/calls` and `/calls/{call_id}/hangup` have no authentication of their
+//! own: they are for operators and must not be reachable from the internet. Expose only
+//! `/flow`, `/webhook` and `/media-stream` through your proxy or load balancer.
 //!
 //! Teler signs neither the flow request nor the media socket, so with `MEDIA_TOKEN_KEY` set
 //! both URLs carry signed, expiring tokens ([`UrlTokenKey`]): `/initiate-call` gives Teler a
@@ -29,22 +39,28 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::elevenlabs::{self, CallHandler, RemoteHandler};
+use teler_tokio::fleet::{FleetGuard, OnceKind, Outcome, RedisFleet, Verdict};
 use teler_tokio::media::EndSummary;
 use teler_tokio::rest::AsyncClient;
+use teler_tokio::rest::voice::Hangup;
 use teler_tokio::webhook::{
     Dedupe, FlowRequest, UrlTokenKey, Verifier, WebhookEvent, append_token, token_from_query,
 };
-use teler_tokio::{CallFlow, StreamConnector};
+use teler_tokio::{CallFlow, CallHandle, SendError, StreamConnector};
 
-use crate::{MEDIA_STREAM_PATH, Settings, TelerSettings, log_event};
+use crate::{MEDIA_STREAM_PATH, Settings, TelerSettings};
 
 type Pair = (CallHandler, RemoteHandler);
+
+/// The app's connector: its [`calls`](StreamConnector::calls) and
+/// [`drain`](StreamConnector::drain) are the server's live calls.
+pub type Connector = StreamConnector<fn() -> Pair>;
 
 /// How long a media-stream token minted in `/flow` stays valid.
 const MEDIA_TOKEN_TTL_SECS: u64 = 600;
@@ -83,11 +99,14 @@ impl std::fmt::Debug for Hooks {
 }
 
 struct App {
-    connector: StreamConnector<fn() -> Pair>,
+    connector: Arc<Connector>,
     settings: Settings,
     rest: Option<(AsyncClient, TelerSettings)>,
     verifier: Option<Verifier>,
     seen: Mutex<Dedupe>,
+    /// With `REDIS_URL`: this instance's fleet membership (its threads stop when the app is
+    /// dropped).
+    fleet: Option<(Arc<RedisFleet>, FleetGuard)>,
     /// The call cap and, with `MEDIA_TOKEN_KEY`, the single-use media token check.
     gate: axum_ws::Gate,
     hooks: Hooks,
@@ -106,6 +125,12 @@ fn unix_now() -> u64 {
 /// The app. Fails only when the REST client cannot be built from the Teler settings (a
 /// malformed `TELER_BASE_URL` or API key).
 pub fn router(settings: Settings, hooks: Hooks) -> Result<Router, String> {
+    build(settings, hooks).map(|(router, _)| router)
+}
+
+/// The app and its connector, for a server that drains on shutdown or acts on live calls
+/// (`bridge_tokio`, `seed_app`). Fails as [`router`] does.
+pub fn build(settings: Settings, hooks: Hooks) -> Result<(Router, Arc<Connector>), String> {
     let pair: fn() -> Pair = eleven_pair;
     let rest = match &settings.teler {
         None => None,
@@ -120,21 +145,41 @@ pub fn router(settings: Settings, hooks: Hooks) -> Result<Router, String> {
             Some((client, t.clone()))
         }
     };
+    let connector = Arc::new(StreamConnector::new(settings.config.clone(), pair));
+    let fleet = match &settings.fleet {
+        None => None,
+        Some(f) => {
+            let fleet = Arc::new(
+                RedisFleet::new(&f.redis_url, f.instance.clone())
+                    .map_err(|e| format!("REDIS_URL: {e}"))?,
+            );
+            let guard = fleet.serve(connector.calls());
+            tracing::info!(instance = %f.instance, "fleet member: state shared on Redis");
+            Some((fleet, guard))
+        }
+    };
     let app = Arc::new(App {
-        connector: StreamConnector::new(settings.config.clone(), pair).on_event(log_event),
         verifier: settings.webhook_secret.clone().map(Verifier::new),
         rest,
-        gate: axum_ws::Gate::new(settings.serve_config()),
+        // While the connector drains, new media streams get 503 with Retry-After.
+        gate: axum_ws::Gate::new(settings.serve_config_in(fleet.as_ref().map(|f| f.0.clone())))
+            .watch(connector.calls()),
+        fleet,
+        connector: connector.clone(),
         settings,
         seen: Mutex::new(Dedupe::new(4096)),
         hooks,
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route(MEDIA_STREAM_PATH, get(media_stream))
         .route("/flow", post(flow))
         .route("/webhook", post(webhook))
+        // Operator routes: as private as /initiate-call (see the module docs).
         .route("/initiate-call", post(initiate_call))
-        .with_state(app))
+        .route("/calls", get(list_calls))
+        .route("/calls/{call_id}/hangup", post(hangup))
+        .with_state(app);
+    Ok((router, connector))
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
@@ -154,7 +199,7 @@ async fn media_stream(State(app): State<Arc<App>>, req: axum::extract::Request) 
     let slot = match app.gate.admit(&parts) {
         Ok(slot) => slot,
         Err(refused) => {
-            eprintln!("media stream refused: {}", refused.status());
+            tracing::info!(status = %refused.status(), "media stream refused");
             return refused;
         }
     };
@@ -176,7 +221,7 @@ async fn flow(State(app): State<Arc<App>>, RawQuery(query): RawQuery, body: Byte
         let target = format!("/flow?{}", query.unwrap_or_default());
         let token = token_from_query(&target).unwrap_or("");
         if let Err(e) = key.verify_for_call(token, FLOW_TOKEN_SUBJECT, unix_now()) {
-            eprintln!("flow request refused: {e}");
+            tracing::warn!(error = %e, "flow request refused");
             return (
                 StatusCode::UNAUTHORIZED,
                 format!("flow request refused: {e}"),
@@ -187,15 +232,15 @@ async fn flow(State(app): State<Arc<App>>, RawQuery(query): RawQuery, body: Byte
     let req = match FlowRequest::from_json(&body) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("flow request refused: {e}");
+            tracing::warn!(error = %e, "flow request refused");
             return (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response();
         }
     };
-    eprintln!(
-        "flow request: call {} from {} to {}",
-        req.call_id,
-        req.from_number.as_deref().unwrap_or("?"),
-        req.to_number.as_deref().unwrap_or("?")
+    tracing::info!(
+        call_id = %req.call_id,
+        from = req.from_number.as_deref().unwrap_or("?"),
+        to = req.to_number.as_deref().unwrap_or("?"),
+        "flow request"
     );
     let mut ws_url = app.settings.backend_ws_url(MEDIA_STREAM_PATH);
     if let Some(key) = &app.settings.media_token_key {
@@ -232,13 +277,24 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
     let event = match parsed {
         Ok(ev) => ev,
         Err((status, why)) => {
-            eprintln!("webhook refused ({status}): {why}");
+            tracing::warn!(%status, reason = %why, "webhook refused");
             return (status, why).into_response();
         }
     };
-    let fresh = match event.dedupe_key() {
-        Some(key) => app.seen.lock().map(|mut s| s.insert(&key)).unwrap_or(true),
-        None => true,
+    let fresh = match (event.dedupe_key(), &app.fleet) {
+        (None, _) => true,
+        // A fleet dedupes across instances: a retried delivery may land on another one. If
+        // Redis cannot answer, the delivery is processed (fail open) and counted.
+        (Some(key), Some((fleet, _))) => {
+            let (fleet, key) = (fleet.clone(), key.into_owned());
+            let verdict = tokio::task::spawn_blocking(move || {
+                fleet.remember_once(OnceKind::WebhookEvent, key.as_bytes(), WEBHOOK_DEDUPE_TTL)
+            })
+            .await
+            .unwrap_or(Verdict::AcceptUnchecked);
+            verdict != Verdict::Duplicate
+        }
+        (Some(key), None) => app.seen.lock().map(|mut s| s.insert(&key)).unwrap_or(true),
     };
     if fresh {
         let verified = if app.verifier.is_some() {
@@ -246,16 +302,17 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
         } else {
             "NOT verified"
         };
-        eprintln!(
-            "webhook {} ({verified}, id {})",
-            event.event_type(),
-            event.dedupe_key().as_deref().unwrap_or("-")
+        tracing::info!(
+            event = event.event_type(),
+            verified,
+            id = event.dedupe_key().as_deref().unwrap_or("-"),
+            "webhook"
         );
         if let Some(hook) = &app.hooks.on_webhook {
             hook(&event);
         }
     } else {
-        eprintln!("webhook: repeat of {} skipped", event.event_type());
+        tracing::info!(event = event.event_type(), "webhook repeat skipped");
     }
     json_response(StatusCode::OK, serde_json::json!("Webhook received."))
 }
@@ -287,7 +344,7 @@ async fn initiate_call(State(app): State<Arc<App>>) -> Response {
         .await
     {
         Ok(call) => {
-            eprintln!("call created: {}", call.id);
+            tracing::info!(call_id = %call.id, "call created");
             json_response(
                 StatusCode::OK,
                 serde_json::json!({"success": true, "call_id": call.id}),
@@ -295,11 +352,162 @@ async fn initiate_call(State(app): State<Arc<App>>) -> Response {
         }
         Err(e) => {
             let why = crate::with_base_url_hint(&e, e.status(), teler.base_url.as_deref());
-            eprintln!("call not created: {why}");
+            tracing::warn!(error = %why, "call not created");
             json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 serde_json::json!({"success": false, "error": why}),
             )
         }
     }
+}
+
+/// One live call as `GET /calls` shows it.
+fn call_json(h: &CallHandle) -> serde_json::Value {
+    serde_json::json!({
+        "id": h.id(),
+        "call_id": h.call_id(),
+        "stream_id": h.stream_id(),
+        "since": humantime::format_rfc3339_millis(h.since()).to_string(),
+        "stats": h.stats(),
+    })
+}
+
+async fn list_calls(State(app): State<Arc<App>>) -> Response {
+    let calls = app.connector.calls();
+    let live: Vec<serde_json::Value> = calls.list().iter().map(call_json).collect();
+    json_response(
+        StatusCode::OK,
+        serde_json::json!({"calls": live, "draining": calls.is_draining()}),
+    )
+}
+
+async fn hangup(State(app): State<Arc<App>>, Path(call_id): Path<String>) -> Response {
+    // Teler's `call_id` from the stream's `start` frame.
+    let Some(handle) = app.connector.calls().by_call_id(&call_id) else {
+        if let Some((fleet, _)) = &app.fleet {
+            return hangup_elsewhere(&app, fleet.clone(), call_id).await;
+        }
+        return json_response(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"success": false, "error": "no live call has this call_id"}),
+        );
+    };
+    // The phone call first (`POST /voice/calls/{call_id}/hangup`): Teler then closes the
+    // media stream itself. Stopping the bridge first would race it: a stream the app closes
+    // can end the call on Teler's side before the hangup arrives (409, already ended).
+    // Teler has been seen to use another id form on the media socket than in REST; then
+    // Teler answers 404 and this says so (the bridge is stopped either way).
+    let rest = match &app.rest {
+        None => None,
+        Some((client, teler)) => Some(
+            match client
+                .voice()
+                .mutations()
+                .hangup(Hangup::new(call_id.clone()))
+                .await
+            {
+                Ok(_) => Ok("hung up"),
+                // 409: the call had ended already, which is what was asked for.
+                Err(e) if e.status() == Some(409) => Ok("had already ended"),
+                Err(e) => Err(crate::with_base_url_hint(
+                    &e,
+                    e.status(),
+                    teler.base_url.as_deref(),
+                )),
+            },
+        ),
+    };
+    // Then the bridge (both sides closed with 1000), whatever Teler said; a call that
+    // ended meanwhile is stopped already.
+    let stopped = match handle.stop("hangup requested") {
+        Ok(()) | Err(SendError::Ended) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    };
+    tracing::info!(
+        call_id = %call_id,
+        id = handle.id(),
+        rest = ?rest,
+        bridge = ?stopped,
+        "hangup requested"
+    );
+    let (mut status, hung_up, mut answer) = match rest {
+        // No REST client (TELER_API_KEY unset, as in bridge_tokio without it): the bridge
+        // is stopped, which ends the media stream; the phone call is Teler's to end.
+        None => (
+            StatusCode::OK,
+            false,
+            serde_json::json!({"note": "TELER_API_KEY is unset: only the bridge was stopped"}),
+        ),
+        Some(Ok(how)) => (
+            StatusCode::OK,
+            true,
+            serde_json::json!({"note": format!("the call {how}")}),
+        ),
+        Some(Err(why)) => (
+            StatusCode::BAD_GATEWAY,
+            false,
+            serde_json::json!({"error": why}),
+        ),
+    };
+    if let Err(why) = &stopped {
+        // The call's command queue is full (its loop is behind): try again.
+        answer["error"] = why.as_str().into();
+        status = StatusCode::SERVICE_UNAVAILABLE;
+    }
+    answer["call_id"] = call_id.into();
+    answer["bridge_stopped"] = stopped.is_ok().into();
+    answer["hung_up"] = hung_up.into();
+    answer["success"] = (status == StatusCode::OK).into();
+    json_response(status, answer)
+}
+
+/// How long a webhook event id is remembered fleet-wide (Teler retries within hours).
+const WEBHOOK_DEDUPE_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// The hangup of a call bridged on another fleet instance: the REST hangup from here, and
+/// the stop over the fleet's command bus to the instance that bridges it.
+async fn hangup_elsewhere(app: &App, fleet: Arc<RedisFleet>, call_id: String) -> Response {
+    let rest = match &app.rest {
+        None => None,
+        Some((client, _)) => Some(
+            match client
+                .voice()
+                .mutations()
+                .hangup(Hangup::new(call_id.clone()))
+                .await
+            {
+                Ok(_) => true,
+                Err(e) => e.status() == Some(409),
+            },
+        ),
+    };
+    let calls = app.connector.calls().clone();
+    let id = call_id.clone();
+    let sent = tokio::task::spawn_blocking(move || {
+        let stop = teler_tokio::media::Command::stop("hangup requested");
+        fleet.send_command(&calls, &id, stop, std::time::Duration::from_secs(2))
+    })
+    .await
+    .unwrap_or(Err(teler_tokio::fleet::StoreError::Timeout));
+    tracing::info!(call_id = %call_id, rest = ?rest, bus = ?sent, "hangup requested (fleet)");
+    let (status, error) = match &sent {
+        Ok(Outcome::Delivered | Outcome::Ended) => (StatusCode::OK, None),
+        Ok(Outcome::NotFound) => (
+            StatusCode::NOT_FOUND,
+            Some("no live call has this call_id in the fleet".to_owned()),
+        ),
+        Ok(other) => (StatusCode::SERVICE_UNAVAILABLE, Some(format!("{other:?}"))),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Some(e.to_string())),
+    };
+    json_response(
+        status,
+        serde_json::json!({
+            "success": status == StatusCode::OK,
+            "call_id": call_id,
+            "bridged_here": false,
+            "bridge_stopped": status == StatusCode::OK,
+            "hung_up": rest.unwrap_or(false),
+            "error": error,
+        }),
+    )
 }

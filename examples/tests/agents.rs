@@ -38,6 +38,7 @@ async fn run_calls(
     protocol: AgentProtocol,
     agent_name: &str,
     query: &str,
+    extra: &[(&str, &str)],
     dir: &std::path::Path,
 ) -> Run {
     let agent = agent::serve_with(
@@ -55,7 +56,7 @@ async fn run_calls(
     // The bridge app, configured as a user would with env variables.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app_addr = listener.local_addr().unwrap();
-    let vars = [
+    let mut vars = vec![
         ("AGENT", agent_name.to_owned()),
         ("BIND_ADDR", app_addr.to_string()),
         ("BACKEND_DOMAIN", format!("http://{app_addr}")),
@@ -65,10 +66,15 @@ async fn run_calls(
         // What an Ultravox call would be created with (the stand-in reads them from the URL).
         ("ULTRAVOX_INPUT_RATE", "16000".to_owned()),
         ("ULTRAVOX_OUTPUT_RATE", "24000".to_owned()),
+        ("CARTESIA_ACCESS_TOKEN", "test-token".to_owned()),
         // Sarvam: caller audio at 16 kHz (the agent answers at 16 kHz), so both ways are
         // resampled.
         ("SARVAM_INPUT_RATE", "16000".to_owned()),
     ];
+    // The vendor's own settings first: `var` takes the first match.
+    for (k, v) in extra.iter().rev() {
+        vars.insert(0, (k, (*v).to_owned()));
+    }
     let var = |name: &str| {
         vars.iter()
             .find(|(k, _)| *k == name)
@@ -171,9 +177,23 @@ fn two_calls_at(
     query: &str,
     vendor_in_rate: u64,
 ) -> u64 {
+    two_calls_with(protocol, agent_name, query, &[], vendor_in_rate)
+}
+
+/// [`two_calls_at`] with `extra` settings for the app; the agent's keep-alives answered.
+fn two_calls_with(
+    protocol: AgentProtocol,
+    agent_name: &str,
+    query: &str,
+    extra: &[(&str, &str)],
+    vendor_in_rate: u64,
+) -> u64 {
+    // One folder per test (two tests may run the same vendor at once).
+    static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "teler-agents-test-{agent_name}-{}",
-        std::process::id()
+        "teler-agents-test-{agent_name}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -184,7 +204,7 @@ fn two_calls_at(
     let r = rt.block_on(async {
         tokio::time::timeout(
             Duration::from_secs(60),
-            run_calls(protocol, agent_name, query, &dir),
+            run_calls(protocol, agent_name, query, extra, &dir),
         )
         .await
         .expect("the calls did not finish in 60 s")
@@ -260,6 +280,48 @@ fn ultravox_two_calls() {
         "ultravox",
         "?inputSampleRate=16000&outputSampleRate=24000",
         16_000,
+    );
+}
+
+#[test]
+fn cartesia_two_calls_mulaw() {
+    // The default format, mulaw_8000: G.711 both ways at Teler's rate (the stand-in counts
+    // the decoded PCM16); JSON events with base64 audio, no end-of-turn event.
+    two_calls_with(AgentProtocol::Cartesia, "cartesia", "", &[], 8_000);
+}
+
+#[test]
+fn cartesia_two_calls_pcm_16000() {
+    // pcm_16000: caller audio resampled up, the agent's (16 kHz too) down.
+    two_calls_with(
+        AgentProtocol::Cartesia,
+        "cartesia",
+        "",
+        &[("CARTESIA_INPUT_FORMAT", "pcm_16000")],
+        16_000,
+    );
+}
+
+#[test]
+fn vapi_two_calls() {
+    // Created (as the stand-in's URL says) for pcm_s16le at 16 kHz, Vapi's default: binary
+    // frames both ways, resampled both ways; user-interrupted is the barge-in.
+    two_calls_at(
+        AgentProtocol::Vapi,
+        "vapi",
+        "vapi?format=pcm_s16le&sampleRate=16000",
+        16_000,
+    );
+}
+
+#[test]
+fn vapi_two_calls_mulaw() {
+    two_calls_with(
+        AgentProtocol::Vapi,
+        "vapi",
+        "vapi?format=mulaw&sampleRate=8000",
+        &[("VAPI_FORMAT", "mulaw")],
+        8_000,
     );
 }
 

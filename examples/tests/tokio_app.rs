@@ -349,3 +349,147 @@ fn settings_never_print_secrets() {
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("agent.example"), "{text}");
 }
+
+/// One HTTP/1.1 GET; the status code, headers (lower case) and body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: bridge\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+type CallWs = tungstenite::WebSocket<TcpStream>;
+
+/// A media stream that sent `start` for `call_id` and one audio frame, and got its echo
+/// back (so the call is registered, started and relaying).
+fn live_call(addr: SocketAddr, call_id: &str) -> CallWs {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (mut ws, _) = tungstenite::client(format!("ws://{addr}/media-stream"), tcp).unwrap();
+    ws.send(Message::text(format!(
+        r#"{{"type":"start","call_id":"{call_id}","stream_id":"st_{call_id}","data":{{"encoding":"audio/l16","sample_rate":8000,"channels":1}}}}"#
+    )))
+    .unwrap();
+    ws.send(Message::text(
+        r#"{"type":"audio","data":{"audio_b64":"AAAA"}}"#,
+    ))
+    .unwrap();
+    loop {
+        if let Message::Text(_) = ws.read().unwrap() {
+            return ws;
+        }
+    }
+}
+
+/// Reads until the bridge closes the socket; the close code.
+fn close_code(ws: &mut CallWs) -> Option<u16> {
+    loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn live_calls_are_listed_hung_up_and_drained() {
+    watchdog(|| {
+        let agent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let agent_url = format!("ws://{}/agent", agent.local_addr().unwrap());
+        thread::spawn(move || serve_echo_agent(agent));
+        let settings = Settings::from_vars(|name| match name {
+            "REMOTE_WS_URL" => Some(agent_url.clone()),
+            _ => None,
+        })
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (router, connector) = tokio_app::build(settings, Default::default()).unwrap();
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        rt.spawn(async move { axum::serve(listener, router).await });
+
+        let (status, head, body) = get(addr, "/calls");
+        assert_eq!(status, 200);
+        assert!(head.contains("content-type: application/json"), "{head}");
+        assert_eq!(body, r#"{"calls":[],"draining":false}"#);
+
+        // A live call is listed with Teler's ids, a timestamp and its counters.
+        let mut first = live_call(addr, "cs_live");
+        let (status, _, body) = get(addr, "/calls");
+        assert_eq!(status, 200);
+        let listed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let call = &listed["calls"][0];
+        assert_eq!(listed["calls"].as_array().unwrap().len(), 1, "{body}");
+        assert_eq!(call["id"], 1, "{body}");
+        assert_eq!(call["call_id"], "cs_live", "{body}");
+        assert_eq!(call["stream_id"], "st_cs_live", "{body}");
+        let since = call["since"].as_str().unwrap();
+        assert!(since.len() == 24 && since.ends_with('Z'), "{since}");
+        assert!(
+            call["stats"]["from_teler"]["relayed_frames"].as_u64() >= Some(1),
+            "{body}"
+        );
+
+        // Hang-up: 404 for an unknown id; the live one's bridge is stopped (1000), and
+        // without TELER_API_KEY only the bridge.
+        let (status, _, _) = post(addr, "/calls/cs_nope/hangup", "");
+        assert_eq!(status, 404);
+        let (status, _, body) = post(addr, "/calls/cs_live/hangup", "");
+        assert_eq!(status, 200, "{body}");
+        let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["bridge_stopped"], true, "{body}");
+        assert_eq!(answer["hung_up"], false, "{body}");
+        assert_eq!(close_code(&mut first), Some(1000));
+        let started = std::time::Instant::now();
+        while !connector.calls().is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(5), "call not gone");
+            thread::sleep(Duration::from_millis(10));
+        }
+        let (status, _, _) = post(addr, "/calls/cs_live/hangup", "");
+        assert_eq!(status, 404, "an ended call is not live");
+
+        // A drain: new media streams get 503 with Retry-After; the live call is sent away
+        // with 1001 at the deadline.
+        let mut second = live_call(addr, "cs_second");
+        let draining = connector.clone();
+        let report = rt.spawn(async move {
+            draining
+                .drain(std::time::Instant::now() + Duration::from_millis(300))
+                .await
+        });
+        while !connector.is_draining() {
+            thread::sleep(Duration::from_millis(5));
+        }
+        let tcp = TcpStream::connect(addr).unwrap();
+        match tungstenite::client(format!("ws://{addr}/media-stream"), tcp) {
+            Err(tungstenite::handshake::HandshakeError::Failure(tungstenite::Error::Http(r))) => {
+                assert_eq!(r.status(), 503);
+                assert!(r.headers().contains_key("retry-after"), "{r:?}");
+            }
+            other => panic!("expected 503, got {:?}", other.map(|_| ())),
+        }
+        let (_, _, body) = get(addr, "/calls");
+        assert!(body.ends_with(r#""draining":true}"#), "{body}");
+        assert_eq!(close_code(&mut second), Some(1001));
+        let report = rt.block_on(report).unwrap();
+        assert_eq!(
+            (report.live_at_start, report.sent_away, report.still_live),
+            (1, 1, 0)
+        );
+    })
+}

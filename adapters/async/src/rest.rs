@@ -726,9 +726,10 @@ impl<Rt: Runtime> AsyncClient<Rt> {
     }
 
     /// Sends a voice-agent vendor's pre-socket request ([`VendorRequest`]:
-    /// `ultravox::CreateCall`, `elevenlabs::SignedUrl`, `sarvam::SignedUrl` in
-    /// `teler_core::agents`) and reads its answer: the socket URL to bridge to. A bridge to
-    /// such a vendor is this call and one `bridge_stream`.
+    /// `ultravox::CreateCall`, `vapi::CreateCall`, `elevenlabs::SignedUrl`,
+    /// `sarvam::SignedUrl`, `cartesia::AccessToken` in `teler_core::agents`) and reads its
+    /// answer: the socket URL to bridge to (Cartesia's: the socket's access token). A bridge
+    /// to such a vendor is this call and one `bridge_stream`.
     ///
     /// The request goes through this client's transport (its timeout and answer size limit)
     /// and retry policy (a POST without an `Idempotency-Key` is resent only when it cannot

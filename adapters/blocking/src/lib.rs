@@ -80,6 +80,9 @@ pub use rustls;
 pub use tungstenite;
 pub mod rest;
 pub use rest::Client;
+
+#[cfg(feature = "redis")]
+pub use teler_io::fleet;
 mod server;
 pub use server::serve;
 pub use teler_io::serve::{MediaTokens, Refusal, ServeConfig};

@@ -39,6 +39,8 @@ use tungstenite::{Message, handshake::client::Request};
 
 pub use tungstenite;
 
+#[cfg(feature = "redis")]
+pub mod fleet;
 pub mod live;
 pub mod observe;
 pub mod serve;

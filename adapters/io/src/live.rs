@@ -48,6 +48,7 @@ struct Shared {
     waker: atomic_waker::AtomicWaker,
     stats: Mutex<Stats>,
     start: OnceLock<StartInfo>,
+    app_id: OnceLock<String>,
     ended: AtomicBool,
     #[cfg(feature = "tracing")]
     span: tracing::Span,
@@ -89,6 +90,23 @@ impl CallHandle {
     /// The `start` metadata, once Teler sent it.
     pub fn start_info(&self) -> Option<&StartInfo> {
         self.shared.start.get()
+    }
+
+    /// Tags the call with your own id for it, once (e.g. the REST call id from the flow
+    /// request, or the subject of the media token the socket presented: Teler's socket
+    /// `call_id` can differ in form from the REST one), so [`Calls::by_app_id`] finds it and
+    /// the `teler.call` span shows it as `app_id`. A second call does nothing and returns
+    /// `false`.
+    pub fn set_app_id(&self, id: impl Into<String>) -> bool {
+        let id = id.into();
+        #[cfg(feature = "tracing")]
+        self.shared.span.record("app_id", id.as_str());
+        self.shared.app_id.set(id).is_ok()
+    }
+
+    /// The id set with [`set_app_id`](Self::set_app_id).
+    pub fn app_id(&self) -> Option<&str> {
+        self.shared.app_id.get().map(String::as_str)
     }
 
     /// Teler's `call_id`, once `start` came.
@@ -169,8 +187,10 @@ impl CallHandle {
         self.send(Command::SendToRemote(OutFrame::Binary(data)))
     }
 
-    /// Ends the call: both sides are closed with 1000 and the summary's reason is
-    /// `StoppedByApp`. (To hang the phone call up too, also end it through the REST API.)
+    /// Ends the call's bridge: both sides are closed with 1000 and the summary's reason is
+    /// `StoppedByApp`. To end the phone call too, hang it up through the REST API **first**:
+    /// once the media stream closes, Teler may end the call itself, and a later REST hang-up
+    /// then answers 409.
     ///
     /// # Errors
     /// As [`send`](Self::send).
@@ -256,6 +276,11 @@ impl Calls {
         self.find(|h| h.call_id() == Some(call_id))
     }
 
+    /// The live call tagged with this id ([`CallHandle::set_app_id`]).
+    pub fn by_app_id(&self, id: &str) -> Option<CallHandle> {
+        self.find(|h| h.app_id() == Some(id))
+    }
+
     /// The live call with this Teler `stream_id`.
     pub fn by_stream_id(&self, stream_id: &str) -> Option<CallHandle> {
         self.find(|h| h.stream_id() == Some(stream_id))
@@ -310,6 +335,7 @@ impl Calls {
             waker: atomic_waker::AtomicWaker::new(),
             stats: Mutex::new(Stats::default()),
             start: OnceLock::new(),
+            app_id: OnceLock::new(),
             ended: AtomicBool::new(false),
             #[cfg(feature = "tracing")]
             span: crate::observe::call_span(id, remote_url),
@@ -607,6 +633,13 @@ mod tests {
         assert_ne!(a.handle().id(), b.handle().id());
         assert!(calls.by_call_id("cs_b").is_none(), "unknown before start");
         b.started(&start("cs_b", "st_b"));
+        assert!(b.handle().set_app_id("rest-b"));
+        assert!(!b.handle().set_app_id("again"), "set once");
+        assert_eq!(
+            calls.by_app_id("rest-b").map(|h| h.id()),
+            Some(b.handle().id())
+        );
+        assert!(calls.by_app_id("again").is_none());
         assert_eq!(
             calls.by_call_id("cs_b").map(|h| h.id()),
             Some(b.handle().id())
@@ -692,6 +725,157 @@ mod tests {
             }
         );
         assert_eq!(live.next_command(), Some(Command::GoAway));
+    }
+
+    /// Runs a future on this thread (the tests' executor: teler-io has no runtime).
+    fn block_on<T>(fut: impl std::future::Future<Output = T>) -> T {
+        struct Unpark(std::thread::Thread);
+        impl std::task::Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut fut = std::pin::pin!(fut);
+        loop {
+            if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// A timer for the tests: a thread wakes the task after `d`.
+    fn sleep(d: Duration) -> impl std::future::Future<Output = ()> {
+        let done = Arc::new(AtomicBool::new(false));
+        let mut started = false;
+        std::future::poll_fn(move |cx| {
+            if done.load(Ordering::Acquire) {
+                return std::task::Poll::Ready(());
+            }
+            if !started {
+                started = true;
+                let (done, waker) = (done.clone(), cx.waker().clone());
+                std::thread::spawn(move || {
+                    std::thread::sleep(d);
+                    done.store(true, Ordering::Release);
+                    waker.wake();
+                });
+            }
+            std::task::Poll::Pending
+        })
+    }
+
+    /// Serves a call's queue on a thread: ends the call when it is sent away.
+    fn obeying(live: LiveCall) -> std::thread::JoinHandle<()> {
+        std::thread::spawn(move || {
+            loop {
+                if live.next_command() == Some(Command::GoAway) {
+                    return;
+                }
+                std::thread::yield_now();
+            }
+        })
+    }
+
+    #[test]
+    fn the_async_drain_waits_for_calls_to_end_and_sends_the_rest_away() {
+        // No calls: at once.
+        let calls = Calls::new();
+        let far = Instant::now() + Duration::from_secs(3600);
+        assert_eq!(
+            block_on(drain_async(&calls, far, Duration::ZERO, sleep)),
+            DrainReport::default()
+        );
+        assert!(calls.is_draining());
+
+        // A call that ends by itself before the deadline: woken by its end, not sent away.
+        let calls = Calls::new();
+        let live = calls.register("ws://agent");
+        let c = calls.clone();
+        let ender = std::thread::spawn(move || {
+            while !c.is_draining() {
+                std::thread::yield_now();
+            }
+            drop(live);
+        });
+        let report = block_on(drain_async(&calls, far, Duration::ZERO, sleep));
+        ender.join().unwrap();
+        assert_eq!((report.sent_away, report.still_live), (0, 0));
+
+        // Past the deadline: sent away; one call obeys within the grace, one never does.
+        let calls = Calls::new();
+        let obeys = obeying(calls.register("ws://agent"));
+        let stuck = calls.register("ws://agent");
+        let report = block_on(drain_async(
+            &calls,
+            Instant::now(),
+            Duration::from_millis(300),
+            sleep,
+        ));
+        obeys.join().unwrap();
+        assert_eq!(
+            report,
+            DrainReport {
+                live_at_start: 2,
+                sent_away: 2,
+                still_live: 1
+            }
+        );
+        assert_eq!(stuck.next_command(), Some(Command::GoAway));
+    }
+
+    #[test]
+    fn the_blocking_drain_gives_sent_away_calls_the_grace_to_close() {
+        let calls = Calls::new();
+        let obeys = obeying(calls.register("ws://agent"));
+        let report = drain_blocking(&calls, Instant::now(), Duration::from_secs(3600));
+        obeys.join().unwrap();
+        assert_eq!((report.sent_away, report.still_live), (1, 0));
+    }
+
+    #[test]
+    fn handles_queue_what_they_say_and_debug_output_names_the_call() {
+        let calls = Calls::new();
+        let mut live = calls.register("wss://agent.example/x?token=secret");
+        let h = live.handle().clone();
+        h.stop("bye").unwrap();
+        h.send_binary_to_remote(vec![1, 2]).unwrap();
+        h.send_to_teler(&AppMessage::Interrupt { chunk_id: 3 })
+            .unwrap();
+        assert_eq!(live.next_command(), Some(Command::stop("bye")));
+        assert_eq!(
+            live.next_command(),
+            Some(Command::SendToRemote(OutFrame::Binary(vec![1, 2])))
+        );
+        assert_eq!(
+            live.next_command(),
+            Some(Command::SendToTeler(
+                r#"{"type":"interrupt","chunk_id":3}"#.into()
+            ))
+        );
+        live.started(&start("cs_dbg", "st_dbg"));
+        live.publish(Stats::default(), Instant::now());
+        let all = format!("{h:?} {calls:?} {live:?}");
+        assert!(all.contains("cs_dbg") && all.contains("live: 1"), "{all}");
+        assert!(!all.contains("secret"), "{all}");
+    }
+
+    #[test]
+    fn apply_carries_a_command_into_the_bridge() {
+        use teler_core::media::{Bridge, BridgeConfig, Output, relay};
+        let cfg = BridgeConfig::builder("ws://agent").build().unwrap();
+        let mut b = Bridge::new(cfg, relay(), relay());
+        let now = Instant::now();
+        apply(&mut b, now, Command::to_teler(&AppMessage::Clear));
+        assert!(matches!(
+            b.poll_output(),
+            Some(Output::Send { frame: OutFrame::Text(t), .. }) if t == r#"{"type":"clear"}"#
+        ));
+        // A refused command is logged, not a panic.
+        apply(&mut b, now, Command::SendToTeler("x".into()));
+        assert_eq!(b.stats().app_to_teler, 1);
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub(crate) fn call_span(id: u64, remote_url: &str) -> tracing::Span {
         id,
         remote = %remote,
         call_id = Empty,
+        app_id = Empty,
         stream_id = Empty,
         account_id = Empty,
         from = Empty,
@@ -81,6 +82,48 @@ pub(crate) fn record_start(span: &tracing::Span, info: &StartInfo) {
     }
     if let Some(v) = info.format.sample_rate {
         span.record("sample_rate", v);
+    }
+}
+
+/// Registers the help text of every `teler_*` metric with the installed recorder (so a
+/// Prometheus page has `# HELP` lines). Call it once, after installing the recorder; without
+/// the `metrics` feature it does nothing.
+pub fn describe() {
+    #[cfg(feature = "metrics")]
+    {
+        use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+        describe_gauge!("teler_calls_active", "Calls being bridged now.");
+        describe_counter!(
+            "teler_calls_total",
+            "Calls ended, by end reason (label end)."
+        );
+        describe_counter!(
+            "teler_frames_total",
+            "Frames by direction (to_remote, to_teler) and outcome (relayed, passed, dropped, rejected)."
+        );
+        describe_counter!(
+            "teler_handler_failures_total",
+            "Handler failures, by the side whose message it was handling."
+        );
+        describe_histogram!(
+            "teler_remote_connect_seconds",
+            Unit::Seconds,
+            "Time to open the remote's socket."
+        );
+        describe_histogram!(
+            "teler_call_duration_seconds",
+            Unit::Seconds,
+            "Calls' durations, from Teler's socket accepted to the end."
+        );
+        describe_histogram!(
+            "teler_handler_seconds",
+            Unit::Seconds,
+            "The core's handling of one frame (parse, handler, queueing), by side."
+        );
+        describe_counter!(
+            "teler_rest_requests_total",
+            "REST attempts by status (error: no answer)."
+        );
     }
 }
 

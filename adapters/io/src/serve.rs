@@ -294,6 +294,8 @@ pub struct MediaTokens {
     key: UrlTokenKey,
     used: std::sync::Mutex<UsedTokens>,
     refuse_subject: Option<String>,
+    #[cfg(feature = "redis")]
+    fleet: Option<Arc<crate::fleet::RedisFleet>>,
 }
 
 impl fmt::Debug for MediaTokens {
@@ -309,7 +311,18 @@ impl MediaTokens {
             key,
             used: std::sync::Mutex::new(UsedTokens::new(100_000)),
             refuse_subject: None,
+            #[cfg(feature = "redis")]
+            fleet: None,
         }
+    }
+
+    /// Remembers used tokens fleet-wide in `fleet`'s Redis instead of in this process: a
+    /// token used on one instance is refused on every other. When Redis cannot answer, the
+    /// stream is refused (503 with `Retry-After`: fail closed) and counted.
+    #[cfg(feature = "redis")]
+    pub fn fleet(mut self, fleet: Arc<crate::fleet::RedisFleet>) -> Self {
+        self.fleet = Some(fleet);
+        self
     }
 
     /// Refuses tokens minted for `subject` (e.g. the flow URL's token, which must not open a
@@ -328,6 +341,22 @@ impl MediaTokens {
             .map_err(|e| Refusal::new(401, format!("media stream refused: {e}")))?;
         if self.refuse_subject.as_deref() == Some(claims.call_id.as_str()) {
             return Err(Refusal::new(401, "media stream refused: not a media token"));
+        }
+        #[cfg(feature = "redis")]
+        if let Some(fleet) = &self.fleet {
+            use teler_core::fleet::{OnceKind, Verdict};
+            let ttl = Duration::from_secs(claims.expires_at.saturating_sub(now).max(1));
+            return match fleet.remember_once(OnceKind::MediaToken, token.as_bytes(), ttl) {
+                Verdict::Accept => Ok(claims),
+                Verdict::Duplicate => Err(Refusal::new(
+                    401,
+                    "media stream refused: the token was already used",
+                )),
+                _ => Err(Refusal::new(
+                    503,
+                    "media stream refused: the token store is unavailable, retry later",
+                )),
+            };
         }
         let fresh = self
             .used

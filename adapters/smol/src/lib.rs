@@ -93,6 +93,9 @@ pub use rustls;
 pub use teler_async;
 pub mod rest;
 pub use rest::AsyncClient;
+/// A fleet of instances sharing state on Redis (feature `redis`).
+#[cfg(feature = "redis")]
+pub use teler_async::fleet;
 pub use teler_async::{
     CallHandle, Calls, DrainReport, MediaTokens, Refusal, SendError, ServeConfig, observe,
 };

@@ -101,6 +101,9 @@ pub use teler_async;
 pub mod axum_ws;
 pub mod rest;
 pub use rest::AsyncClient;
+/// A fleet of instances sharing state on Redis (feature `redis`).
+#[cfg(feature = "redis")]
+pub use teler_async::fleet;
 pub use teler_async::{
     CallHandle, Calls, DrainReport, MediaTokens, Refusal, SendError, ServeConfig, observe,
 };

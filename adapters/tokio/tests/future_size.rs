@@ -39,8 +39,9 @@ fn a_calls_bridge_future_stays_small() {
     let size = bridge_future_size();
     println!("bridge future: {size} bytes");
     // 3,720 bytes before the bridge became generic over the Runtime trait, plus 10%, plus
-    // what observing and controlling a live call costs (measured 4,304 with tracing on):
-    // the observer's last counters (for metric deltas) and warning limiters, the call's
-    // handle, its start time and the span.
-    assert!(size <= 4_400, "the bridge future grew to {size} bytes");
+    // what observing and controlling a live call costs: the observer's last counters (for
+    // metric deltas) and warning limiters, the call's handle, its start time and the span
+    // (4,304 bytes with tracing), and with the `metrics` feature (on in these tests) the
+    // call's metric handles (4,688).
+    assert!(size <= 4_800, "the bridge future grew to {size} bytes");
 }

@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::audio::{AudioError, AudioFormat, InboundAudio, Packetiser, PacketiserConfig};
 use crate::media::{
@@ -73,6 +73,11 @@ pub struct RemoteHandler {
     classify: Classify,
     ready: ReadyFlag,
     binary: BinaryFrames,
+    /// Flush the remainder after this long without agent audio (vendors that never say
+    /// their turn ended); `None`: only the vendor's end-of-turn message flushes.
+    idle_flush: Option<Duration>,
+    /// When the idle flush is due (set by agent audio, on the bridge's clock).
+    flush_at: Option<Instant>,
 }
 
 impl fmt::Debug for RemoteHandler {
@@ -100,7 +105,23 @@ impl RemoteHandler {
             classify,
             ready,
             binary,
+            idle_flush: None,
+            flush_at: None,
         })
+    }
+
+    /// Flushes the held remainder once no agent audio has come for `after` (on the bridge's
+    /// clock: [`Outbox::now`]), for vendors without an end-of-turn message.
+    pub(crate) fn idle_flush(mut self, after: Option<Duration>) -> Self {
+        self.idle_flush = after;
+        self
+    }
+
+    /// Agent audio came at `out`'s time: the idle flush is due `idle_flush` later.
+    fn audio_came(&mut self, out: &Outbox) {
+        if let (Some(after), Some(now)) = (self.idle_flush, out.now()) {
+            self.flush_at = now.checked_add(after);
+        }
     }
 
     /// The packetiser, e.g. to read [`held`](Packetiser::held) audio or the next chunk id.
@@ -124,9 +145,18 @@ impl RemoteHandler {
         let before = out.len();
         for ev in events {
             match ev {
-                AgentEvent::Audio(b64) => self.packetiser.push_b64(&b64)?,
-                AgentEvent::Clear => out.send(self.packetiser.clear()),
-                AgentEvent::Flush => self.packetiser.finish(),
+                AgentEvent::Audio(b64) => {
+                    self.packetiser.push_b64(&b64)?;
+                    self.audio_came(out);
+                }
+                AgentEvent::Clear => {
+                    self.flush_at = None;
+                    out.send(self.packetiser.clear());
+                }
+                AgentEvent::Flush => {
+                    self.flush_at = None;
+                    self.packetiser.finish();
+                }
                 AgentEvent::Ready => self.ready.set(),
             }
             while let Some(m) = self.packetiser.pop_ready() {
@@ -149,6 +179,7 @@ impl RemoteHandler {
         out: &mut Outbox,
     ) -> Result<StreamOp, HandlerError> {
         self.packetiser.push_bytes(data)?;
+        self.audio_came(out);
         let before = out.len();
         while let Some(m) = self.packetiser.pop_ready() {
             out.send(m);
@@ -186,6 +217,30 @@ impl StreamHandler for RemoteHandler {
                 ))),
             }),
         }
+    }
+
+    /// The idle flush's time, while a remainder is held (see `idle_flush`).
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.flush_at
+            .filter(|_| self.packetiser.held() > Duration::ZERO)
+    }
+
+    /// The idle flush: the held remainder goes out as a last, shorter chunk.
+    fn handle_timeout(&mut self, now: Instant, out: &mut Outbox) -> Result<StreamOp, HandlerError> {
+        if self.flush_at.is_none_or(|t| now < t) {
+            return Ok(StreamOp::Pass);
+        }
+        self.flush_at = None;
+        self.packetiser.finish();
+        let before = out.len();
+        while let Some(m) = self.packetiser.pop_ready() {
+            out.send(m);
+        }
+        Ok(if out.len() > before {
+            StreamOp::Relay
+        } else {
+            StreamOp::Pass
+        })
     }
 }
 
@@ -382,5 +437,40 @@ mod tests {
         assert!(h.handle_text("bad", &mut out).is_err());
         assert!(h.handle_binary(&[0xff, 0xfe], &mut out).unwrap().is_err());
         assert!(h.handle_text("!!", &mut out).is_err(), "not base64");
+    }
+
+    #[test]
+    fn idle_flush_sends_the_remainder_once_audio_stops() {
+        let mut h = RemoteHandler::new(
+            "test",
+            AudioFormat::pcm16(SampleRate::Hz8000),
+            Duration::from_millis(100),
+            classify,
+            ReadyFlag::default(),
+            BinaryFrames::Audio,
+        )
+        .unwrap()
+        .idle_flush(Some(Duration::from_millis(200)));
+        let t0 = Instant::now();
+        let mut out = Outbox::at(t0);
+        h.handle_binary(&[1u8; 2 * 1200], &mut out)
+            .unwrap()
+            .unwrap(); // 150 ms
+        assert_eq!(out.len(), 1);
+        assert_eq!(h.poll_timeout(), Some(t0 + Duration::from_millis(200)));
+        // More audio moves the deadline.
+        let t1 = t0 + Duration::from_millis(100);
+        let mut out = Outbox::at(t1);
+        h.handle_binary(&[1u8; 2 * 80], &mut out).unwrap().unwrap();
+        assert_eq!(h.poll_timeout(), Some(t1 + Duration::from_millis(200)));
+        let at = t1 + Duration::from_millis(200);
+        assert_eq!(h.handle_timeout(at, &mut out).unwrap(), StreamOp::Relay);
+        assert_eq!(out.len(), 1, "the 60 ms remainder");
+        assert_eq!(h.poll_timeout(), None);
+        assert_eq!(h.handle_timeout(at, &mut out).unwrap(), StreamOp::Pass);
+        // A flush by the vendor cancels the idle one.
+        h.handle_binary(&[1u8; 2 * 80], &mut out).unwrap().unwrap();
+        h.handle_text("flush", &mut out).unwrap();
+        assert_eq!(h.poll_timeout(), None);
     }
 }

@@ -10,11 +10,14 @@
 //! | [`gemini`] | Google Gemini Live | `realtimeInput.audio`, 16 kHz, after `setupComplete` | `serverContent.modelTurn` `inlineData`, 24 kHz, 500 ms chunks | `serverContent.interrupted` |
 //! | [`deepgram`] | Deepgram Voice Agent | binary PCM16, 16 kHz, after `SettingsApplied` | binary PCM16, 24 kHz, 500 ms chunks | `UserStartedSpeaking` |
 //! | [`ultravox`] | Ultravox (`serverWebSocket`) | binary PCM16, 8 kHz | binary PCM16, 8 kHz, 500 ms chunks | `playback_clear_buffer` |
+//! | [`cartesia`] | Cartesia Line agent (Agents WebSocket) | `media_input` events, μ-law 8 kHz, after `ack` | `media_output` events, same format, 500 ms chunks | `clear` event |
+//! | [`vapi`] | Vapi (`vapi.websocket` transport) | binary PCM16, 16 kHz (or μ-law 8 kHz) | binary, same format, 500 ms chunks | `user-interrupted` |
 //! | [`devnagri`] | Devnagri voice bot | `media` events, 8 kHz, after `connected` + `start` | `media` events, 8 kHz, 500 ms chunks | `clear` event |
 //! | [`sarvam`] | Sarvam voice agent (Samvaad) | `client.media.audio_chunk`, 8 kHz, after `interaction_connected` | `server.media.audio_chunk`, 16 kHz (or the chunk's rate), 500 ms chunks | `server.event.user_interrupt` |
 //!
 //! Vendors that need an HTTP request before their socket (Ultravox creates a call and
-//! answers with its socket URL; Sarvam signs a socket URL) have it as a [`VendorRequest`]
+//! answers with its socket URL; Cartesia's socket takes a short-lived access token; Vapi
+//! creates a call like Ultravox; Sarvam signs a socket URL) have it as a [`VendorRequest`]
 //! value: see [`presocket`].
 //!
 //! Every pair is per call: build a fresh pair for each call (the connectors' factory
@@ -31,6 +34,7 @@
 //! read the agent's from
 //! [`StreamHandler::handle_binary`](crate::media::StreamHandler::handle_binary).
 
+pub mod cartesia;
 mod common;
 pub mod deepgram;
 pub mod devnagri;
@@ -40,6 +44,7 @@ pub mod openai;
 pub mod presocket;
 pub mod sarvam;
 pub mod ultravox;
+pub mod vapi;
 
 pub use common::RemoteHandler;
 pub use presocket::VendorRequest;

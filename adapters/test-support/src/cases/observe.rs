@@ -32,6 +32,11 @@ macro_rules! observe_cases {
                     send_text(&mut teler, audio_msg(i, &payload(5, i)));
                 }
                 assert_eq!(read_texts(&mut teler, N).texts.len(), N);
+                // The flow webhook knows the numbers; the handle puts them on the span.
+                s.calls
+                    .by_call_id("cs_obs")
+                    .expect("live")
+                    .record_numbers("+15550100001", "+15550100002");
                 send_text(&mut teler, "not a Teler message".to_owned());
                 close(&mut teler, 1000, "bye");
                 let sum = s.summary();
@@ -83,6 +88,8 @@ macro_rules! observe_cases {
                     ("encoding", "audio/l16"),
                     ("sample_rate", "8000"),
                     ("remote", "127.0.0.1"),
+                    ("from", "+15550100001"),
+                    ("to", "+15550100002"),
                 ] {
                     assert_eq!(f.get(k).map(String::as_str), Some(v), "{k} in {f:?}");
                 }

@@ -1,0 +1,501 @@
+//! A fleet of bridge instances sharing state on Redis (feature `redis`), on std threads of
+//! its own, so it serves every adapter alike (re-exported as `teler_ADAPTER::fleet`).
+//!
+//! [`RedisFleet`] gives one instance what a single process keeps in memory, shared with the
+//! others through one Redis:
+//!
+//! - **remember-once** ([`RedisFleet::remember_once`]): `SET key 1 NX PX ttl`, for webhook
+//!   event ids and single-use media tokens (`MediaTokens::fleet` in the server block), with the failure
+//!   policies of [`teler_core::fleet::verdict`]: dedupe fails open, token checks fail closed;
+//!   both are counted ([`FleetCounters`]).
+//! - **a live-call directory**: `call id -> instance`, each entry with a heartbeat TTL, so a
+//!   dead instance's calls disappear from it ([`RedisFleet::locate`]).
+//! - **a command bus** ([`RedisFleet::send_command`]): a command for call `cs_123` issued on
+//!   any instance is published on the bus channel of the instance that bridges the call,
+//!   carried out there through its [`CallHandle`](crate::CallHandle), and answered with an
+//!   [`Outcome`] on the sender's channel.
+//!
+//! The bus is Redis **pub/sub**, not streams: a command is only worth delivering while its
+//! sender waits for the answer (a `hangup` replayed a minute later, after a reconnect, would
+//! be wrong), and pub/sub has no backlog to trim. The sender learns of a lost message by its
+//! timeout.
+//!
+//! [`RedisFleet::serve`] starts the two threads an instance runs: the bus listener and the
+//! heartbeat (registers a call as soon as its `start` arrives, refreshes every entry a third
+//! of the TTL, removes its ended calls). Every Redis operation has a timeout (default
+//! 250 ms); a broken connection is dropped and made again on the next operation. Media never
+//! waits on Redis: nothing here runs on a call's thread except the token check, which runs
+//! once per handshake, before the upgrade, within its timeout.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::{Calls, SendError};
+/// The pure half ([`teler_core::fleet`]): keys, messages, policies, the in-memory store.
+pub use teler_core::fleet::*;
+
+use teler_core::media::Command;
+
+/// Default timeout of one Redis operation.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(250);
+/// How long a thread waits before reconnecting after Redis failed.
+const RECONNECT_BACKOFF: Duration = Duration::from_millis(200);
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn store_error(e: &redis::RedisError) -> StoreError {
+    if e.is_timeout() {
+        StoreError::Timeout
+    } else {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
+/// What the failure policies did, since the fleet was made.
+#[derive(Debug, Default)]
+pub struct FleetCounters {
+    /// Webhook deliveries processed unchecked because Redis could not answer (fail open).
+    pub webhooks_unchecked: AtomicU64,
+    /// Media tokens refused because Redis could not answer (fail closed).
+    pub tokens_refused_unchecked: AtomicU64,
+    /// Redis operations that failed (timeouts, connection errors).
+    pub store_errors: AtomicU64,
+}
+
+/// One instance's view of the fleet's shared state on Redis (see the [module docs](self)).
+pub struct RedisFleet {
+    client: redis::Client,
+    instance: InstanceId,
+    keys: Keys,
+    timeout: Duration,
+    heartbeat_ttl: Duration,
+    conn: Mutex<Option<redis::Connection>>,
+    pending: Mutex<HashMap<u64, mpsc::Sender<Outcome>>>,
+    next_id: AtomicU64,
+    counters: FleetCounters,
+}
+
+impl fmt::Debug for RedisFleet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: not shown.
+        f.debug_struct("RedisFleet")
+            .field("instance", &self.instance)
+            .field("keys", &self.keys)
+            .field("timeout", &self.timeout)
+            .field("heartbeat_ttl", &self.heartbeat_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisFleet {
+    /// A fleet member named `instance` on the Redis at `url` (`redis://host:port/db`, with
+    /// a password if any). Nothing is connected yet.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] for a URL the client does not take.
+    pub fn new(url: &str, instance: InstanceId) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {:?}", e.kind())))?;
+        Ok(RedisFleet {
+            client,
+            instance,
+            keys: Keys::default(),
+            timeout: DEFAULT_TIMEOUT,
+            heartbeat_ttl: teler_core::fleet::DEFAULT_HEARTBEAT_TTL,
+            conn: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(1),
+            counters: FleetCounters::default(),
+        })
+    }
+
+    /// Uses these key names (another prefix to share one Redis between fleets).
+    pub fn keys(mut self, keys: Keys) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The timeout of each Redis operation (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a call's directory entry lives without a heartbeat (default 15 s; refreshed
+    /// every third of it).
+    pub fn heartbeat_ttl(mut self, ttl: Duration) -> Self {
+        self.heartbeat_ttl = ttl.max(Duration::from_millis(30));
+        self
+    }
+
+    /// This instance's id.
+    pub fn instance(&self) -> &InstanceId {
+        &self.instance
+    }
+
+    /// What the failure policies did.
+    pub fn counters(&self) -> &FleetCounters {
+        &self.counters
+    }
+
+    /// Runs `op` on the shared connection, connecting first if needed; a failed operation
+    /// drops the connection, so the next one reconnects.
+    fn with<T>(
+        &self,
+        op: impl FnOnce(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, StoreError> {
+        let mut slot = lock(&self.conn);
+        if slot.is_none() {
+            let c = self
+                .client
+                .get_connection_with_timeout(self.timeout)
+                .and_then(|c| {
+                    c.set_read_timeout(Some(self.timeout))?;
+                    c.set_write_timeout(Some(self.timeout))?;
+                    Ok(c)
+                });
+            match c {
+                Ok(c) => *slot = Some(c),
+                Err(e) => {
+                    self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(store_error(&e));
+                }
+            }
+        }
+        let Some(conn) = slot.as_mut() else {
+            return Err(StoreError::Unavailable("no connection".into()));
+        };
+        op(conn).map_err(|e| {
+            *slot = None;
+            self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            store_error(&e)
+        })
+    }
+
+    /// `Ok(true)` the first time `id` is seen fleet-wide within `ttl`, `Ok(false)` after
+    /// (`SET NX PX`).
+    ///
+    /// # Errors
+    /// [`StoreError`] when Redis cannot answer within the timeout.
+    pub fn first_time(&self, kind: OnceKind, id: &[u8], ttl: Duration) -> Result<bool, StoreError> {
+        let key = self.keys.once(kind, id);
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.with(|c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ms)
+                .query::<Option<String>>(c)
+        })
+        .map(|set| set.is_some())
+    }
+
+    /// [`first_time`](Self::first_time) under the fleet's failure policy, counted: what to
+    /// do with a webhook delivery or a media token.
+    pub fn remember_once(&self, kind: OnceKind, id: &[u8], ttl: Duration) -> Verdict {
+        let v = verdict(kind, self.first_time(kind, id, ttl));
+        match v {
+            Verdict::AcceptUnchecked => {
+                self.counters
+                    .webhooks_unchecked
+                    .fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "tracing")]
+                tracing::warn!("webhook dedupe unavailable: delivery processed unchecked");
+            }
+            Verdict::Refuse => {
+                self.counters
+                    .tokens_refused_unchecked
+                    .fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "tracing")]
+                tracing::warn!("token store unavailable: media token refused");
+            }
+            _ => {}
+        }
+        v
+    }
+
+    /// Which instance bridges `call_id`, if any (its directory entry, while heartbeats keep
+    /// it alive).
+    ///
+    /// # Errors
+    /// [`StoreError`] when Redis cannot answer.
+    pub fn locate(&self, call_id: &str) -> Result<Option<InstanceId>, StoreError> {
+        let key = self.keys.call(call_id);
+        let raw = self.with(|c| redis::cmd("GET").arg(&key).query::<Option<Vec<u8>>>(c))?;
+        Ok(raw
+            .and_then(|r| CallEntry::parse(&r).ok())
+            .filter(|e| e.call_id == call_id)
+            .map(|e| e.instance))
+    }
+
+    fn register(&self, call_id: &str) -> Result<(), StoreError> {
+        let entry = CallEntry {
+            call_id: call_id.to_owned(),
+            instance: self.instance.clone(),
+        };
+        let ms = u64::try_from(self.heartbeat_ttl.as_millis()).unwrap_or(u64::MAX);
+        let key = self.keys.call(call_id);
+        self.with(|c| {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(entry.to_json())
+                .arg("PX")
+                .arg(ms)
+                .query::<()>(c)
+        })
+    }
+
+    /// Removes a call's entry if this instance still owns it.
+    fn unregister(&self, call_id: &str) -> Result<(), StoreError> {
+        const DEL_IF_MINE: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+        let entry = CallEntry {
+            call_id: call_id.to_owned(),
+            instance: self.instance.clone(),
+        };
+        let key = self.keys.call(call_id);
+        self.with(|c| {
+            redis::Script::new(DEL_IF_MINE)
+                .key(&key)
+                .arg(entry.to_json())
+                .invoke::<i64>(c)
+        })
+        .map(|_| ())
+    }
+
+    /// Carries out `command` on call `call_id` wherever it is bridged, and says what
+    /// happened: here, if this instance bridges it; otherwise through the bus, waiting at most
+    /// `wait` for the answer (the instance's [`serve`](Self::serve) must be running to
+    /// receive it).
+    ///
+    /// # Errors
+    /// [`StoreError`] when Redis cannot answer, [`StoreError::Timeout`] when no answer came
+    /// within `wait` (the command may still have been carried out).
+    pub fn send_command(
+        &self,
+        local: &Calls,
+        call_id: &str,
+        command: Command,
+        wait: Duration,
+    ) -> Result<Outcome, StoreError> {
+        if let Some(h) = local.by_call_id(call_id) {
+            return Ok(outcome_of(h.send(command)));
+        }
+        let Some(instance) = self.locate(call_id)? else {
+            return Ok(Outcome::NotFound);
+        };
+        let Some(wire) = WireCommand::from_command(&command) else {
+            return Ok(Outcome::Invalid {
+                message: "this command does not cross the bus".into(),
+            });
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::channel();
+        lock(&self.pending).insert(id, tx);
+        let msg = BusMessage::Request {
+            id,
+            call_id: call_id.to_owned(),
+            command: wire,
+            reply_to: self.keys.bus(&self.instance),
+        };
+        let channel = self.keys.bus(&instance);
+        let sent = self.with(|c| {
+            redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(msg.to_json())
+                .query::<i64>(c)
+        });
+        let result = match sent {
+            // Nobody listens on that instance's channel: it is gone.
+            Ok(0) => Ok(Outcome::NotFound),
+            Ok(_) => rx.recv_timeout(wait).map_err(|_| StoreError::Timeout),
+            Err(e) => Err(e),
+        };
+        lock(&self.pending).remove(&id);
+        result
+    }
+
+    /// Starts this instance's fleet threads for the calls in `calls` (its connector's
+    /// registry): the bus listener (commands for its calls, answers to its own commands) and
+    /// the heartbeat of its directory entries. They run until the returned guard is dropped
+    /// (within a second), reconnecting to Redis on their own.
+    pub fn serve(self: &Arc<Self>, calls: &Calls) -> FleetGuard {
+        let stop = Arc::new(AtomicBool::new(false));
+        let bus = {
+            let (fleet, calls, stop) = (self.clone(), calls.clone(), stop.clone());
+            thread::Builder::new()
+                .name("teler-fleet-bus".into())
+                .spawn(move || fleet.run_bus(&calls, &stop))
+                .ok()
+        };
+        let beat = {
+            let (fleet, calls, stop) = (self.clone(), calls.clone(), stop.clone());
+            thread::Builder::new()
+                .name("teler-fleet-heartbeat".into())
+                .spawn(move || fleet.run_heartbeat(&calls, &stop))
+                .ok()
+        };
+        FleetGuard {
+            stop,
+            threads: [bus, beat].into_iter().flatten().collect(),
+        }
+    }
+
+    fn run_bus(&self, calls: &Calls, stop: &AtomicBool) {
+        let channel = self.keys.bus(&self.instance);
+        let bus_prefix = self
+            .keys
+            .bus(&InstanceId::new("x").unwrap_or(self.instance.clone()));
+        let bus_prefix = &bus_prefix[..bus_prefix.len() - 1];
+        while !stop.load(Ordering::Acquire) {
+            let conn = self
+                .client
+                .get_connection_with_timeout(self.timeout)
+                .and_then(|c| {
+                    c.set_write_timeout(Some(self.timeout))?;
+                    Ok(c)
+                });
+            let mut conn = match conn {
+                Ok(c) => c,
+                Err(_) => {
+                    self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    thread::sleep(RECONNECT_BACKOFF);
+                    continue;
+                }
+            };
+            let mut sub = conn.as_pubsub();
+            if sub.subscribe(&channel).is_err()
+                || sub
+                    .set_read_timeout(Some(Duration::from_millis(500)))
+                    .is_err()
+            {
+                thread::sleep(RECONNECT_BACKOFF);
+                continue;
+            }
+            while !stop.load(Ordering::Acquire) {
+                let msg = match sub.get_message() {
+                    Ok(m) => m,
+                    Err(e) if e.is_timeout() => continue,
+                    Err(_) => break, // reconnect
+                };
+                match BusMessage::parse(msg.get_payload_bytes()) {
+                    Ok(BusMessage::Request {
+                        id,
+                        call_id,
+                        command,
+                        reply_to,
+                    }) => {
+                        let outcome = match (command.into_command(), calls.by_call_id(&call_id)) {
+                            (Err(e), _) => Outcome::Invalid {
+                                message: e.to_string(),
+                            },
+                            (Ok(_), None) => Outcome::NotFound,
+                            (Ok(c), Some(h)) => outcome_of(h.send(c)),
+                        };
+                        // Answers go only to another instance's bus channel.
+                        if reply_to.starts_with(bus_prefix) {
+                            let reply = BusMessage::Reply { id, outcome }.to_json();
+                            let _ = self.with(|c| {
+                                redis::cmd("PUBLISH")
+                                    .arg(&reply_to)
+                                    .arg(reply)
+                                    .query::<i64>(c)
+                            });
+                        }
+                    }
+                    Ok(BusMessage::Reply { id, outcome }) => {
+                        if let Some(tx) = lock(&self.pending).remove(&id) {
+                            let _ = tx.send(outcome);
+                        }
+                    }
+                    _ => {
+                        #[cfg(feature = "tracing")]
+                        tracing::debug!(
+                            "fleet bus: a message that is not a bus message was ignored"
+                        );
+                    }
+                }
+            }
+            thread::sleep(RECONNECT_BACKOFF);
+        }
+    }
+
+    fn run_heartbeat(&self, calls: &Calls, stop: &AtomicBool) {
+        let every = self.heartbeat_ttl / 3;
+        let mut registered: HashSet<String> = HashSet::new();
+        let mut next_refresh = Instant::now();
+        while !stop.load(Ordering::Acquire) {
+            let listener = calls.changed();
+            let live: HashSet<String> = calls
+                .list()
+                .iter()
+                .filter_map(|h| h.call_id().map(str::to_owned))
+                .collect();
+            let refresh = Instant::now() >= next_refresh;
+            for id in &live {
+                if (refresh || !registered.contains(id)) && self.register(id).is_ok() {
+                    registered.insert(id.clone());
+                }
+            }
+            if refresh {
+                next_refresh = Instant::now() + every;
+            }
+            let ended: Vec<String> = registered.difference(&live).cloned().collect();
+            for id in ended {
+                if self.unregister(&id).is_ok() {
+                    registered.remove(&id);
+                }
+            }
+            // Woken by a call's start or end; at least every second, to see the stop flag.
+            let until = next_refresh.min(Instant::now() + Duration::from_secs(1));
+            event_listener::Listener::wait_deadline(listener, until);
+        }
+        for id in registered {
+            let _ = self.unregister(&id);
+        }
+    }
+}
+
+fn outcome_of(r: Result<(), SendError>) -> Outcome {
+    match r {
+        Ok(()) => Outcome::Delivered,
+        Err(SendError::Ended) => Outcome::Ended,
+        Err(SendError::QueueFull) => Outcome::QueueFull,
+        Err(e) => Outcome::Invalid {
+            message: e.to_string(),
+        },
+    }
+}
+
+/// Keeps an instance's fleet threads running; dropping it stops them (and removes its
+/// calls' directory entries).
+#[derive(Debug)]
+pub struct FleetGuard {
+    stop: Arc<AtomicBool>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl FleetGuard {
+    /// Stops the threads as if the process died: the directory entries are left to expire
+    /// (what other instances see of a crash).
+    pub fn abandon(mut self) {
+        self.stop.store(true, Ordering::Release);
+        self.threads.clear();
+    }
+}
+
+impl Drop for FleetGuard {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
