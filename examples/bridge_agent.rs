@@ -1,21 +1,22 @@
-//! A Teler bridge to any ready-made voice agent (`AGENT=elevenlabs|openai|gemini|devnagri|deepgram|ultravox|cartesia|vapi`),
+//! A Teler bridge to any ready-made voice agent (`AGENT=elevenlabs|openai|gemini|devnagri|deepgram|ultravox|cartesia|vapi|sarvam`),
 //! on tokio + axum 0.8: the vendor's handlers from `teler_tokio::agents`, fresh per call.
 //! The app is `teler_examples::agent_app` (tested end to end against the emulator's
 //! stand-ins in `examples/tests/agents.rs`).
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `AGENT` | the vendor (required): `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `cartesia`, `vapi` |
+//! | `AGENT` | the vendor (required): `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `cartesia`, `vapi`, `sarvam` |
 //! | `REMOTE_WS_URL` | the vendor's socket (required), or the emulator's stand-in |
 //! | `REMOTE_AUTHORIZATION` | the `Authorization` header (`Bearer sk-…` for OpenAI) |
 //! | `GEMINI_API_KEY` | Gemini: sent as `x-goog-api-key` |
 //! | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` | Gemini: the `setup` message |
 //! | `DEEPGRAM_API_KEY` | Deepgram: sent as `Authorization: Token …` |
 //! | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` | Deepgram: the `Settings` message |
-//! | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` | Ultravox: the rates the call was created with (8000); `REMOTE_WS_URL` is the call's `joinUrl` from `teler_core::agents::ultravox::CreateCall` |
+//! | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE`, `ULTRAVOX_API_KEY` | Ultravox: the call's rates (8000); with `ULTRAVOX_API_KEY` a call is created per media stream (`ultravox::CreateCall`) and bridged to its `joinUrl`, without it `REMOTE_WS_URL` is a call's `joinUrl` |
 //! | `CARTESIA_ACCESS_TOKEN` | Cartesia: sent as `Authorization: Bearer …` with `Cartesia-Version` (a token from `teler_core::agents::cartesia::AccessToken`); `REMOTE_WS_URL` is `wss://api.cartesia.ai/agents/stream/{agent_id}` |
 //! | `CARTESIA_INPUT_FORMAT`, `CARTESIA_VOICE_ID`, `CARTESIA_INTRODUCTION`, `CARTESIA_SYSTEM_PROMPT` | Cartesia: the `start` event (`mulaw_8000` by default) |
 //! | `VAPI_FORMAT`, `VAPI_SAMPLE_RATE` | Vapi: the `audioFormat` the call was created with (`pcm_s16le` at 16000); `REMOTE_WS_URL` is the call's `websocketCallUrl` from `teler_core::agents::vapi::CreateCall` |
+//! | `SARVAM_INPUT_RATE`, `SARVAM_INITIAL_LANGUAGE`, `SARVAM_INITIAL_BOT_MESSAGE` | Sarvam: the caller-audio rate (8000) and `interaction_start`; `REMOTE_WS_URL` is a session's signed URL from `teler_core::agents::sarvam::SignedUrl` |
 //! | `OPENAI_SESSION_UPDATE` | OpenAI: the `session.update` JSON instead of the default |
 //! | `BIND_ADDR` | listen address (`127.0.0.1:8080`) |
 //! | `BACKEND_DOMAIN` | where Teler reaches this app: `example.com` (https/wss) or `http://host:port` |

@@ -87,7 +87,7 @@ pub fn agent_handlers(t0: Instant, data: &[u8]) {
     };
     type Pair = (Box<dyn StreamHandler>, Box<dyn StreamHandler>);
     let pair = |w: u8| -> Pair {
-        match w % 8 {
+        match w % 9 {
             0 => (
                 Box::new(elevenlabs::call_handler()),
                 Box::new(elevenlabs::remote_handler()),
@@ -116,8 +116,12 @@ pub fn agent_handlers(t0: Instant, data: &[u8]) {
                 let (c, r) = crate::agents::cartesia::Config::default().handlers();
                 (Box::new(c), Box::new(r))
             }
-            _ => {
+            7 => {
                 let (c, r) = crate::agents::vapi::Config::default().handlers();
+                (Box::new(c), Box::new(r))
+            }
+            _ => {
+                let (c, r) = crate::agents::sarvam::Config::default().handlers();
                 (Box::new(c), Box::new(r))
             }
         }

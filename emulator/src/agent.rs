@@ -49,9 +49,9 @@
 //! Other client events (`response.create`, `input_audio_buffer.commit`, …) are read and
 //! ignored.
 //!
-//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`)
+//! ## More vendors (`ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`, `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`, `ws://ADDR/sarvam`)
 //!
-//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox, Cartesia and Vapi stand-ins run on one shared driver with the same greeting,
+//! Gemini Live, Devnagri, Deepgram Voice Agent, Ultravox, Cartesia, Vapi and Sarvam stand-ins run on one shared driver with the same greeting,
 //! barge-in and echo; their protocols are described in `emulator/src/vendors.rs` and
 //! `docs/AGENTS.md`.
 //!
@@ -132,11 +132,16 @@ pub enum AgentProtocol {
     /// URL's query (`format`, `sampleRate`; `pcm_s16le` at 16000 by default). Also on
     /// `ws://ADDR/CALL_ID/transport`, as Vapi's `websocketCallUrl`.
     Vapi,
+    /// A Sarvam voice agent (Samvaad): `client.action.interaction_start` first, base64
+    /// PCM16 in JSON both ways (caller audio at its chunks' rate, the agent's at 16 kHz);
+    /// the handshake needs `user_identifier` and `user_identifier_type` in the query.
+    Sarvam,
 }
 
 impl std::str::FromStr for AgentProtocol {
     type Err = String;
-    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `cartesia` or `vapi`.
+    /// `elevenlabs`, `openai`, `gemini`, `devnagri`, `deepgram`, `ultravox`, `cartesia`, `vapi` or
+    /// `sarvam`.
     fn from_str(s: &str) -> Result<Self, String> {
         match s.to_ascii_lowercase().as_str() {
             "elevenlabs" | "11labs" => Ok(AgentProtocol::ElevenLabs),
@@ -147,9 +152,10 @@ impl std::str::FromStr for AgentProtocol {
             "ultravox" => Ok(AgentProtocol::Ultravox),
             "cartesia" => Ok(AgentProtocol::Cartesia),
             "vapi" => Ok(AgentProtocol::Vapi),
+            "sarvam" => Ok(AgentProtocol::Sarvam),
             _ => Err(format!(
                 "unknown agent protocol {s:?} (elevenlabs, openai, gemini, devnagri, deepgram, \
-                 ultravox, cartesia or vapi)"
+                 ultravox, cartesia, vapi or sarvam)"
             )),
         }
     }
@@ -195,6 +201,9 @@ pub struct AgentStats {
     pub audio_in_bytes: AtomicU64,
     /// OpenAI-style `session.update` messages accepted (answered with `session.updated`).
     pub session_updates: AtomicU64,
+    /// Keep-alive requests answered as asked (the Sarvam stand-in's ping, answered by a
+    /// `client.system.pong` with its `event_id`).
+    pub keepalives: AtomicU64,
 }
 
 /// A running agent; dropping it stops accepting connections.
@@ -222,7 +231,7 @@ impl AgentHandle {
     }
     /// The URL of `protocol`'s stand-in whatever the default: `ws://ADDR/` for ElevenLabs,
     /// `ws://ADDR/openai`, `ws://ADDR/gemini`, `ws://ADDR/devnagri`, `ws://ADDR/deepgram`,
-    /// `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`.
+    /// `ws://ADDR/ultravox`, `ws://ADDR/cartesia`, `ws://ADDR/vapi`, `ws://ADDR/sarvam`.
     pub fn url_for(&self, protocol: AgentProtocol) -> String {
         let path = match protocol {
             AgentProtocol::ElevenLabs => "",
@@ -233,6 +242,7 @@ impl AgentHandle {
             AgentProtocol::Ultravox => "ultravox",
             AgentProtocol::Cartesia => "cartesia",
             AgentProtocol::Vapi => "vapi",
+            AgentProtocol::Sarvam => "sarvam",
         };
         format!("ws://{}/{path}", self.addr)
     }
@@ -474,6 +484,19 @@ impl Speaker {
     }
 }
 
+/// Why a Sarvam socket's handshake is refused: the query lacks the user (the service
+/// answers 403 then, as reported).
+fn sarvam_refusal(query: Option<&str>) -> Option<&'static str> {
+    let has = |key: &str| {
+        query.unwrap_or("").split('&').any(|kv| {
+            kv.split_once('=')
+                .is_some_and(|(k, v)| k == key && !v.is_empty())
+        })
+    };
+    (!has("user_identifier") || !has("user_identifier_type"))
+        .then_some("user_identifier and user_identifier_type are required")
+}
+
 async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats>) {
     let default_protocol = cfg.protocol;
     let path_mode = Arc::new(std::sync::Mutex::new(None));
@@ -504,6 +527,8 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
             Some(Mode::Vendor(crate::vendors::Vendor::Cartesia))
         } else if path.starts_with("/vapi") || path.ends_with("/transport") {
             Some(Mode::Vendor(crate::vendors::Vendor::Vapi))
+        } else if path.starts_with("/sarvam") {
+            Some(Mode::Vendor(crate::vendors::Vendor::Sarvam))
         } else {
             None
         };
@@ -515,6 +540,15 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         });
         if cartesia {
             crate::vendors::cartesia_handshake(req)?;
+        }
+        let sarvam = Mode::Vendor(crate::vendors::Vendor::Sarvam);
+        let is_sarvam =
+            mode == Some(sarvam) || (mode.is_none() && default_protocol == AgentProtocol::Sarvam);
+        if is_sarvam && let Some(why) = sarvam_refusal(req.uri().query()) {
+            let mut refusal =
+                tungstenite::handshake::server::ErrorResponse::new(Some(why.to_owned()));
+            *refusal.status_mut() = tungstenite::http::StatusCode::FORBIDDEN;
+            return Err(refusal);
         }
         Ok(res)
     };
@@ -546,6 +580,7 @@ async fn connection(tcp: TcpStream, cfg: Arc<AgentConfig>, stats: Arc<AgentStats
         AgentProtocol::Ultravox => Mode::Vendor(crate::vendors::Vendor::Ultravox),
         AgentProtocol::Cartesia => Mode::Vendor(crate::vendors::Vendor::Cartesia),
         AgentProtocol::Vapi => Mode::Vendor(crate::vendors::Vendor::Vapi),
+        AgentProtocol::Sarvam => Mode::Vendor(crate::vendors::Vendor::Sarvam),
     });
     if let Mode::Vendor(v) = mode {
         let query = query.lock().map(|q| q.clone()).unwrap_or_default();

@@ -54,9 +54,10 @@ agent:
                             ws://ADDR/ultravox?inputSampleRate=I&outputSampleRate=O Ultravox,
                             ws://ADDR/cartesia (or /agents/stream/ID) Cartesia Agents,
                             ws://ADDR/vapi?format=F&sampleRate=R Vapi WebSocket transport,
-                            ws://ADDR/teler echoes Teler media frames
+                            ws://ADDR/sarvam?user_identifier=U&user_identifier_type=custom
+                            Sarvam, ws://ADDR/teler echoes Teler media frames
   --protocol P              what ws://ADDR/ speaks: elevenlabs, openai, gemini, devnagri,
-                            deepgram, ultravox, cartesia or vapi (elevenlabs)
+                            deepgram, ultravox, cartesia, vapi or sarvam (elevenlabs)
   --greeting-ms MS          greeting tone length (1500; 0 = none)
   --echo-ms MS              echo chunk length (500; 0 = echo each message at once)
   --no-echo                 do not echo the caller
@@ -291,12 +292,13 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, Failure> {
         AgentProtocol::Ultravox => "Ultravox",
         AgentProtocol::Cartesia => "Cartesia Agents",
         AgentProtocol::Vapi => "Vapi WebSocket transport",
+        AgentProtocol::Sarvam => "Sarvam",
         _ => "ElevenLabs",
     };
     eprintln!(
         "teler-emulator agent: {default} protocol at {}; OpenAI-Realtime-style (24 kHz) at {}; \
          Gemini Live at {}; Devnagri at {}; Deepgram Voice Agent at {}; \
-         Ultravox at {}; Cartesia Agents at {}; Vapi at {}; Teler echo at {}",
+         Ultravox at {}; Cartesia Agents at {}; Vapi at {}; Sarvam at {}; Teler echo at {}",
         h.url(),
         h.openai_url(),
         h.url_for(AgentProtocol::Gemini),
@@ -305,6 +307,7 @@ async fn run_agent(mut a: Args) -> Result<ExitCode, Failure> {
         h.url_for(AgentProtocol::Ultravox),
         h.url_for(AgentProtocol::Cartesia),
         h.url_for(AgentProtocol::Vapi),
+        h.url_for(AgentProtocol::Sarvam),
         h.teler_url()
     );
     let _ = tokio::signal::ctrl_c().await;

@@ -87,6 +87,30 @@
 //!    not JSON closes with 1007, others are ignored;
 //! 3. interrupts with `{"type":"user-interrupted"}`; echoes in F at R.
 
+//! ## Sarvam (`ws://ADDR/sarvam?user_identifier=U&user_identifier_type=T&sample_rate=R`, `--protocol sarvam`)
+//!
+//! The socket of a session signed by `GET …/apps/{app}/url`; the stand-in is the socket only.
+//! Without `user_identifier` and `user_identifier_type` in the query the handshake is
+//! refused with HTTP 403, as reported of the service; a `sample_rate` in the query other
+//! than 8000, 16000 or 48000 closes at once (1008).
+//!
+//! 1. waits for `{"type":"client.action.interaction_start","origin":"client","timestamp":…,…}`
+//!    as the first message and answers `server.action.interaction_connected` (with a
+//!    `reference_id`, an `interaction_id` and the start's overrides), then one
+//!    `{"type":"server.system.ping","event_id":N}` whose `client.system.pong` (same
+//!    `event_id`) it counts in [`AgentStats::keepalives`](crate::agent::AgentStats);
+//! 2. greets with `{"type":"server.media.audio_chunk","audio_base64":…,"format":"audio/wav","sample_rate":16000,"status":"pending"}`
+//!    messages (PCM16 at 16 kHz, the SDK's output rate) of `chunk_ms`, then an empty chunk
+//!    with `"status":"completed"`;
+//! 3. reads `client.media.audio_chunk` (`format` `audio/wav`, base64 PCM16 at its
+//!    `sample_rate`, 8000, 16000 or 48000); interrupts with
+//!    `{"type":"server.event.user_interrupt"}`; echoes at 16 kHz.
+//!
+//! It closes (1008, with the reason) on a message before `interaction_start` and on an
+//! `origin` other than `client`, and (1007) on text that is not JSON or has no `type`, and
+//! on audio in another `format`, at another rate, or that is not base64 PCM16. Every server
+//! message carries `"origin":"server"` and a Unix `timestamp`.
+
 use std::sync::atomic::Ordering;
 
 use base64::Engine as _;
@@ -112,6 +136,7 @@ pub(crate) enum Vendor {
     Ultravox,
     Cartesia,
     Vapi,
+    Sarvam,
 }
 
 /// What a frame from the bridge means.
@@ -124,6 +149,8 @@ enum Read {
     Refuse(Vec<Message>, Option<CloseFrame>),
     /// Nothing to do.
     Ignore,
+    /// A keep-alive answered as asked (counted).
+    KeepAlive,
 }
 
 trait Proto: Send {
@@ -791,6 +818,160 @@ pub(crate) fn cartesia_handshake(
     Ok(())
 }
 
+/// Sarvam's agent socket (Samvaad): JSON text frames with a namespaced `type`, base64
+/// PCM16 both ways.
+#[derive(Default)]
+struct Sarvam {
+    started: bool,
+    /// The ping sent, until its pong comes.
+    ping: Option<u64>,
+}
+
+impl Sarvam {
+    /// The agent's output rate (the SDK's `OUTPUT_SAMPLE_RATE`).
+    const OUT_RATE: u32 = 16_000;
+    /// The caller-audio rates the SDK accepts.
+    const IN_RATES: [u32; 3] = [8000, 16_000, 48_000];
+
+    fn msg(mut v: Value) -> Message {
+        v["origin"] = "server".into();
+        v["timestamp"] = unix_now().into();
+        Message::text(v.to_string())
+    }
+
+    fn refuse(code: CloseCode, reason: &str) -> Read {
+        Read::Refuse(
+            vec![],
+            Some(CloseFrame {
+                code,
+                reason: reason.to_owned().into(),
+            }),
+        )
+    }
+
+    fn chunk(pcm: &[u8], status: &str) -> Message {
+        Self::msg(json!({
+            "type": "server.media.audio_chunk",
+            "audio_base64": B64.encode(pcm),
+            "format": "audio/wav",
+            "sample_rate": Self::OUT_RATE,
+            "status": status,
+        }))
+    }
+}
+
+/// Seconds since the Unix epoch.
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Proto for Sarvam {
+    fn out_rate(&self) -> u32 {
+        Self::OUT_RATE
+    }
+
+    fn configure(&mut self, query: &str) -> Result<(), String> {
+        for (k, v) in query.split('&').filter_map(|kv| kv.split_once('=')) {
+            if k == "sample_rate" && !v.parse::<u32>().is_ok_and(|r| Self::IN_RATES.contains(&r)) {
+                return Err(format!("sample_rate={v}: 8000, 16000 or 48000"));
+            }
+        }
+        Ok(())
+    }
+
+    fn read(&mut self, msg: &[u8], _binary: bool) -> Read {
+        let Ok(v) = serde_json::from_slice::<Value>(msg) else {
+            return Self::refuse(CloseCode::Invalid, "messages must be JSON text");
+        };
+        let Some(kind) = v["type"].as_str() else {
+            return Self::refuse(CloseCode::Invalid, "a message needs a type");
+        };
+        if v["origin"] != "client" {
+            return Self::refuse(
+                CloseCode::Policy,
+                &format!("origin {}: client messages carry \"client\"", v["origin"]),
+            );
+        }
+        if !self.started && kind != "client.action.interaction_start" {
+            return Self::refuse(
+                CloseCode::Policy,
+                &format!("{kind} before client.action.interaction_start"),
+            );
+        }
+        match kind {
+            "client.action.interaction_start" => {
+                if self.started {
+                    return Read::Ignore;
+                }
+                self.started = true;
+                let id = 1;
+                self.ping = Some(id);
+                let mut connected = json!({
+                    "type": "server.action.interaction_connected",
+                    "reference_id": crate::util::new_id("ref"),
+                    "interaction_id": crate::util::new_id("int"),
+                });
+                for k in [
+                    "agent_variables",
+                    "initial_language_name",
+                    "initial_bot_message",
+                    "initial_state_name",
+                ] {
+                    if !v[k].is_null() {
+                        connected[k] = v[k].clone();
+                    }
+                }
+                let ping = json!({ "type": "server.system.ping", "event_id": id });
+                Read::Handshake(vec![Self::msg(connected), Self::msg(ping)], true)
+            }
+            "client.media.audio_chunk" => {
+                if v["format"] != "audio/wav" {
+                    return Self::refuse(
+                        CloseCode::Invalid,
+                        &format!("format {}: audio/wav only", v["format"]),
+                    );
+                }
+                let rate = v["sample_rate"]
+                    .as_u64()
+                    .and_then(|r| u32::try_from(r).ok())
+                    .filter(|r| Self::IN_RATES.contains(r));
+                let Some(rate) = rate else {
+                    return Self::refuse(
+                        CloseCode::Invalid,
+                        &format!("sample_rate {}: 8000, 16000 or 48000", v["sample_rate"]),
+                    );
+                };
+                match v["audio_base64"].as_str().map(|d| B64.decode(d)) {
+                    Some(Ok(pcm)) if pcm.len() % 2 == 0 => Read::Audio { pcm, rate },
+                    _ => Self::refuse(CloseCode::Invalid, "audio_base64 is not base64 PCM16"),
+                }
+            }
+            "client.system.pong" => match (self.ping, v["event_id"].as_u64()) {
+                (Some(p), Some(id)) if p == id => {
+                    self.ping = None;
+                    Read::KeepAlive
+                }
+                _ => Read::Ignore,
+            },
+            _ => Read::Ignore, // client.media.text, client.action.interaction_end, …
+        }
+    }
+
+    fn audio(&self, pcm: &[u8]) -> Message {
+        Self::chunk(pcm, "pending")
+    }
+
+    fn end_of_turn(&self) -> Option<Message> {
+        Some(Self::chunk(&[], "completed"))
+    }
+
+    fn interruption(&self) -> Message {
+        Self::msg(json!({ "type": "server.event.user_interrupt" }))
+    }
+}
+
 fn rms(pcm: &[u8]) -> f64 {
     let n = pcm.len() / 2;
     if n == 0 {
@@ -850,6 +1031,7 @@ pub(crate) async fn run(
         Vendor::Ultravox => Box::<Ultravox>::default(),
         Vendor::Cartesia => Box::<Cartesia>::default(),
         Vendor::Vapi => Box::<Vapi>::default(),
+        Vendor::Sarvam => Box::<Sarvam>::default(),
     };
     if let Err(why) = proto.configure(query) {
         stats.errors.fetch_add(1, Ordering::Relaxed);
@@ -901,6 +1083,10 @@ pub(crate) async fn run(
         let mut audio_out = 0u64;
         match proto.read(bytes, binary) {
             Read::Ignore => continue,
+            Read::KeepAlive => {
+                stats.keepalives.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             Read::Refuse(msgs, close) => {
                 stats.errors.fetch_add(1, Ordering::Relaxed);
                 if !send_all(&mut ws, msgs).await {

@@ -527,7 +527,8 @@ async fn the_greeting_plays_for_its_length_of_caller_audio() {
 /// The Gemini stand-in refuses audio before `setup` by closing with 1007, as the service
 /// does; the Devnagri stand-in answers `media` before `start` with an error event; the
 /// Deepgram one answers audio before `Settings` and settings it cannot take with `Error`;
-/// the Ultravox one refuses rates and audio its call could not take.
+/// the Ultravox one refuses rates and audio its call could not take; the Sarvam one refuses
+/// a handshake without the user, and messages out of order or of the wrong shape.
 #[tokio::test]
 async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
     tokio::time::timeout(LIMIT, async {
@@ -621,6 +622,118 @@ async fn vendor_stand_ins_refuse_what_the_vendor_refuses() {
         let mut uv = connect(&url, Duration::from_secs(5)).await.unwrap();
         uv.send(Message::binary(vec![0u8; 3])).await.unwrap();
         assert_eq!(u16::from(closed(uv).await.code), 1007);
+
+        // Sarvam: no user in the query is a 403 at the handshake; a bad rate in it closes at
+        // once; audio before interaction_start, a wrong origin or a wrong format close.
+        let url = a.url_for(agent::AgentProtocol::Sarvam);
+        let e = connect(&url, Duration::from_secs(5)).await.unwrap_err();
+        assert!(e.contains("403"), "{e}");
+        let e = connect(&format!("{url}?user_identifier=u"), Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(e.contains("403"), "{e}");
+        let user = "user_identifier=u&user_identifier_type=custom";
+        let sv = connect(&format!("{url}?{user}&sample_rate=22050"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let c = closed(sv).await;
+        assert_eq!(u16::from(c.code), 1008);
+        assert!(c.reason.contains("sample_rate=22050"), "{c:?}");
+        let url = format!("{url}?{user}&interaction_type=call&sample_rate=8000");
+        let audio = |format: &str, origin: &str| {
+            format!(
+                r#"{{"type":"client.media.audio_chunk","origin":"{origin}","timestamp":1.0,"audio_base64":"AAAA","format":"{format}","sample_rate":8000}}"#
+            )
+        };
+        let start = r#"{"type":"client.action.interaction_start","origin":"client","timestamp":1.0,"agent_variables":{}}"#;
+        let mut sv = connect(&url, Duration::from_secs(5)).await.unwrap();
+        sv.send(Message::text(audio("audio/wav", "client"))).await.unwrap();
+        let c = closed(sv).await;
+        assert_eq!(u16::from(c.code), 1008);
+        assert!(c.reason.contains("before client.action.interaction_start"), "{c:?}");
+        let mut sv = connect(&url, Duration::from_secs(5)).await.unwrap();
+        sv.send(Message::text(start.replace(r#""client""#, r#""CLIENT""#)))
+            .await
+            .unwrap();
+        assert_eq!(u16::from(closed(sv).await.code), 1008);
+        let mut sv = connect(&url, Duration::from_secs(5)).await.unwrap();
+        sv.send(Message::text(start)).await.unwrap();
+        let v = next_json(&mut sv).await;
+        assert_eq!(v["type"], "server.action.interaction_connected", "{v}");
+        sv.send(Message::text(audio("LINEAR16", "client"))).await.unwrap();
+        let c = closed(sv).await;
+        assert_eq!(u16::from(c.code), 1007);
+        assert!(c.reason.contains("audio/wav"), "{c:?}");
+    })
+    .await
+    .unwrap();
+}
+
+/// The Sarvam stand-in: connected and a ping after `interaction_start`, a 16 kHz greeting
+/// ending in a `completed` chunk, the pong counted, `user_interrupt` when the caller talks
+/// over the greeting, then the echo at 16 kHz.
+#[tokio::test]
+async fn sarvam_protocol_greets_keeps_alive_is_interrupted_and_echoes_at_16k() {
+    tokio::time::timeout(LIMIT, async {
+        let a = agent::serve("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "{}?interaction_type=call&user_identifier=%2B9198&user_identifier_type=phone_number\
+             &sample_rate=8000",
+            a.url_for(agent::AgentProtocol::Sarvam)
+        );
+        let mut ws = connect(&url, Duration::from_secs(5)).await.unwrap();
+        ws.send(Message::text(
+            r#"{"type":"client.action.interaction_start","origin":"client","timestamp":1.0,"agent_variables":{"name":"Asha"},"initial_language_name":"Hindi"}"#,
+        ))
+        .await
+        .unwrap();
+        let v = next_json(&mut ws).await;
+        assert_eq!(v["type"], "server.action.interaction_connected");
+        assert_eq!(v["origin"], "server");
+        assert!(v["timestamp"].as_f64().unwrap() > 1.7e9, "Unix seconds: {v}");
+        assert!(v["reference_id"].is_string() && v["interaction_id"].is_string());
+        assert_eq!(v["agent_variables"]["name"], "Asha");
+        assert_eq!(v["initial_language_name"], "Hindi");
+        let ping = next_json(&mut ws).await;
+        assert_eq!(ping["type"], "server.system.ping");
+        for _ in 0..3 {
+            let m = next_json(&mut ws).await;
+            assert_eq!(m["type"], "server.media.audio_chunk");
+            assert_eq!((m["format"].as_str(), m["status"].as_str()), (Some("audio/wav"), Some("pending")));
+            assert_eq!(m["sample_rate"], 16000);
+            assert_eq!(decode(m["audio_base64"].as_str().unwrap()).len(), 8000, "500 ms at 16 kHz");
+        }
+        let end = next_json(&mut ws).await;
+        assert_eq!((end["status"].as_str(), end["audio_base64"].as_str()), (Some("completed"), Some("")));
+        ws.send(Message::text(format!(
+            r#"{{"type":"client.system.pong","origin":"client","timestamp":2.0,"event_id":{}}}"#,
+            ping["event_id"]
+        )))
+        .await
+        .unwrap();
+        // The caller talks over the greeting: 1 s of a loud tone at 8 kHz, in two messages
+        // (the echo needs a whole 500 ms past the resampler's look-ahead).
+        let talk = Pcm::tone(8000, 300.0, 8000, 1000).samples;
+        for part in talk.chunks(4000) {
+            ws.send(Message::text(format!(
+                r#"{{"type":"client.media.audio_chunk","origin":"client","timestamp":2.1,"audio_base64":"{}","format":"audio/wav","sample_rate":8000}}"#,
+                pcm_b64(part)
+            )))
+            .await
+            .unwrap();
+        }
+        assert_eq!(next_json(&mut ws).await["type"], "server.event.user_interrupt");
+        let echo = next_json(&mut ws).await;
+        assert_eq!(echo["type"], "server.media.audio_chunk");
+        let pcm = decode(echo["audio_base64"].as_str().unwrap());
+        assert_eq!(pcm.len(), 8000, "500 ms at 16 kHz");
+        let hz = dominant_hz(&pcm, 16_000.0);
+        assert!((hz - 300.0).abs() < 15.0, "echoed at the caller's pitch: {hz}");
+        // Everything before the echo was read, the pong included.
+        let s = a.stats();
+        assert_eq!(s.keepalives.load(std::sync::atomic::Ordering::Acquire), 1);
+        assert_eq!(s.interruptions.load(std::sync::atomic::Ordering::Acquire), 1);
+        assert_eq!(s.errors.load(std::sync::atomic::Ordering::Acquire), 0);
     })
     .await
     .unwrap();

@@ -5,7 +5,7 @@
 //! - `POST /flow`: answers a `stream` action to `{BACKEND_DOMAIN}/media-stream` (500 ms
 //!   chunks, recorded); a body without `call_id` gets 422.
 //! - `GET /media-stream` (WebSocket): Teler's media stream, bridged to `REMOTE_WS_URL` with a
-//!   fresh handler pair per call.
+//!   fresh handler pair per call (Ultravox with `ULTRAVOX_API_KEY`: to a call created for it).
 
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use teler_tokio::agents::{
-    cartesia, deepgram, devnagri, elevenlabs, gemini, openai, ultravox, vapi,
+    cartesia, deepgram, devnagri, elevenlabs, gemini, openai, sarvam, ultravox, vapi,
 };
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::media::StreamHandler;
@@ -48,11 +48,14 @@ pub enum Agent {
     Cartesia(cartesia::Config),
     /// A Vapi call on the WebSocket transport (`REMOTE_WS_URL` is its `websocketCallUrl`).
     Vapi(vapi::Config),
+    /// A Sarvam voice agent (`REMOTE_WS_URL` is a session's signed URL from
+    /// `sarvam::SignedUrl`).
+    Sarvam(sarvam::Config),
 }
 
 /// Every `AGENT` value [`Agent::from_vars`] takes.
 pub const AGENT_NAMES: &str =
-    "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, cartesia, vapi";
+    "elevenlabs, openai, gemini, devnagri, deepgram, ultravox, cartesia, vapi, sarvam";
 
 impl Agent {
     /// Reads `AGENT` and the vendor's settings:
@@ -63,14 +66,15 @@ impl Agent {
     /// | `openai` | `OPENAI_SESSION_UPDATE` (the `session.update` JSON) |
     /// | `gemini` | `GEMINI_MODEL`, `GEMINI_VOICE`, `GEMINI_SYSTEM_INSTRUCTION` |
     /// | `devnagri` | none |
-    /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call was created with; 8000) |
+    /// | `ultravox` | `ULTRAVOX_INPUT_RATE`, `ULTRAVOX_OUTPUT_RATE` (the rates the call is or was created with; 8000); `ULTRAVOX_API_KEY` (see [`headers`](Self::headers)) |
     /// | `cartesia` | `CARTESIA_INPUT_FORMAT` (`mulaw_8000`, `pcm_16000`, `pcm_24000`, `pcm_44100`; `mulaw_8000`), `CARTESIA_VOICE_ID`, `CARTESIA_INTRODUCTION`, `CARTESIA_SYSTEM_PROMPT` |
     /// | `vapi` | `VAPI_FORMAT` (`pcm_s16le` or `mulaw`), `VAPI_SAMPLE_RATE` (what the call was created with; `pcm_s16le` at 16000) |
+    /// | `sarvam` | `SARVAM_INPUT_RATE` (8000, 16000 or 48000; 8000), `SARVAM_INITIAL_LANGUAGE`, `SARVAM_INITIAL_BOT_MESSAGE` |
     /// | `deepgram` | `DEEPGRAM_PROMPT`, `DEEPGRAM_GREETING`, `DEEPGRAM_THINK_PROVIDER`, `DEEPGRAM_THINK_MODEL`, `DEEPGRAM_SPEAK_MODEL`, `DEEPGRAM_LISTEN_MODEL` |
     ///
     /// # Errors
     /// `AGENT` unset or unknown; a rate that is not a number the resampler takes; a Cartesia
-    /// format it does not document.
+    /// format it does not document; a Sarvam input rate other than 8000, 16000 or 48000.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Agent, String> {
         let var = |n: &str| {
             var(n)
@@ -163,6 +167,26 @@ impl Agent {
                 }
                 Agent::Vapi(c)
             }
+            "sarvam" => {
+                let mut c = sarvam::Config {
+                    initial_language_name: var("SARVAM_INITIAL_LANGUAGE"),
+                    initial_bot_message: var("SARVAM_INITIAL_BOT_MESSAGE"),
+                    clock: Some(sarvam::WallClock::new(
+                        std::time::Instant::now(),
+                        std::time::SystemTime::now(),
+                    )),
+                    ..sarvam::Config::default()
+                };
+                if let Some(v) = var("SARVAM_INPUT_RATE") {
+                    c.input_rate = v
+                        .parse::<u32>()
+                        .ok()
+                        .and_then(|hz| teler_tokio::audio::SampleRate::from_hz(hz).ok())
+                        .filter(|r| sarvam::INPUT_RATES.contains(r))
+                        .ok_or(format!("SARVAM_INPUT_RATE={v:?}: 8000, 16000 or 48000"))?;
+                }
+                Agent::Sarvam(c)
+            }
             other => return Err(format!("AGENT={other:?}: use one of {AGENT_NAMES}")),
         })
     }
@@ -187,13 +211,18 @@ impl Agent {
             Agent::Ultravox(c) => boxed(c.handlers()),
             Agent::Cartesia(c) => boxed(c.handlers()),
             Agent::Vapi(c) => boxed(c.handlers()),
+            Agent::Sarvam(c) => boxed(c.handlers()),
         }
     }
 
     /// Headers the vendor's socket needs besides `REMOTE_AUTHORIZATION`, from the
     /// environment: Gemini's `x-goog-api-key` (`GEMINI_API_KEY`), Deepgram's
     /// `Authorization: Token …` (`DEEPGRAM_API_KEY`), Cartesia's `Authorization: Bearer …`
-    /// (`CARTESIA_ACCESS_TOKEN`) with `Cartesia-Version`.
+    /// (`CARTESIA_ACCESS_TOKEN`) with `Cartesia-Version`. Ultravox's `X-API-Key`
+    /// (`ULTRAVOX_API_KEY`) goes to its REST API instead, not to the socket: with it, each
+    /// media stream creates its own call (`ultravox::CreateCall` through the REST client's
+    /// `vendor`) and is bridged to that call's `joinUrl`; without it, every stream goes to
+    /// `REMOTE_WS_URL` (a fixed join URL, or the emulator's stand-in).
     pub fn headers(&self, var: impl Fn(&str) -> Option<String>) -> Vec<(String, String)> {
         match self {
             Agent::Gemini(_) => var("GEMINI_API_KEY")
@@ -201,6 +230,9 @@ impl Agent {
                 .unwrap_or_default(),
             Agent::Deepgram(_) => var("DEEPGRAM_API_KEY")
                 .map(|k| vec![("Authorization".to_owned(), format!("Token {}", k.trim()))])
+                .unwrap_or_default(),
+            Agent::Ultravox(_) => var("ULTRAVOX_API_KEY")
+                .map(|k| vec![(ULTRAVOX_KEY_HEADER.to_owned(), k.trim().to_owned())])
                 .unwrap_or_default(),
             Agent::Cartesia(_) => var("CARTESIA_ACCESS_TOKEN")
                 .map(|t| {
@@ -212,6 +244,47 @@ impl Agent {
                 .unwrap_or_default(),
             _ => Vec::new(),
         }
+    }
+}
+
+/// The header name under which [`Agent::headers`] hands over `ULTRAVOX_API_KEY`.
+const ULTRAVOX_KEY_HEADER: &str = "X-API-Key";
+
+/// Ultravox with an API key: one call created per media stream.
+struct UltravoxCalls {
+    /// Sends the create-call requests (they carry their own key, not a Teler one).
+    client: teler_tokio::AsyncClient,
+    api_key: String,
+    /// Ultravox's API ([`ultravox::API_BASE`]; a local server in tests).
+    api_base: String,
+    config: ultravox::Config,
+    agent: Agent,
+}
+
+impl UltravoxCalls {
+    /// A connector for one new Ultravox call: `base`'s settings, the call's `joinUrl`.
+    ///
+    /// Not registered with the app's connector: a call bridged through it is not in
+    /// [`Connector::calls`](StreamConnector::calls), and [`Connector::drain`](StreamConnector::drain)
+    /// (`bridge_agent` on SIGTERM/SIGINT) neither waits for it nor sends it away (only new
+    /// streams are refused, by `media_stream`'s `is_draining` check).
+    async fn connector(&self, base: &BridgeConfig) -> Result<StreamConnector<Factory>, String> {
+        let req = ultravox::CreateCall::new(self.api_key.clone(), &self.config)
+            .map_err(|e| e.to_string())?
+            .base_url(self.api_base.clone());
+        let join_url = self.client.vendor(req).await.map_err(|e| e.to_string())?;
+        let mut b = BridgeConfig::builder(join_url);
+        for (n, v) in base.remote_headers() {
+            b = b.header(n.clone(), v.clone());
+        }
+        let agent = self.agent.clone();
+        let factory: Factory = Box::new(move || agent.handlers());
+        // A connector of its own, so its `calls()` are this one call only: the app's
+        // connector (`App::connector`, which `build` returns for the drain) never sees it.
+        Ok(StreamConnector::new(
+            b.build().map_err(|e| e.to_string())?,
+            factory,
+        ))
     }
 }
 
@@ -241,13 +314,16 @@ impl std::fmt::Debug for Options {
 }
 
 /// The app's connector: its [`calls`](StreamConnector::calls) and
-/// [`drain`](StreamConnector::drain) are the server's live calls.
+/// [`drain`](StreamConnector::drain) are the server's live calls, except with `AGENT=ultravox`
+/// and `ULTRAVOX_API_KEY`: each of those calls is bridged by a connector of its own (see
+/// `UltravoxCalls::connector`), which this one's `calls()` and `drain` do not see.
 pub type Connector = StreamConnector<Factory>;
 
 struct App {
     connector: Arc<Connector>,
     settings: Settings,
     on_end: Option<OnEnd>,
+    ultravox: Option<UltravoxCalls>,
 }
 
 /// The app: `POST /flow` and `GET /media-stream`.
@@ -265,8 +341,27 @@ pub fn router(settings: Settings, agent: Agent, options: Options) -> Result<Rout
 pub fn build(
     settings: Settings,
     agent: Agent,
-    options: Options,
+    mut options: Options,
 ) -> Result<(Router, Arc<Connector>), String> {
+    let ultravox = match &agent {
+        Agent::Ultravox(c) => match options
+            .headers
+            .iter()
+            .position(|(n, _)| n == ULTRAVOX_KEY_HEADER)
+        {
+            Some(i) => Some(UltravoxCalls {
+                // The REST client needs a key of its own; vendor requests never send it.
+                client: teler_tokio::AsyncClient::new("unused-by-vendor-requests")
+                    .map_err(|e| e.to_string())?,
+                api_key: options.headers.remove(i).1,
+                api_base: ultravox::API_BASE.to_owned(),
+                config: c.clone(),
+                agent: agent.clone(),
+            }),
+            None => None,
+        },
+        _ => None,
+    };
     let mut config = settings.config.clone();
     if !options.headers.is_empty() {
         let mut b = BridgeConfig::builder(config.remote_url());
@@ -281,6 +376,7 @@ pub fn build(
         connector: connector.clone(),
         settings,
         on_end: options.on_end,
+        ultravox,
     });
     let router = Router::new()
         .route(MEDIA_STREAM_PATH, get(media_stream))
@@ -294,7 +390,19 @@ async fn media_stream(State(app): State<Arc<App>>, ws: WebSocketUpgrade) -> Resp
         return crate::ops::draining_response();
     }
     axum_ws::upgrade(ws, app.connector.config()).on_upgrade(move |socket| async move {
-        let summary = app.connector.bridge_stream(AxumWs::new(socket)).await;
+        let summary = match &app.ultravox {
+            None => app.connector.bridge_stream(AxumWs::new(socket)).await,
+            // A per-call connector: this call is not in `app.connector.calls()`, and a
+            // drain (SIGTERM in `bridge_agent`) neither waits for it nor sends it away.
+            Some(uv) => match uv.connector(app.connector.config()).await {
+                Ok(c) => c.bridge_stream(AxumWs::new(socket)).await,
+                Err(e) => {
+                    // The socket is dropped: Teler sees the stream end.
+                    tracing::error!(error = %e, "ultravox: cannot create the call");
+                    return;
+                }
+            },
+        };
         if let Some(on_end) = &app.on_end {
             on_end(summary);
         }
@@ -320,6 +428,59 @@ async fn flow(State(app): State<Arc<App>>, body: Bytes) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With a key, each stream's connector goes to a call created for it (the vendor's key
+    /// sent, the socket settings kept); the API's refusal is an error with its text.
+    #[test]
+    fn ultravox_with_a_key_creates_a_call_per_stream() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let keys = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let seen = keys.clone();
+            let api = Router::new().route(
+                "/api/calls",
+                post(move |headers: axum::http::HeaderMap| async move {
+                    let key = headers.get("x-api-key").and_then(|v| v.to_str().ok());
+                    seen.lock().unwrap().push(key.map(str::to_owned));
+                    match key {
+                        Some("uv-key") => (
+                            StatusCode::CREATED,
+                            r#"{"callId":"c1","joinUrl":"ws://127.0.0.1:9/join/c1"}"#,
+                        ),
+                        _ => (StatusCode::FORBIDDEN, r#"{"detail":"Invalid API key."}"#),
+                    }
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = tokio::spawn(async move { axum::serve(listener, api).await });
+            let mut uv = UltravoxCalls {
+                client: teler_tokio::AsyncClient::new("t").unwrap(),
+                api_key: "uv-key".into(),
+                api_base: format!("http://{addr}/api"),
+                config: ultravox::Config::default(),
+                agent: Agent::Ultravox(ultravox::Config::default()),
+            };
+            let base = BridgeConfig::builder("ws://fallback.invalid/")
+                .header("Authorization", "Bearer b")
+                .build()
+                .unwrap();
+            let c = uv.connector(&base).await.unwrap();
+            assert_eq!(c.config().remote_url(), "ws://127.0.0.1:9/join/c1");
+            assert_eq!(c.config().remote_headers(), base.remote_headers());
+            uv.api_key = "wrong".into();
+            let e = uv.connector(&base).await.err().unwrap();
+            assert!(e.contains("Invalid API key."), "{e}");
+            assert_eq!(
+                *keys.lock().unwrap(),
+                [Some("uv-key".to_owned()), Some("wrong".to_owned())]
+            );
+            server.abort();
+        });
+    }
 
     #[test]
     fn agent_from_vars() {
@@ -369,6 +530,11 @@ mod tests {
             ("AGENT", "ultravox"),
             ("ULTRAVOX_OUTPUT_RATE", "24000"),
         ]));
+        let key = u
+            .as_ref()
+            .unwrap()
+            .headers(vars(&[("ULTRAVOX_API_KEY", " uv ")]));
+        assert_eq!(key, [(ULTRAVOX_KEY_HEADER.to_owned(), "uv".to_owned())]);
         let Ok(Agent::Ultravox(c)) = &u else {
             panic!("{u:?}")
         };
@@ -406,5 +572,14 @@ mod tests {
         assert_eq!(cfg.encoding, vapi::Encoding::Mulaw);
         assert_eq!(cfg.sample_rate.hz(), 8000);
         assert!(Agent::from_vars(vars(&[("AGENT", "vapi"), ("VAPI_FORMAT", "opus")])).is_err());
+        let s = Agent::from_vars(vars(&[("AGENT", "sarvam"), ("SARVAM_INPUT_RATE", "16000")]));
+        let Ok(Agent::Sarvam(c)) = &s else {
+            panic!("{s:?}")
+        };
+        assert_eq!(c.input_rate.hz(), 16000);
+        assert!(c.clock.is_some());
+        assert!(
+            Agent::from_vars(vars(&[("AGENT", "sarvam"), ("SARVAM_INPUT_RATE", "24000")])).is_err()
+        );
     }
 }

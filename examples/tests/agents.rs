@@ -31,6 +31,7 @@ struct Run {
     interruptions: u64,
     sessions: u64,
     agent_errors: u64,
+    keepalives: u64,
 }
 
 async fn run_calls(
@@ -66,6 +67,9 @@ async fn run_calls(
         ("ULTRAVOX_INPUT_RATE", "16000".to_owned()),
         ("ULTRAVOX_OUTPUT_RATE", "24000".to_owned()),
         ("CARTESIA_ACCESS_TOKEN", "test-token".to_owned()),
+        // Sarvam: caller audio at 16 kHz (the agent answers at 16 kHz), so both ways are
+        // resampled.
+        ("SARVAM_INPUT_RATE", "16000".to_owned()),
     ];
     // The vendor's own settings first: `var` takes the first match.
     for (k, v) in extra.iter().rev() {
@@ -149,6 +153,7 @@ async fn run_calls(
         interruptions: load(&s.interruptions),
         sessions: load(&s.session_updates),
         agent_errors: load(&s.errors),
+        keepalives: load(&s.keepalives),
         calls,
         bridges,
     };
@@ -165,19 +170,24 @@ fn two_calls(protocol: AgentProtocol, agent_name: &str, vendor_in_rate: u64) {
     two_calls_at(protocol, agent_name, "", vendor_in_rate);
 }
 
-/// [`two_calls`] with `query` added to the stand-in's URL.
-fn two_calls_at(protocol: AgentProtocol, agent_name: &str, query: &str, vendor_in_rate: u64) {
-    two_calls_with(protocol, agent_name, query, &[], vendor_in_rate);
+/// [`two_calls`] with `query` added to the stand-in's URL; the agent's keep-alives answered.
+fn two_calls_at(
+    protocol: AgentProtocol,
+    agent_name: &str,
+    query: &str,
+    vendor_in_rate: u64,
+) -> u64 {
+    two_calls_with(protocol, agent_name, query, &[], vendor_in_rate)
 }
 
-/// [`two_calls_at`] with `extra` settings for the app.
+/// [`two_calls_at`] with `extra` settings for the app; the agent's keep-alives answered.
 fn two_calls_with(
     protocol: AgentProtocol,
     agent_name: &str,
     query: &str,
     extra: &[(&str, &str)],
     vendor_in_rate: u64,
-) {
+) -> u64 {
     // One folder per test (two tests may run the same vendor at once).
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -246,6 +256,7 @@ fn two_calls_with(
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+    r.keepalives
 }
 
 #[test]
@@ -312,6 +323,21 @@ fn vapi_two_calls_mulaw() {
         &[("VAPI_FORMAT", "mulaw")],
         8_000,
     );
+}
+
+#[test]
+fn sarvam_two_calls() {
+    // The socket of a signed session (the stand-in refuses one without the user); caller
+    // audio in JSON at 16 kHz, the agent's at 16 kHz, so both ways are resampled; the agent
+    // pings once per call and the call side answers.
+    let keepalives = two_calls_at(
+        AgentProtocol::Sarvam,
+        "sarvam",
+        "?interaction_type=call&user_identifier=teler&user_identifier_type=custom\
+         &sample_rate=16000",
+        16_000,
+    );
+    assert_eq!(keepalives, 2, "each call answered its ping");
 }
 
 #[test]

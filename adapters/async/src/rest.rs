@@ -28,6 +28,7 @@ use futures_util::Stream;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 
+pub use teler_core::agents::VendorRequest;
 use teler_core::rest::recordings::{
     MAX_DOWNLOAD_REDIRECTS, redirect_location, too_many_redirects, write_error,
 };
@@ -718,6 +719,41 @@ impl<Rt: Runtime> AsyncClient<Rt> {
     pub async fn send<R: TelerRequest>(&self, mut req: R) -> Result<R::Response, Error> {
         ensure_idempotency_key(&mut req, || uuid_v4(random_bytes()));
         let http_req = req.to_http(&self.inner.cfg)?;
+        match self.exchange(http_req).await {
+            Ok(resp) => req.parse(resp),
+            Err(e) => Err(Error::from_transport(e)),
+        }
+    }
+
+    /// Sends a voice-agent vendor's pre-socket request ([`VendorRequest`]:
+    /// `ultravox::CreateCall`, `vapi::CreateCall`, `elevenlabs::SignedUrl`,
+    /// `sarvam::SignedUrl`, `cartesia::AccessToken` in `teler_core::agents`) and reads its
+    /// answer: the socket URL to bridge to (Cartesia's: the socket's access token). A bridge
+    /// to such a vendor is this call and one `bridge_stream`.
+    ///
+    /// The request goes through this client's transport (its timeout and answer size limit)
+    /// and retry policy (a POST without an `Idempotency-Key` is resent only when it cannot
+    /// have arrived), exactly as the vendor request built it: with the vendor's own key, and
+    /// neither the Teler key nor this client's extra headers.
+    ///
+    /// # Errors
+    /// The vendor request's own: [`Error::Config`] for a value it cannot send, the typed API
+    /// error for a status >= 400 (with the vendor's `message` or `detail`),
+    /// [`Error::Decode`] for an answer without the socket URL; and the transport's
+    /// ([`Error::Network`], [`Error::Timeout`], [`Error::TooLarge`]).
+    pub async fn vendor<R: VendorRequest>(&self, req: R) -> Result<R::Response, Error> {
+        let http_req = req.to_http()?;
+        match self.exchange(http_req).await {
+            Ok(resp) => req.parse(resp),
+            Err(e) => Err(Error::from_transport(e)),
+        }
+    }
+
+    /// Sends `http_req` with the retry policy; the last answer or transport error.
+    async fn exchange(
+        &self,
+        http_req: http::Request<Vec<u8>>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
         let mut state = RetryState::new(self.inner.retry.clone(), is_replay_safe(&http_req));
         let start = Instant::now();
         let mut obs = teler_io::observe::RestObserver::new(
@@ -742,10 +778,7 @@ impl<Rt: Runtime> AsyncClient<Rt> {
                 RetryDecision::RetryAfter(wait) => Rt::sleep(wait).await,
                 RetryDecision::Stop => {
                     obs.finish(status, Instant::now());
-                    return match result {
-                        Ok(resp) => req.parse(resp),
-                        Err(e) => Err(Error::from_transport(e)),
-                    };
+                    return result;
                 }
             }
         }

@@ -1140,3 +1140,121 @@ fn a_builder_never_prints_the_key_or_header_values() {
     assert!(!text.contains("s3cret"), "{text}");
     assert!(text.contains("X-Extra"), "header names are shown: {text}");
 }
+
+/// A vendor's pre-socket request goes through the client's transport with the vendor's key
+/// only (neither the Teler key nor the client's extra headers), and its failures come back
+/// as typed errors: the vendor's, the body limit's, the network's.
+#[test]
+fn vendor_requests_carry_the_vendor_key_only_and_fail_typed() {
+    use teler_blocking::agents::{sarvam, ultravox};
+    with_deadline(30, || {
+        let server = Server::start();
+        let c = Client::builder(KEY)
+            .base_url(server.base_url())
+            .header("X-Teler-Extra", "teler-only")
+            .retry(fast_retry())
+            .timeout(Duration::from_secs(5))
+            .max_response_size(1024)
+            .build()
+            .unwrap();
+        let no_teler_secrets = |r: &Recorded| {
+            assert!(
+                r.headers
+                    .iter()
+                    .all(|(n, v)| v != KEY && n != "x-teler-extra"),
+                "{r:?}"
+            );
+        };
+
+        // Ultravox: POST, the vendor's key in X-API-Key, the joinUrl back.
+        server.push(Reply::json(
+            201,
+            r#"{"callId":"c1","joinUrl":"wss://voice.example/c1"}"#,
+        ));
+        let create = || {
+            ultravox::CreateCall::new("uv-key", &ultravox::Config::default())
+                .unwrap()
+                .base_url(server.base_url())
+        };
+        assert_eq!(c.vendor(create()).unwrap(), "wss://voice.example/c1");
+        let r = server.only();
+        assert_eq!((r.method.as_str(), r.path()), ("POST", "/api/v1/calls"));
+        assert_eq!(r.header("x-api-key"), Some("uv-key"));
+        assert_eq!(
+            r.json()["medium"]["serverWebSocket"]["inputSampleRate"],
+            8000
+        );
+        no_teler_secrets(&r);
+
+        // Sarvam: GET, the signed URL back with the socket's query; a 503 is retried (GET).
+        server.clear();
+        server.push(Reply::json(503, "{}"));
+        server.push(Reply::json(
+            200,
+            r#"{"url":"wss://rt.example/s?sig=x","reference_id":"r"}"#,
+        ));
+        let app = sarvam::Config {
+            org_id: "o".into(),
+            workspace_id: "w".into(),
+            app_id: "a".into(),
+            ..sarvam::Config::default()
+        };
+        let signed = || {
+            sarvam::SignedUrl::new("sk-sarvam", &app)
+                .unwrap()
+                .base_url(server.base_url())
+                .user("+919800000000", sarvam::UserIdentifierType::PhoneNumber)
+        };
+        let url = c.vendor(signed()).unwrap();
+        assert!(
+            url.starts_with("wss://rt.example/s?sig=x&interaction_type=call&user_identifier=%2B919800000000&user_identifier_type=phone_number"),
+            "{url}"
+        );
+        let reqs = server.requests();
+        assert_eq!(reqs.len(), 2, "retried once");
+        for r in &reqs {
+            assert_eq!(r.method, "GET");
+            assert_eq!(
+                r.target,
+                "/api/v1/orgs/o/workspaces/w/apps/a/url?interaction_type=call"
+            );
+            assert_eq!(r.header("x-api-key"), Some("sk-sarvam"));
+            no_teler_secrets(r);
+        }
+
+        // The vendor's refusal, typed, with its text; a POST is not resent on a 503.
+        server.clear();
+        server.push(Reply::json(403, r#"{"detail":"Invalid API key."}"#));
+        let e = c.vendor(signed()).unwrap_err();
+        assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
+        assert!(e.to_string().contains("Invalid API key."), "{e}");
+        server.push(Reply::json(503, r#"{"message":"busy"}"#));
+        let e = c.vendor(create()).unwrap_err();
+        assert_eq!(e.status(), Some(503), "{e:?}");
+        assert_eq!(server.requests().len(), 2, "the POST went once");
+        // An answer without the socket URL; one over the client's body limit.
+        server.push(Reply::json(200, r#"{"reference_id":"r"}"#));
+        assert!(matches!(c.vendor(signed()), Err(Error::Decode { .. })));
+        server.push(Reply::json(
+            200,
+            &format!(r#"{{"url":"wss://x/{}"}}"#, "a".repeat(4096)),
+        ));
+        assert!(matches!(c.vendor(signed()), Err(Error::TooLarge(_))));
+        // A value the request cannot send: nothing goes out.
+        let before = server.requests().len();
+        let bad = sarvam::Config {
+            app_id: String::new(),
+            ..app.clone()
+        };
+        let e = c
+            .vendor(sarvam::SignedUrl::new("k", &bad).unwrap())
+            .unwrap_err();
+        assert!(matches!(e, Error::Validation(_)), "{e:?}");
+        assert_eq!(server.requests().len(), before);
+        // No server: a network error.
+        let gone = sarvam::SignedUrl::new("k", &app)
+            .unwrap()
+            .base_url(refused_base_url());
+        assert!(matches!(c.vendor(gone), Err(Error::Network(_))));
+    });
+}

@@ -39,7 +39,7 @@
 //! is stated in the repository's `docs/REST.md`, the same for every client.
 use crate::Smol;
 
-pub use teler_async::rest::{AsyncTransport, BoxFuture, DownloadSink};
+pub use teler_async::rest::{AsyncTransport, BoxFuture, DownloadSink, VendorRequest};
 pub use teler_core::rest::*;
 
 /// The REST client on smol.

@@ -1,7 +1,9 @@
 //! The HTTP request some vendors need before their socket ([`ultravox::CreateCall`]
 //! creates a call and answers with its socket URL; [`elevenlabs::SignedUrl`] gets a private
 //! agent's signed socket URL; [`cartesia::AccessToken`] gets the token the socket takes;
-//! [`vapi::CreateCall`] creates a call and answers its `websocketCallUrl`), as values in the style of Teler's REST requests: each
+//! [`vapi::CreateCall`] creates a call and answers its `websocketCallUrl`;
+//! [`sarvam::SignedUrl`] signs a socket URL for one session of a Sarvam app), as values in
+//! the style of Teler's REST requests: each
 //! becomes an [`http::Request<Vec<u8>>`] and reads the [`http::Response<Vec<u8>>`] into the
 //! socket URL or a typed [`rest::Error`](crate::rest::Error). No I/O here.
 //!
@@ -26,7 +28,7 @@
 use serde::de::DeserializeOwned;
 
 #[cfg(doc)]
-use super::{cartesia, elevenlabs, ultravox, vapi};
+use super::{cartesia, elevenlabs, sarvam, ultravox, vapi};
 
 use crate::rest::{ApiError, Error};
 
