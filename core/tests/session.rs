@@ -994,3 +994,29 @@ fn handlers_get_the_bridge_clock_and_pace_audio_with_it() {
     assert!(now - t0 >= Duration::from_millis(2000) - lead - Duration::from_millis(500));
     assert_eq!(b.stats().from_remote.relayed_frames, 4);
 }
+
+#[test]
+fn caller_overflow_before_the_remote_opens_never_drops_an_app_message() {
+    // Found by the session fuzz target: an app frame was evicted and counted as a dropped
+    // caller frame.
+    let t0 = Instant::now();
+    let cfg = cfg().pre_connect_limits(2, 100_000);
+    let mut b = Bridge::new(cfg.build().unwrap(), relay(), relay());
+    b.handle_teler_connected(t0);
+    b.handle_command(t0, Command::to_remote("app")).unwrap();
+    for i in 0..3 {
+        b.handle_teler_frame(t0, Frame::Text(audio(i, "AAA=").as_bytes()));
+    }
+    assert_eq!(b.pending_len(), 2);
+    assert_eq!(
+        b.stats().from_teler.dropped,
+        2,
+        "two caller frames, not the app's"
+    );
+    drain(&mut b);
+    b.handle_remote_connected(t0);
+    let sent = texts_to(&drain(&mut b), Side::Remote);
+    assert_eq!(sent[0], "app", "{sent:?}");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(b.stats().app_to_remote, 1);
+}

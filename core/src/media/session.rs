@@ -1644,11 +1644,16 @@ impl<C: StreamHandler, R: StreamHandler> Bridge<C, R> {
             let (max_frames, max_bytes) = self.cfg.pre_connect_limits();
             self.pending_bytes += message.len();
             self.pending.push_back((message, false));
+            // Drop the oldest *caller* frame: the application's were accepted by
+            // handle_command within the bounds, and are never dropped (nor counted) here.
+            // There is always one: the frame just pushed.
             while self.pending.len() > max_frames || self.pending_bytes > max_bytes {
-                match self.pending.pop_front() {
-                    Some((old, _)) => {
-                        self.pending_bytes -= old.len();
-                        self.stats.from_teler.dropped += 1;
+                match self.pending.iter().position(|(_, app)| !app) {
+                    Some(i) => {
+                        if let Some((old, _)) = self.pending.remove(i) {
+                            self.pending_bytes -= old.len();
+                            self.stats.from_teler.dropped += 1;
+                        }
                     }
                     None => break,
                 }
