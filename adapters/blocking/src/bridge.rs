@@ -272,6 +272,7 @@ where
             began: Instant::now(),
             wake,
             waker,
+            woken: false,
             teler: call_ws,
             remote: RemoteSlot::Idle,
             dirty: [false; 2],
@@ -284,6 +285,9 @@ where
             teler_broken: false,
             readable: [true, true],
         };
+        if let Some(w) = &driver.waker {
+            driver.live.set_waker(w);
+        }
         if self.calls.is_draining() {
             driver.bridge.handle_refused(Instant::now());
         }
@@ -377,6 +381,8 @@ struct Driver<S: Read + Write, C, R> {
     live: LiveCall,
     began: Instant,
     wake: Option<Arc<Wake>>,
+    /// `poll(2)` saw the wake-up socket readable: empty it and register the waker again.
+    woken: bool,
     /// The waker over `wake`, registered again before each look at the queue (a wake-up
     /// consumes the registration).
     waker: Option<std::task::Waker>,
@@ -518,11 +524,15 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
 
     /// Carries out the application's queued commands; returns whether there were any.
     fn serve_commands(&mut self) -> bool {
-        if let Some(w) = &self.wake {
-            w.clear();
-        }
-        if let Some(w) = &self.waker {
-            self.live.set_waker(w);
+        // Only after a wake-up: emptying the socket pair is a syscall, not for every turn.
+        // A wake-up consumes the waker, so it is registered again before the queue is read.
+        if std::mem::take(&mut self.woken) {
+            if let Some(w) = &self.wake {
+                w.clear();
+            }
+            if let Some(w) = &self.waker {
+                self.live.set_waker(w);
+            }
         }
         let mut any = false;
         while self.summary.is_none()
@@ -562,11 +572,13 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
             );
             self.readable[0] |= ready[0];
             self.readable[1] |= ready[1];
+            self.woken |= ready[2];
             return;
         }
         let _ = (teler, remote);
         thread::sleep(timeout.map_or(self.poll_interval, |t| t.min(self.poll_interval)));
         self.readable = [true, true];
+        self.woken = true;
     }
 
     /// Writes out what each socket holds; returns whether anything went out.
@@ -711,8 +723,9 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
 }
 
 /// `poll(2)` on Teler's socket and the remote's, for reading, and for writing where a write
-/// is pending. Errors (EINTR) just end the wait early: the loop looks again. Returns which
-/// sockets have something to read (or failed, which a read then reports); both on an error.
+/// is pending, and on the command wake-up. Errors (EINTR) just end the wait early: the loop
+/// looks again. Returns which of Teler, the remote and the wake-up have something to read
+/// (or failed, which a read then reports); all on an error.
 #[cfg(unix)]
 fn wait_ready(
     teler: &TcpStream,
@@ -720,7 +733,7 @@ fn wait_ready(
     remote: Option<(&TcpStream, bool)>,
     wake: Option<&std::os::unix::net::UnixStream>,
     timeout: Option<Duration>,
-) -> [bool; 2] {
+) -> [bool; 3] {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     let flags = |out: bool| match out {
         true => PollFlags::IN | PollFlags::OUT,
@@ -754,13 +767,17 @@ fn wait_ready(
         None => n,
     };
     if poll(&mut fds[..polled], timeout.as_ref()).is_err() {
-        return [true, true];
+        return [true, true, true];
     }
     let readable = |fd: &PollFd<'_>| {
         let r = fd.revents();
         r.intersects(PollFlags::IN | PollFlags::HUP | PollFlags::ERR | PollFlags::NVAL)
     };
-    [readable(&fds[0]), n == 2 && readable(&fds[1])]
+    [
+        readable(&fds[0]),
+        n == 2 && readable(&fds[1]),
+        wake.is_some() && readable(&fds[n]),
+    ]
 }
 
 fn would_block(e: &io::Error) -> bool {
