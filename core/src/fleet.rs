@@ -176,7 +176,13 @@ impl Keys {
     /// The bus channel an instance listens on (commands for its calls, replies to its own
     /// commands).
     pub fn bus(&self, instance: &InstanceId) -> String {
-        format!("{}:bus:{}", self.prefix, instance.as_str())
+        format!("{}{}", self.bus_prefix(), instance.as_str())
+    }
+
+    /// What every bus channel of this fleet starts with (to check a `reply_to` before
+    /// publishing to it).
+    pub fn bus_prefix(&self) -> String {
+        format!("{}:bus:", self.prefix)
     }
 }
 
@@ -487,6 +493,7 @@ mod tests {
         assert_eq!((id.as_str(), id.to_string()), ("pod-a", "pod-a".to_owned()));
         assert_eq!(String::from(id.clone()), "pod-a");
         assert_eq!(Keys::new("f").unwrap().bus(&id), "f:bus:pod-a");
+        assert_eq!(Keys::new("f").unwrap().bus_prefix(), "f:bus:");
         let e = CallEntry {
             call_id: "cs_1".into(),
             instance: id,

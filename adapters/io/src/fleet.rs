@@ -350,10 +350,7 @@ impl RedisFleet {
 
     fn run_bus(&self, calls: &Calls, stop: &AtomicBool) {
         let channel = self.keys.bus(&self.instance);
-        let bus_prefix = self
-            .keys
-            .bus(&InstanceId::new("x").unwrap_or(self.instance.clone()));
-        let bus_prefix = &bus_prefix[..bus_prefix.len() - 1];
+        let bus_prefix = self.keys.bus_prefix();
         while !stop.load(Ordering::Acquire) {
             let conn = self
                 .client
@@ -400,7 +397,7 @@ impl RedisFleet {
                             (Ok(c), Some(h)) => outcome_of(h.send(c)),
                         };
                         // Answers go only to another instance's bus channel.
-                        if reply_to.starts_with(bus_prefix) {
+                        if reply_to.starts_with(&bus_prefix) {
                             let reply = BusMessage::Reply { id, outcome }.to_json();
                             let _ = self.with(|c| {
                                 redis::cmd("PUBLISH")
