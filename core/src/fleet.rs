@@ -365,7 +365,9 @@ pub enum StoreError {
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
     /// The in-memory store is full of unexpired entries.
-    #[error("the store is full")]
+    #[error(
+        "the in-memory store is full of unexpired entries: raise its capacity or shorten the TTL"
+    )]
     Full,
 }
 

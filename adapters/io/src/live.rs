@@ -27,7 +27,9 @@ pub enum SendError {
     #[error("the call has ended")]
     Ended,
     /// The call's command queue is full (its loop is behind): try again shortly.
-    #[error("the call's command queue is full")]
+    #[error(
+        "the call's command queue is full ({DEFAULT_COMMAND_QUEUE} commands wait for its loop): retry shortly"
+    )]
     QueueFull,
     /// The command itself is invalid (text for Teler that is not a JSON object, …).
     #[error(transparent)]

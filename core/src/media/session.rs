@@ -903,7 +903,9 @@ pub enum CommandError {
     #[error("a message for Teler must be a JSON object: {0}")]
     NotJson(String),
     /// The frame is over [`BridgeConfigBuilder::max_frame_size`].
-    #[error("a frame of {len} bytes is over the {max}-byte limit")]
+    #[error(
+        "a frame of {len} bytes is over the {max}-byte limit: send less, or raise the bridge's max_frame_size"
+    )]
     TooLarge {
         /// Its length.
         len: usize,
@@ -912,7 +914,9 @@ pub enum CommandError {
     },
     /// The remote-bound message could not be held: the remote is not open and the
     /// pre-connect queue is full.
-    #[error("the remote is not connected and its queue is full")]
+    #[error(
+        "the remote is not connected yet and its pre-connect queue is full: retry once it connects, or raise pre_connect_limits"
+    )]
     QueueFull,
 }
 
