@@ -141,27 +141,19 @@ impl Settings {
     /// The server block's settings for these settings: `/media-stream`, the defaults, and
     /// the signed media tokens when `MEDIA_TOKEN_KEY` is set (a flow token is refused).
     pub fn serve_config(&self) -> teler_tokio::ServeConfig {
-        self.serve_config_in(None)
-    }
-
-    /// As [`serve_config`](Self::serve_config), remembering used media tokens fleet-wide
-    /// in `fleet`'s Redis when given.
-    pub fn serve_config_in(
-        &self,
-        fleet: Option<std::sync::Arc<teler_tokio::fleet::RedisFleet>>,
-    ) -> teler_tokio::ServeConfig {
         let serve = teler_tokio::ServeConfig::new().path(MEDIA_STREAM_PATH);
-        match &self.media_token_key {
-            Some(key) => {
-                let mut tokens = teler_tokio::MediaTokens::new(key.clone())
-                    .refuse_subject(tokio_app::FLOW_TOKEN_SUBJECT);
-                if let Some(f) = fleet {
-                    tokens = tokens.fleet(f);
-                }
-                serve.auth(tokens.hook())
-            }
+        match self.media_tokens() {
+            Some(tokens) => serve.auth(tokens.hook()),
             None => serve,
         }
+    }
+
+    /// The media-token check when `MEDIA_TOKEN_KEY` is set (flow tokens refused), with used
+    /// tokens remembered in this process.
+    pub fn media_tokens(&self) -> Option<teler_tokio::MediaTokens> {
+        self.media_token_key.as_ref().map(|key| {
+            teler_tokio::MediaTokens::new(key.clone()).refuse_subject(tokio_app::FLOW_TOKEN_SUBJECT)
+        })
     }
 
     /// Reads the settings; the error says which variable is missing or wrong.

@@ -45,7 +45,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use teler_tokio::axum_ws::{self, AxumWs};
 use teler_tokio::elevenlabs::{self, CallHandler, RemoteHandler};
-use teler_tokio::fleet::{FleetGuard, OnceKind, Outcome, RedisFleet, Verdict};
+use teler_tokio::fleet::{AsyncFleetGuard, AsyncRedisFleet, OnceKind, Outcome, Verdict};
 use teler_tokio::media::EndSummary;
 use teler_tokio::rest::AsyncClient;
 use teler_tokio::rest::voice::Hangup;
@@ -104,11 +104,15 @@ struct App {
     rest: Option<(AsyncClient, TelerSettings)>,
     verifier: Option<Verifier>,
     seen: Mutex<Dedupe>,
-    /// With `REDIS_URL`: this instance's fleet membership (its threads stop when the app is
+    /// With `REDIS_URL`: this instance's fleet membership (its tasks stop when the app is
     /// dropped).
-    fleet: Option<(Arc<RedisFleet>, FleetGuard)>,
-    /// The call cap and, with `MEDIA_TOKEN_KEY`, the single-use media token check.
+    fleet: Option<(Arc<AsyncRedisFleet>, AsyncFleetGuard)>,
+    /// The call cap and, with `MEDIA_TOKEN_KEY` and no fleet, the single-use media token
+    /// check.
     gate: axum_ws::Gate,
+    /// A fleet member's media-token check (`MEDIA_TOKEN_KEY`): signature and expiry here,
+    /// single use on Redis, awaited in the route.
+    fleet_tokens: Option<teler_tokio::MediaTokens>,
     hooks: Hooks,
 }
 
@@ -150,7 +154,7 @@ pub fn build(settings: Settings, hooks: Hooks) -> Result<(Router, Arc<Connector>
         None => None,
         Some(f) => {
             let fleet = Arc::new(
-                RedisFleet::new(&f.redis_url, f.instance.clone())
+                AsyncRedisFleet::new(&f.redis_url, f.instance.clone())
                     .map_err(|e| format!("REDIS_URL: {e}"))?,
             );
             let guard = fleet.serve(connector.calls());
@@ -161,9 +165,14 @@ pub fn build(settings: Settings, hooks: Hooks) -> Result<(Router, Arc<Connector>
     let app = Arc::new(App {
         verifier: settings.webhook_secret.clone().map(Verifier::new),
         rest,
-        // While the connector drains, new media streams get 503 with Retry-After.
-        gate: axum_ws::Gate::new(settings.serve_config_in(fleet.as_ref().map(|f| f.0.clone())))
-            .watch(connector.calls()),
+        // While the connector drains, new media streams get 503 with Retry-After. A fleet
+        // member checks media tokens in the route instead (on Redis, awaited).
+        gate: axum_ws::Gate::new(match fleet {
+            None => settings.serve_config(),
+            Some(_) => teler_tokio::ServeConfig::new().path(MEDIA_STREAM_PATH),
+        })
+        .watch(connector.calls()),
+        fleet_tokens: fleet.as_ref().and(settings.media_tokens()),
         fleet,
         connector: connector.clone(),
         settings,
@@ -194,8 +203,15 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
 async fn media_stream(State(app): State<Arc<App>>, req: axum::extract::Request) -> Response {
     use axum::extract::FromRequestParts;
     let (mut parts, _body) = req.into_parts();
-    // The cap and the media token (single use, by digest, until it expires), before the
-    // upgrade: a refused socket dials no agent.
+    let target = parts.uri.path_and_query().map_or("", |pq| pq.as_str());
+    // A fleet member: a stranger's token is refused before anything else (401).
+    if let Some(tokens) = &app.fleet_tokens
+        && let Err(refused) = tokens.verify(target, unix_now())
+    {
+        return refused_response(&refused);
+    }
+    // The cap and the drain, and without a fleet the media token (single use, by digest,
+    // until it expires), before the upgrade: a refused socket dials no agent.
     let slot = match app.gate.admit(&parts) {
         Ok(slot) => slot,
         Err(refused) => {
@@ -203,6 +219,13 @@ async fn media_stream(State(app): State<Arc<App>>, req: axum::extract::Request) 
             return refused;
         }
     };
+    // A fleet member uses the token up fleet-wide only now, once the stream is admitted (a
+    // stream refused for the drain keeps its token for the retry on another instance).
+    if let (Some(tokens), Some((fleet, _))) = (&app.fleet_tokens, &app.fleet)
+        && let Err(refused) = fleet.check_media_token(tokens, target, unix_now()).await
+    {
+        return refused_response(&refused);
+    }
     let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(ws) => ws,
         Err(e) => return e.into_response(),
@@ -214,6 +237,17 @@ async fn media_stream(State(app): State<Arc<App>>, req: axum::extract::Request) 
             on_end(summary);
         }
     })
+}
+
+fn refused_response(refused: &teler_tokio::Refusal) -> Response {
+    let status = StatusCode::from_u16(refused.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    tracing::info!(%status, reason = %refused.reason, "media stream refused");
+    let mut resp = (status, refused.reason.clone()).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    resp
 }
 
 async fn flow(State(app): State<Arc<App>>, RawQuery(query): RawQuery, body: Bytes) -> Response {
@@ -286,12 +320,9 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
         // A fleet dedupes across instances: a retried delivery may land on another one. If
         // Redis cannot answer, the delivery is processed (fail open) and counted.
         (Some(key), Some((fleet, _))) => {
-            let (fleet, key) = (fleet.clone(), key.into_owned());
-            let verdict = tokio::task::spawn_blocking(move || {
-                fleet.remember_once(OnceKind::WebhookEvent, key.as_bytes(), WEBHOOK_DEDUPE_TTL)
-            })
-            .await
-            .unwrap_or(Verdict::AcceptUnchecked);
+            let verdict = fleet
+                .remember_once(OnceKind::WebhookEvent, key.as_bytes(), WEBHOOK_DEDUPE_TTL)
+                .await;
             verdict != Verdict::Duplicate
         }
         (Some(key), None) => app.seen.lock().map(|mut s| s.insert(&key)).unwrap_or(true),
@@ -385,7 +416,7 @@ async fn hangup(State(app): State<Arc<App>>, Path(call_id): Path<String>) -> Res
     // Teler's `call_id` from the stream's `start` frame.
     let Some(handle) = app.connector.calls().by_call_id(&call_id) else {
         if let Some((fleet, _)) = &app.fleet {
-            return hangup_elsewhere(&app, fleet.clone(), call_id).await;
+            return hangup_elsewhere(&app, fleet, call_id).await;
         }
         return json_response(
             StatusCode::NOT_FOUND,
@@ -466,7 +497,7 @@ const WEBHOOK_DEDUPE_TTL: std::time::Duration = std::time::Duration::from_secs(2
 
 /// The hangup of a call bridged on another fleet instance: the REST hangup from here, and
 /// the stop over the fleet's command bus to the instance that bridges it.
-async fn hangup_elsewhere(app: &App, fleet: Arc<RedisFleet>, call_id: String) -> Response {
+async fn hangup_elsewhere(app: &App, fleet: &AsyncRedisFleet, call_id: String) -> Response {
     let rest = match &app.rest {
         None => None,
         Some((client, _)) => Some(
@@ -481,14 +512,15 @@ async fn hangup_elsewhere(app: &App, fleet: Arc<RedisFleet>, call_id: String) ->
             },
         ),
     };
-    let calls = app.connector.calls().clone();
-    let id = call_id.clone();
-    let sent = tokio::task::spawn_blocking(move || {
-        let stop = teler_tokio::media::Command::stop("hangup requested");
-        fleet.send_command(&calls, &id, stop, std::time::Duration::from_secs(2))
-    })
-    .await
-    .unwrap_or(Err(teler_tokio::fleet::StoreError::Timeout));
+    let stop = teler_tokio::media::Command::stop("hangup requested");
+    let sent = fleet
+        .send_command(
+            app.connector.calls(),
+            &call_id,
+            stop,
+            std::time::Duration::from_secs(2),
+        )
+        .await;
     tracing::info!(call_id = %call_id, rest = ?rest, bus = ?sent, "hangup requested (fleet)");
     let (status, error) = match &sent {
         Ok(Outcome::Delivered | Outcome::Ended) => (StatusCode::OK, None),

@@ -33,9 +33,8 @@ pub use bridge::{CLOSE_TIMEOUT, StreamConnector};
 pub use rest::AsyncClient;
 pub use rustls;
 pub use teler_core;
-/// A fleet of instances sharing state on Redis (feature `redis`).
 #[cfg(feature = "redis")]
-pub use teler_io::fleet;
+pub mod fleet;
 pub use teler_io::websocket_config;
 pub use teler_io::{CallHandle, Calls, DrainReport, SendError, observe};
 

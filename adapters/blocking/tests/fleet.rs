@@ -6,7 +6,6 @@
 mod common;
 
 use std::net::TcpStream;
-use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,58 +14,9 @@ use teler_blocking::ServeConfig;
 use teler_blocking::fleet::RedisFleet;
 use teler_blocking::media::{BridgeConfig, Command, STOP_REASON};
 use teler_core::fleet::{InstanceId, Keys, OnceKind, Outcome, Verdict};
+use teler_test_support::redis::Redis;
 
 const LIMIT: Duration = Duration::from_secs(90);
-
-/// A `redis-server` child on 127.0.0.1, killed on drop.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Redis::start_on(port)
-    }
-
-    fn start_on(port: u16) -> Redis {
-        let child = Process::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (Debian: apt-get install redis-server; .ci/run does it)");
-        let r = Redis { child, port };
-        // Synchronise on the server accepting connections.
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn kill(mut self) -> u16 {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.port
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn fleet(redis: &Redis, name: &str, prefix: &str) -> Arc<RedisFleet> {
     Arc::new(

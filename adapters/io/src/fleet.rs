@@ -29,8 +29,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, mpsc};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -57,7 +58,9 @@ fn store_error(e: &redis::RedisError) -> StoreError {
     }
 }
 
-/// What the failure policies did, since the fleet was made.
+/// What the failure policies did, since the fleet was made. With the `metrics` feature each
+/// count is also a counter: `teler_fleet_webhooks_unchecked_total`,
+/// `teler_fleet_tokens_refused_unchecked_total`, `teler_fleet_store_errors_total`.
 #[derive(Debug, Default)]
 pub struct FleetCounters {
     /// Webhook deliveries processed unchecked because Redis could not answer (fail open).
@@ -68,6 +71,38 @@ pub struct FleetCounters {
     pub store_errors: AtomicU64,
 }
 
+impl FleetCounters {
+    /// Counts one failed Redis operation.
+    pub fn store_error(&self) {
+        self.store_errors.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        metrics::counter!("teler_fleet_store_errors_total").increment(1);
+    }
+
+    /// Counts what the failure policy did with `verdict` (nothing for a checked answer), with
+    /// a warning.
+    pub fn policy(&self, verdict: Verdict) {
+        match verdict {
+            Verdict::AcceptUnchecked => {
+                self.webhooks_unchecked.fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "metrics")]
+                metrics::counter!("teler_fleet_webhooks_unchecked_total").increment(1);
+                #[cfg(feature = "tracing")]
+                tracing::warn!("webhook dedupe unavailable: delivery processed unchecked");
+            }
+            Verdict::Refuse => {
+                self.tokens_refused_unchecked
+                    .fetch_add(1, Ordering::Relaxed);
+                #[cfg(feature = "metrics")]
+                metrics::counter!("teler_fleet_tokens_refused_unchecked_total").increment(1);
+                #[cfg(feature = "tracing")]
+                tracing::warn!("token store unavailable: media token refused");
+            }
+            Verdict::Accept | Verdict::Duplicate => {}
+        }
+    }
+}
+
 /// One instance's view of the fleet's shared state on Redis (see the [module docs](self)).
 pub struct RedisFleet {
     client: redis::Client,
@@ -76,8 +111,7 @@ pub struct RedisFleet {
     timeout: Duration,
     heartbeat_ttl: Duration,
     conn: Mutex<Option<redis::Connection>>,
-    pending: Mutex<HashMap<u64, mpsc::Sender<Outcome>>>,
-    next_id: AtomicU64,
+    pending: shared::Pending,
     counters: FleetCounters,
 }
 
@@ -109,8 +143,7 @@ impl RedisFleet {
             timeout: DEFAULT_TIMEOUT,
             heartbeat_ttl: teler_core::fleet::DEFAULT_HEARTBEAT_TTL,
             conn: Mutex::new(None),
-            pending: Mutex::new(HashMap::new()),
-            next_id: AtomicU64::new(1),
+            pending: shared::Pending::default(),
             counters: FleetCounters::default(),
         })
     }
@@ -163,7 +196,7 @@ impl RedisFleet {
             match c {
                 Ok(c) => *slot = Some(c),
                 Err(e) => {
-                    self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    self.counters.store_error();
                     return Err(store_error(&e));
                 }
             }
@@ -173,7 +206,7 @@ impl RedisFleet {
         };
         op(conn).map_err(|e| {
             *slot = None;
-            self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+            self.counters.store_error();
             store_error(&e)
         })
     }
@@ -184,41 +217,16 @@ impl RedisFleet {
     /// # Errors
     /// [`StoreError`] when Redis cannot answer within the timeout.
     pub fn first_time(&self, kind: OnceKind, id: &[u8], ttl: Duration) -> Result<bool, StoreError> {
-        let key = self.keys.once(kind, id);
-        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.with(|c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(ms)
-                .query::<Option<String>>(c)
-        })
-        .map(|set| set.is_some())
+        let cmd = shared::set_once(&self.keys, kind, id, ttl);
+        self.with(|c| cmd.query::<Option<String>>(c))
+            .map(|set| set.is_some())
     }
 
     /// [`first_time`](Self::first_time) under the fleet's failure policy, counted: what to
     /// do with a webhook delivery or a media token.
     pub fn remember_once(&self, kind: OnceKind, id: &[u8], ttl: Duration) -> Verdict {
         let v = verdict(kind, self.first_time(kind, id, ttl));
-        match v {
-            Verdict::AcceptUnchecked => {
-                self.counters
-                    .webhooks_unchecked
-                    .fetch_add(1, Ordering::Relaxed);
-                #[cfg(feature = "tracing")]
-                tracing::warn!("webhook dedupe unavailable: delivery processed unchecked");
-            }
-            Verdict::Refuse => {
-                self.counters
-                    .tokens_refused_unchecked
-                    .fetch_add(1, Ordering::Relaxed);
-                #[cfg(feature = "tracing")]
-                tracing::warn!("token store unavailable: media token refused");
-            }
-            _ => {}
-        }
+        self.counters.policy(v);
         v
     }
 
@@ -228,46 +236,20 @@ impl RedisFleet {
     /// # Errors
     /// [`StoreError`] when Redis cannot answer.
     pub fn locate(&self, call_id: &str) -> Result<Option<InstanceId>, StoreError> {
-        let key = self.keys.call(call_id);
-        let raw = self.with(|c| redis::cmd("GET").arg(&key).query::<Option<Vec<u8>>>(c))?;
-        Ok(raw
-            .and_then(|r| CallEntry::parse(&r).ok())
-            .filter(|e| e.call_id == call_id)
-            .map(|e| e.instance))
+        let cmd = redis::cmd("GET").arg(self.keys.call(call_id)).to_owned();
+        let raw = self.with(|c| cmd.query::<Option<Vec<u8>>>(c))?;
+        Ok(shared::entry_instance(raw, call_id))
     }
 
     fn register(&self, call_id: &str) -> Result<(), StoreError> {
-        let entry = CallEntry {
-            call_id: call_id.to_owned(),
-            instance: self.instance.clone(),
-        };
-        let ms = u64::try_from(self.heartbeat_ttl.as_millis()).unwrap_or(u64::MAX);
-        let key = self.keys.call(call_id);
-        self.with(|c| {
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(entry.to_json())
-                .arg("PX")
-                .arg(ms)
-                .query::<()>(c)
-        })
+        let cmd = shared::register(&self.keys, &self.instance, call_id, self.heartbeat_ttl);
+        self.with(|c| cmd.query::<()>(c))
     }
 
     /// Removes a call's entry if this instance still owns it.
     fn unregister(&self, call_id: &str) -> Result<(), StoreError> {
-        const DEL_IF_MINE: &str = r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
-        let entry = CallEntry {
-            call_id: call_id.to_owned(),
-            instance: self.instance.clone(),
-        };
-        let key = self.keys.call(call_id);
-        self.with(|c| {
-            redis::Script::new(DEL_IF_MINE)
-                .key(&key)
-                .arg(entry.to_json())
-                .invoke::<i64>(c)
-        })
-        .map(|_| ())
+        let script = shared::unregister(&self.keys, &self.instance, call_id);
+        self.with(|c| script.invoke::<i64>(c)).map(|_| ())
     }
 
     /// Carries out `command` on call `call_id` wherever it is bridged, and says what
@@ -286,39 +268,42 @@ impl RedisFleet {
         wait: Duration,
     ) -> Result<Outcome, StoreError> {
         if let Some(h) = local.by_call_id(call_id) {
-            return Ok(outcome_of(h.send(command)));
+            return Ok(shared::outcome_of(h.send(command)));
         }
         let Some(instance) = self.locate(call_id)? else {
             return Ok(Outcome::NotFound);
         };
-        let Some(wire) = WireCommand::from_command(&command) else {
-            return Ok(Outcome::Invalid {
-                message: "this command does not cross the bus".into(),
-            });
+        let request = match self
+            .pending
+            .request(&self.keys, &self.instance, call_id, &command)
+        {
+            Ok(r) => r,
+            Err(outcome) => return Ok(outcome),
         };
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::channel();
-        lock(&self.pending).insert(id, tx);
-        let msg = BusMessage::Request {
-            id,
-            call_id: call_id.to_owned(),
-            command: wire,
-            reply_to: self.keys.bus(&self.instance),
-        };
-        let channel = self.keys.bus(&instance);
-        let sent = self.with(|c| {
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(msg.to_json())
-                .query::<i64>(c)
-        });
-        let result = match sent {
+        let publish = redis::cmd("PUBLISH")
+            .arg(self.keys.bus(&instance))
+            .arg(&request.payload)
+            .to_owned();
+        let result = match self.with(|c| publish.query::<i64>(c)) {
             // Nobody listens on that instance's channel: it is gone.
             Ok(0) => Ok(Outcome::NotFound),
-            Ok(_) => rx.recv_timeout(wait).map_err(|_| StoreError::Timeout),
+            Ok(_) => {
+                let deadline = Instant::now() + wait;
+                loop {
+                    let listener = self.pending.listen();
+                    if let Some(outcome) = self.pending.take(request.id) {
+                        break Ok(outcome);
+                    }
+                    if event_listener::Listener::wait_deadline(listener, deadline).is_none()
+                        && Instant::now() >= deadline
+                    {
+                        break self.pending.take(request.id).ok_or(StoreError::Timeout);
+                    }
+                }
+            }
             Err(e) => Err(e),
         };
-        lock(&self.pending).remove(&id);
+        self.pending.forget(request.id);
         result
     }
 
@@ -362,7 +347,7 @@ impl RedisFleet {
             let mut conn = match conn {
                 Ok(c) => c,
                 Err(_) => {
-                    self.counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    self.counters.store_error();
                     thread::sleep(RECONNECT_BACKOFF);
                     continue;
                 }
@@ -382,42 +367,14 @@ impl RedisFleet {
                     Err(e) if e.is_timeout() => continue,
                     Err(_) => break, // reconnect
                 };
-                match BusMessage::parse(msg.get_payload_bytes()) {
-                    Ok(BusMessage::Request {
-                        id,
-                        call_id,
-                        command,
-                        reply_to,
-                    }) => {
-                        let outcome = match (command.into_command(), calls.by_call_id(&call_id)) {
-                            (Err(e), _) => Outcome::Invalid {
-                                message: e.to_string(),
-                            },
-                            (Ok(_), None) => Outcome::NotFound,
-                            (Ok(c), Some(h)) => outcome_of(h.send(c)),
-                        };
-                        // Answers go only to another instance's bus channel.
-                        if reply_to.starts_with(&bus_prefix) {
-                            let reply = BusMessage::Reply { id, outcome }.to_json();
-                            let _ = self.with(|c| {
-                                redis::cmd("PUBLISH")
-                                    .arg(&reply_to)
-                                    .arg(reply)
-                                    .query::<i64>(c)
-                            });
-                        }
-                    }
-                    Ok(BusMessage::Reply { id, outcome }) => {
-                        if let Some(tx) = lock(&self.pending).remove(&id) {
-                            let _ = tx.send(outcome);
-                        }
-                    }
-                    _ => {
-                        #[cfg(feature = "tracing")]
-                        tracing::debug!(
-                            "fleet bus: a message that is not a bus message was ignored"
-                        );
-                    }
+                if let Some((channel, reply)) = shared::on_bus_message(
+                    calls,
+                    &bus_prefix,
+                    &self.pending,
+                    msg.get_payload_bytes(),
+                ) {
+                    let publish = redis::cmd("PUBLISH").arg(channel).arg(reply).to_owned();
+                    let _ = self.with(|c| publish.query::<i64>(c));
                 }
             }
             thread::sleep(RECONNECT_BACKOFF);
@@ -425,49 +382,27 @@ impl RedisFleet {
     }
 
     fn run_heartbeat(&self, calls: &Calls, stop: &AtomicBool) {
-        let every = self.heartbeat_ttl / 3;
-        let mut registered: HashSet<String> = HashSet::new();
-        let mut next_refresh = Instant::now();
+        let mut beat = shared::Heartbeat::new(self.heartbeat_ttl, Instant::now());
         while !stop.load(Ordering::Acquire) {
             let listener = calls.changed();
-            let live: HashSet<String> = calls
-                .list()
-                .iter()
-                .filter_map(|h| h.call_id().map(str::to_owned))
-                .collect();
-            let refresh = Instant::now() >= next_refresh;
-            for id in &live {
-                if (refresh || !registered.contains(id)) && self.register(id).is_ok() {
-                    registered.insert(id.clone());
+            let plan = beat.plan(calls, Instant::now());
+            for id in plan.register {
+                if self.register(&id).is_ok() {
+                    beat.registered(id);
                 }
             }
-            if refresh {
-                next_refresh = Instant::now() + every;
-            }
-            let ended: Vec<String> = registered.difference(&live).cloned().collect();
-            for id in ended {
+            for id in plan.unregister {
                 if self.unregister(&id).is_ok() {
-                    registered.remove(&id);
+                    beat.unregistered(&id);
                 }
             }
             // Woken by a call's start or end; at least every second, to see the stop flag.
-            let until = next_refresh.min(Instant::now() + Duration::from_secs(1));
+            let until = beat.wake_at(Instant::now());
             event_listener::Listener::wait_deadline(listener, until);
         }
-        for id in registered {
+        for id in beat.into_registered() {
             let _ = self.unregister(&id);
         }
-    }
-}
-
-fn outcome_of(r: Result<(), SendError>) -> Outcome {
-    match r {
-        Ok(()) => Outcome::Delivered,
-        Err(SendError::Ended) => Outcome::Ended,
-        Err(SendError::QueueFull) => Outcome::QueueFull,
-        Err(e) => Outcome::Invalid {
-            message: e.to_string(),
-        },
     }
 }
 
@@ -493,6 +428,270 @@ impl Drop for FleetGuard {
         self.stop.store(true, Ordering::Release);
         for t in self.threads.drain(..) {
             let _ = t.join();
+        }
+    }
+}
+
+/// What the blocking [`RedisFleet`] and the async one (`teler_async::fleet`) share: the
+/// Redis commands, the bus's request and answer bookkeeping, what an instance answers to a
+/// bus message, and the heartbeat's plan. Not a stable API.
+#[doc(hidden)]
+pub mod shared {
+    use super::*;
+
+    /// `SET key 1 NX PX ttl`: remember-once.
+    pub fn set_once(keys: &Keys, kind: OnceKind, id: &[u8], ttl: Duration) -> redis::Cmd {
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::cmd("SET")
+            .arg(keys.once(kind, id))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms)
+            .to_owned()
+    }
+
+    /// `SET call-key entry PX ttl`: a live call's directory entry, (re)written by its
+    /// instance's heartbeat.
+    pub fn register(
+        keys: &Keys,
+        instance: &InstanceId,
+        call_id: &str,
+        ttl: Duration,
+    ) -> redis::Cmd {
+        let entry = CallEntry {
+            call_id: call_id.to_owned(),
+            instance: instance.clone(),
+        };
+        let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        redis::cmd("SET")
+            .arg(keys.call(call_id))
+            .arg(entry.to_json())
+            .arg("PX")
+            .arg(ms)
+            .to_owned()
+    }
+
+    static DEL_IF_MINE: LazyLock<redis::Script> = LazyLock::new(|| {
+        redis::Script::new(
+            r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
+        )
+    });
+
+    /// Deletes a call's entry if `instance` still owns it (a script: read and delete in one
+    /// step, so another instance's newer entry is never removed).
+    pub fn unregister(
+        keys: &Keys,
+        instance: &InstanceId,
+        call_id: &str,
+    ) -> redis::ScriptInvocation<'static> {
+        let entry = CallEntry {
+            call_id: call_id.to_owned(),
+            instance: instance.clone(),
+        };
+        let mut invocation = DEL_IF_MINE.key(keys.call(call_id));
+        invocation.arg(entry.to_json());
+        invocation
+    }
+
+    /// The instance named by a directory entry, if it is one for `call_id`.
+    pub fn entry_instance(raw: Option<Vec<u8>>, call_id: &str) -> Option<InstanceId> {
+        raw.and_then(|r| CallEntry::parse(&r).ok())
+            .filter(|e| e.call_id == call_id)
+            .map(|e| e.instance)
+    }
+
+    /// A local command's result as the bus reports it.
+    pub fn outcome_of(r: Result<(), SendError>) -> Outcome {
+        match r {
+            Ok(()) => Outcome::Delivered,
+            Err(SendError::Ended) => Outcome::Ended,
+            Err(SendError::QueueFull) => Outcome::QueueFull,
+            Err(e) => Outcome::Invalid {
+                message: e.to_string(),
+            },
+        }
+    }
+
+    /// Commands this instance sent over the bus and is waiting to hear about.
+    #[derive(Debug, Default)]
+    pub struct Pending {
+        next_id: AtomicU64,
+        answers: Mutex<HashMap<u64, Option<Outcome>>>,
+        answered: event_listener::Event,
+    }
+
+    /// A bus request, ready to publish.
+    #[derive(Debug)]
+    pub struct Request {
+        /// Its id, to [`take`](Pending::take) its answer and [`forget`](Pending::forget) it.
+        pub id: u64,
+        /// The message.
+        pub payload: String,
+    }
+
+    impl Pending {
+        /// Registers a request for `command` on `call_id`, answered on `instance`'s channel;
+        /// `Err` with the outcome to report for a command that does not cross the bus.
+        pub fn request(
+            &self,
+            keys: &Keys,
+            instance: &InstanceId,
+            call_id: &str,
+            command: &Command,
+        ) -> Result<Request, Outcome> {
+            let Some(wire) = WireCommand::from_command(command) else {
+                return Err(Outcome::Invalid {
+                    message: "this command does not cross the bus".into(),
+                });
+            };
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            lock(&self.answers).insert(id, None);
+            let payload = BusMessage::Request {
+                id,
+                call_id: call_id.to_owned(),
+                command: wire,
+                reply_to: keys.bus(instance),
+            }
+            .to_json();
+            Ok(Request { id, payload })
+        }
+
+        /// Notified by every answer (listen before [`take`](Self::take), then wait).
+        pub fn listen(&self) -> event_listener::EventListener {
+            self.answered.listen()
+        }
+
+        /// The answer to request `id`, once it came (removing it).
+        pub fn take(&self, id: u64) -> Option<Outcome> {
+            let mut answers = lock(&self.answers);
+            match answers.get(&id) {
+                Some(Some(_)) => answers.remove(&id).flatten(),
+                _ => None,
+            }
+        }
+
+        /// Stops waiting for request `id`.
+        pub fn forget(&self, id: u64) {
+            lock(&self.answers).remove(&id);
+        }
+
+        fn answer(&self, id: u64, outcome: Outcome) {
+            if let Some(slot) = lock(&self.answers).get_mut(&id) {
+                *slot = Some(outcome);
+                self.answered.notify(usize::MAX);
+            }
+        }
+    }
+
+    /// What an instance does with one bus message: a request for one of its calls is
+    /// carried out through the call's handle and answered (the channel and message to
+    /// publish are returned; answers go only to another instance's bus channel); an answer
+    /// to one of its own requests is handed to the waiting sender; anything else is ignored.
+    pub fn on_bus_message(
+        calls: &Calls,
+        bus_prefix: &str,
+        pending: &Pending,
+        payload: &[u8],
+    ) -> Option<(String, String)> {
+        match BusMessage::parse(payload) {
+            Ok(BusMessage::Request {
+                id,
+                call_id,
+                command,
+                reply_to,
+            }) => {
+                let outcome = match (command.into_command(), calls.by_call_id(&call_id)) {
+                    (Err(e), _) => Outcome::Invalid {
+                        message: e.to_string(),
+                    },
+                    (Ok(_), None) => Outcome::NotFound,
+                    (Ok(c), Some(h)) => outcome_of(h.send(c)),
+                };
+                reply_to
+                    .starts_with(bus_prefix)
+                    .then(|| (reply_to, BusMessage::Reply { id, outcome }.to_json()))
+            }
+            Ok(BusMessage::Reply { id, outcome }) => {
+                pending.answer(id, outcome);
+                None
+            }
+            _ => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!("fleet bus: a message that is not a bus message was ignored");
+                None
+            }
+        }
+    }
+
+    /// The heartbeat's bookkeeping: which live calls to (re)register and which ended calls
+    /// to remove, each turn.
+    #[derive(Debug)]
+    pub struct Heartbeat {
+        every: Duration,
+        next_refresh: Instant,
+        registered: HashSet<String>,
+    }
+
+    /// One turn's work.
+    #[derive(Debug, Default)]
+    pub struct Plan {
+        /// Calls to write (new ones, and every one when a refresh is due).
+        pub register: Vec<String>,
+        /// Ended calls whose entries to remove.
+        pub unregister: Vec<String>,
+    }
+
+    impl Heartbeat {
+        /// Refreshes every third of `ttl`, the first time at `now`.
+        pub fn new(ttl: Duration, now: Instant) -> Self {
+            Heartbeat {
+                every: ttl / 3,
+                next_refresh: now,
+                registered: HashSet::new(),
+            }
+        }
+
+        /// This turn's work for the live `calls` at `now`.
+        pub fn plan(&mut self, calls: &Calls, now: Instant) -> Plan {
+            let live: HashSet<String> = calls
+                .list()
+                .iter()
+                .filter_map(|h| h.call_id().map(str::to_owned))
+                .collect();
+            let refresh = now >= self.next_refresh;
+            if refresh {
+                self.next_refresh = now + self.every;
+            }
+            Plan {
+                register: live
+                    .iter()
+                    .filter(|id| refresh || !self.registered.contains(*id))
+                    .cloned()
+                    .collect(),
+                unregister: self.registered.difference(&live).cloned().collect(),
+            }
+        }
+
+        /// `id`'s entry was written.
+        pub fn registered(&mut self, id: String) {
+            self.registered.insert(id);
+        }
+
+        /// `id`'s entry was removed.
+        pub fn unregistered(&mut self, id: &str) {
+            self.registered.remove(id);
+        }
+
+        /// When the next turn is due unless a call starts or ends first: the next refresh,
+        /// and at least every second (to see a stop request).
+        pub fn wake_at(&self, now: Instant) -> Instant {
+            self.next_refresh.min(now + Duration::from_secs(1))
+        }
+
+        /// The calls whose entries are written (to remove when the instance stops).
+        pub fn into_registered(self) -> HashSet<String> {
+            self.registered
         }
     }
 }

@@ -334,29 +334,13 @@ impl MediaTokens {
 
     /// Checks one request target (path and query) at `now` (unix seconds).
     pub fn check(&self, target: &str, now: u64) -> Result<TokenClaims, Refusal> {
-        let token = token_from_query(target).unwrap_or("");
-        let claims = self
-            .key
-            .verify(token, now)
-            .map_err(|e| Refusal::new(401, format!("media stream refused: {e}")))?;
-        if self.refuse_subject.as_deref() == Some(claims.call_id.as_str()) {
-            return Err(Refusal::new(401, "media stream refused: not a media token"));
-        }
+        let (claims, token) = self.verify(target, now)?;
         #[cfg(feature = "redis")]
         if let Some(fleet) = &self.fleet {
-            use teler_core::fleet::{OnceKind, Verdict};
-            let ttl = Duration::from_secs(claims.expires_at.saturating_sub(now).max(1));
-            return match fleet.remember_once(OnceKind::MediaToken, token.as_bytes(), ttl) {
-                Verdict::Accept => Ok(claims),
-                Verdict::Duplicate => Err(Refusal::new(
-                    401,
-                    "media stream refused: the token was already used",
-                )),
-                _ => Err(Refusal::new(
-                    503,
-                    "media stream refused: the token store is unavailable, retry later",
-                )),
-            };
+            use teler_core::fleet::OnceKind;
+            let ttl = token_lifetime(&claims, now);
+            let verdict = fleet.remember_once(OnceKind::MediaToken, token.as_bytes(), ttl);
+            return token_verdict(verdict).map(|()| claims);
         }
         let fresh = self
             .used
@@ -372,6 +356,22 @@ impl MediaTokens {
         Ok(claims)
     }
 
+    /// Checks a target's token (signature, expiry, subject) without remembering it: the
+    /// claims and the token itself, for a single-use check against a store of your own (an
+    /// async fleet's `check_media_token` does it this way, with [`token_lifetime`] and
+    /// [`token_verdict`]).
+    pub fn verify<'t>(&self, target: &'t str, now: u64) -> Result<(TokenClaims, &'t str), Refusal> {
+        let token = token_from_query(target).unwrap_or("");
+        let claims = self
+            .key
+            .verify(token, now)
+            .map_err(|e| Refusal::new(401, format!("media stream refused: {e}")))?;
+        if self.refuse_subject.as_deref() == Some(claims.call_id.as_str()) {
+            return Err(Refusal::new(401, "media stream refused: not a media token"));
+        }
+        Ok((claims, token))
+    }
+
     /// As an [`AuthHook`] for [`ServeConfig::auth`].
     pub fn hook(self) -> impl Fn(&Request) -> Result<(), Refusal> + Send + Sync + 'static {
         move |req: &Request| {
@@ -382,6 +382,28 @@ impl MediaTokens {
                 .unwrap_or("");
             self.check(target, unix_now()).map(|_| ())
         }
+    }
+}
+
+/// How long a used token must be remembered: until it expires (at least a second).
+pub fn token_lifetime(claims: &TokenClaims, now: u64) -> Duration {
+    Duration::from_secs(claims.expires_at.saturating_sub(now).max(1))
+}
+
+/// A single-use check's verdict as the server answers it: a first use passes, a reuse is
+/// 401, and a store that could not answer is 503 with `Retry-After` (fail closed).
+pub fn token_verdict(verdict: teler_core::fleet::Verdict) -> Result<(), Refusal> {
+    use teler_core::fleet::Verdict;
+    match verdict {
+        Verdict::Accept | Verdict::AcceptUnchecked => Ok(()),
+        Verdict::Duplicate => Err(Refusal::new(
+            401,
+            "media stream refused: the token was already used",
+        )),
+        Verdict::Refuse => Err(Refusal::new(
+            503,
+            "media stream refused: the token store is unavailable, retry later",
+        )),
     }
 }
 

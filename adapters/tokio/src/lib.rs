@@ -101,9 +101,15 @@ pub use teler_async;
 pub mod axum_ws;
 pub mod rest;
 pub use rest::AsyncClient;
-/// A fleet of instances sharing state on Redis (feature `redis`).
 #[cfg(feature = "redis")]
-pub use teler_async::fleet;
+pub mod fleet {
+    //! A fleet of instances sharing state on Redis (feature `redis`): [`AsyncRedisFleet`] on
+    //! tokio, the blocking [`RedisFleet`] on threads of its own, and the pure types (see
+    //! [`teler_async::fleet`]).
+    pub use teler_async::fleet::*;
+    /// The async fleet client on tokio (see [`teler_async::fleet::AsyncRedisFleet`]).
+    pub type AsyncRedisFleet = teler_async::fleet::AsyncRedisFleet<crate::Tokio>;
+}
 pub use teler_async::{
     CallHandle, Calls, DrainReport, MediaTokens, Refusal, SendError, ServeConfig, observe,
 };
