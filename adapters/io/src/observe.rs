@@ -124,6 +124,18 @@ pub fn describe() {
             "teler_rest_requests_total",
             "REST attempts by status (error: no answer)."
         );
+        describe_counter!(
+            "teler_fleet_webhooks_unchecked_total",
+            "Webhook deliveries processed without the fleet-wide dedupe because Redis could not answer (fail open)."
+        );
+        describe_counter!(
+            "teler_fleet_tokens_refused_unchecked_total",
+            "Media streams refused because Redis could not check their token (fail closed)."
+        );
+        describe_counter!(
+            "teler_fleet_store_errors_total",
+            "Fleet Redis operations that failed (timeouts, connection errors)."
+        );
     }
 }
 

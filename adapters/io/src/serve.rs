@@ -319,6 +319,11 @@ impl MediaTokens {
     /// Remembers used tokens fleet-wide in `fleet`'s Redis instead of in this process: a
     /// token used on one instance is refused on every other. When Redis cannot answer, the
     /// stream is refused (503 with `Retry-After`: fail closed) and counted.
+    ///
+    /// The check blocks the handshake's thread for at most the fleet's operation timeout:
+    /// right for a blocking server. In an async server, check in your route with the async
+    /// client instead (`AsyncRedisFleet::check_media_token` in `teler-tokio`/`teler-smol`),
+    /// so a slow Redis never holds an executor thread.
     #[cfg(feature = "redis")]
     pub fn fleet(mut self, fleet: Arc<crate::fleet::RedisFleet>) -> Self {
         self.fleet = Some(fleet);

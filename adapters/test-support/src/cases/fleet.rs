@@ -148,7 +148,8 @@ macro_rules! async_fleet_cases {
 
         #[test]
         fn with_redis_down_the_async_policies_hold_and_it_recovers() {
-            watchdog(LIMIT, || {
+            let (_logs, snap) = teler_test_support::observe::install();
+            watchdog(LIMIT, move || {
                 let redis = Redis::start();
                 let remote = FakeRemote::echo_agent();
                 let (fa, fc) = (fleet(&redis, "a", "down"), fleet(&redis, "c", "down"));
@@ -170,6 +171,16 @@ macro_rules! async_fleet_cases {
                 let c = fa.counters();
                 assert_eq!((c.tokens_refused_unchecked.load(Relaxed), c.webhooks_unchecked.load(Relaxed)), (1, 1));
                 assert!(c.store_errors.load(Relaxed) >= 3);
+                // The same counts as metrics (the recorder is process-wide and other tests
+                // in this binary count too: at least ours).
+                let m = teler_test_support::observe::Metrics::take(snap);
+                for name in [
+                    "teler_fleet_tokens_refused_unchecked_total",
+                    "teler_fleet_webhooks_unchecked_total",
+                    "teler_fleet_store_errors_total",
+                ] {
+                    assert!(m.get(name, &[]).unwrap_or(0.0) >= 1.0, "{name}");
+                }
                 // The call flows: nothing on its path waits on Redis.
                 for i in 0..20 {
                     send_text(&mut teler, audio_msg(i + 1, &payload(8, i)));
