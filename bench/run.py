@@ -53,8 +53,15 @@ SCENARIOS = {
     "s500": (2000, 500, "python,handwritten,tokio,smol,blocking,floor",
              "CPU per relayed frame, 500 ms frames, 2,000 calls"),
     "cap20": (500, 20, "tokio,smol", "capacity: 500 calls, 20 ms frames, p99 <= 20 ms"),
-    "cap500": (5000, 500, "tokio,smol", "capacity: 5,000 calls, 500 ms frames, p99 <= 50 ms"),
 }
+# Capacity searches: name: (chunk_ms, first and step call count, p99 bound ms, default
+# subjects). The largest call count (in steps) whose round-trip p99 stays at or under the
+# bound, with no frame lost and no stream failing, is the subject's capacity: a slower
+# machine moves every subject's capacity, not the target (a ratio to the floor's).
+SEARCHES = {
+    "cap500": (500, 500, 50.0, "tokio,smol,floor,handwritten"),
+}
+SEARCH_MAX_CALLS = 12000
 ALL_SUBJECTS = ["python", "handwritten", "tokio", "smol", "blocking", "floor"]
 AGENT_ADDR = "127.0.0.1:18090"
 
@@ -96,7 +103,8 @@ def subject_cmd(name, args, addr):
     """(argv, extra env, load URL) of a subject listening on addr."""
     ex = Path(args.bin_dir) / "examples"
     remote = f"ws://{AGENT_ADDR}/"
-    env = {"BIND_ADDR": addr, "REMOTE_WS_URL": remote}
+    # The examples refuse calls past MAX_CALLS (1000 by default): the scenarios go past it.
+    env = {"BIND_ADDR": addr, "REMOTE_WS_URL": remote, "MAX_CALLS": "100000"}
     url = f"ws://{addr}/media-stream"
     if name == "python":
         return [args.python, str(ROOT / "bench" / "python_bridge.py")], env, url
@@ -146,11 +154,13 @@ def cpu_at(samples, t):
     return samples[-1][1] if samples else 0.0
 
 
-def run_subject(name, scenario, args, port):
-    calls, chunk_ms, _, _ = SCENARIOS[scenario]
+def run_subject(name, scenario, args, port, calls=None, chunk_ms=None):
+    if calls is None:
+        calls, chunk_ms, _, _ = SCENARIOS[scenario]
+        calls = args.calls or calls
     addr = f"127.0.0.1:{port}"
     argv, env, url = subject_cmd(name, args, addr)
-    log = open(Path(args.out_dir) / f"{scenario}-{name}.log", "w")
+    log = open(Path(args.out_dir) / f"{scenario}-{name}-{calls}.log", "w")
     proc = subprocess.Popen(argv, env={**os.environ, **env}, stdout=log, stderr=log,
                             preexec_fn=raise_nofile)
     result = {"scenario": scenario, "subject": name, "calls": calls, "chunk_ms": chunk_ms}
@@ -163,7 +173,7 @@ def run_subject(name, scenario, args, port):
         agent_pid = args.agent_pid
         sampler = Sampler([proc.pid, agent_pid])
         sampler.start()
-        report_file = Path(args.out_dir) / f"{scenario}-{name}-load.json"
+        report_file = Path(args.out_dir) / f"{scenario}-{name}-{calls}-load.json"
         load = [str(Path(args.bin_dir) / "teler-emulator"), "load", "--connect", url,
                 "--streams", str(calls), "--chunk-ms", str(chunk_ms),
                 "--duration", str(args.duration), "--json", str(report_file), "--no-progress"]
@@ -220,6 +230,37 @@ def run_subject(name, scenario, args, port):
         log.close()
 
 
+def search_subject(name, search, args, port):
+    """Raises the call count in steps until the p99 bound breaks: the last step that held."""
+    chunk_ms, step, bound, _ = SEARCHES[search]
+    calls, held, steps = step, 0, []
+    while calls <= SEARCH_MAX_CALLS:
+        print(f"[{time.strftime('%H:%M:%S')}] {search} {name} {calls} calls",
+              file=sys.stderr, flush=True)
+        r = run_subject(name, search, args, port + len(steps), calls, chunk_ms)
+        steps.append(r)
+        ok = ("error" not in r and r["rtt_p99_ms"] is not None and r["rtt_p99_ms"] <= bound
+              and not r["lost"] and not r["errors"] and r["streams_connected"] == calls)
+        print(f"    p99 {fmt(r.get('rtt_p99_ms'), '.1f')} ms, lost {r.get('lost')}, "
+              f"errors {r.get('errors')}: {'held' if ok else 'broke'}",
+              file=sys.stderr, flush=True)
+        time.sleep(1.0)
+        if not ok:
+            break
+        held = calls
+        calls += step
+    last = next((r for r in reversed(steps) if r.get("calls") == held), None)
+    out = {"scenario": search, "subject": name, "capacity_calls": held,
+           "bound_p99_ms": bound, "chunk_ms": chunk_ms,
+           "steps": [{k: r.get(k) for k in ("calls", "rtt_p99_ms", "lost", "errors",
+                                            "cpu_us_per_frame", "rss_per_call_kib")}
+                     for r in steps]}
+    if last:
+        for k in ("cpu_us_per_frame", "rtt_p50_ms", "rtt_p99_ms", "rss_per_call_kib"):
+            out[k] = last.get(k)
+    return out
+
+
 def fmt(v, spec):
     return "-" if v is None else format(v, spec)
 
@@ -267,11 +308,12 @@ def median_rows(runs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenario", action="append", choices=list(SCENARIOS),
-                    help="repeatable; default s20 and s500")
+    ap.add_argument("--scenario", action="append", choices=list(SCENARIOS) + list(SEARCHES),
+                    help="repeatable; default s20 and s500; cap500 searches the capacity")
     ap.add_argument("--subjects", help="comma list (default: the scenario's); one of "
                     + ",".join(ALL_SUBJECTS))
     ap.add_argument("--duration", type=int, default=15, help="seconds of frames (15)")
+    ap.add_argument("--calls", type=int, help="override the scenarios' call count")
     ap.add_argument("--repeat", type=int, default=1, help="runs per subject, interleaved")
     ap.add_argument("--bin-dir", default=os.path.join(
         os.environ.get("CARGO_TARGET_DIR", str(ROOT / "target")), "release"))
@@ -296,6 +338,17 @@ def main():
             raise SystemExit("the agent did not start")
         port = 18100
         for scenario in args.scenario or ["s20", "s500"]:
+            if scenario in SEARCHES:
+                subjects = (args.subjects or SEARCHES[scenario][3]).split(",")
+                for rep in range(args.repeat):
+                    for name in subjects:
+                        port += 100
+                        r = search_subject(name, scenario, args, port)
+                        r["run"] = rep + 1
+                        runs.append(r)
+                        print(f"{scenario} {name}: capacity {r['capacity_calls']} calls "
+                              f"(p99 <= {r['bound_p99_ms']} ms)", file=sys.stderr, flush=True)
+                continue
             subjects = (args.subjects or SCENARIOS[scenario][2]).split(",")
             for rep in range(args.repeat):
                 for name in subjects:
@@ -310,14 +363,18 @@ def main():
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait()
-    medians = median_rows(runs)
+    medians = median_rows([r for r in runs if "capacity_calls" not in r])
     print(table(medians))
+    caps = median_rows([r for r in runs if "capacity_calls" in r])
+    for c in caps:
+        print(f"{c['scenario']} | {c['subject']} | capacity {c['capacity_calls']:.0f} calls "
+              f"(median of {c.get('repeats', 1)}) at p99 <= {c['bound_p99_ms']} ms")
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "cpus": os.cpu_count(),
             "duration_s": args.duration, "repeat": args.repeat,
             "relayed_frame": "each audio frame crossing the subject, either direction"}
     if args.json:
         Path(args.json).write_text(json.dumps(
-            {"meta": meta, "runs": runs, "medians": medians}, indent=2))
+            {"meta": meta, "runs": runs, "medians": medians, "capacity": caps}, indent=2))
     print(f"logs and reports: {args.out_dir}", file=sys.stderr)
 
 

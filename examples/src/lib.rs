@@ -88,6 +88,9 @@ pub struct Settings {
     /// Prometheus text on `GET /metrics` (no metrics endpoint when unset). The tokio servers
     /// serve `/metrics` on their own port instead.
     pub metrics_addr: Option<String>,
+    /// `MAX_CALLS` (default 1000, the server block's): media streams bridged at
+    /// once; more are refused with 503 and `Retry-After` before the upgrade.
+    pub max_calls: usize,
     /// `REDIS_URL` (and `INSTANCE_ID`, default `seed-{pid}`): when set, the seed app runs as
     /// a fleet member sharing webhook dedupe, used media tokens, the live-call directory and
     /// a command bus with the other instances on that Redis (README, "Running a fleet").
@@ -141,11 +144,19 @@ impl Settings {
     /// The server block's settings for these settings: `/media-stream`, the defaults, and
     /// the signed media tokens when `MEDIA_TOKEN_KEY` is set (a flow token is refused).
     pub fn serve_config(&self) -> teler_tokio::ServeConfig {
-        let serve = teler_tokio::ServeConfig::new().path(MEDIA_STREAM_PATH);
+        let serve = self.serve_config_without_tokens();
         match self.media_tokens() {
             Some(tokens) => serve.auth(tokens.hook()),
             None => serve,
         }
+    }
+
+    /// `/media-stream` and `MAX_CALLS`, without the media-token check (a fleet member checks
+    /// tokens in its route, on Redis).
+    pub fn serve_config_without_tokens(&self) -> teler_tokio::ServeConfig {
+        teler_tokio::ServeConfig::new()
+            .path(MEDIA_STREAM_PATH)
+            .max_calls(self.max_calls)
     }
 
     /// The media-token check when `MEDIA_TOKEN_KEY` is set (flow tokens refused), with used
@@ -224,6 +235,17 @@ impl Settings {
             .transpose()
             .map_err(|e| format!("TELER_WEBHOOK_SECRET: {e}"))?;
         let media_token_key = media_token_key(&raw)?;
+        let max_calls = match var("MAX_CALLS") {
+            None => teler_tokio::teler_async::DEFAULT_MAX_CALLS,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "MAX_CALLS={v:?}: a whole number of calls, at least 1"
+                    ));
+                }
+            },
+        };
         let drain_timeout = match var("DRAIN_SECONDS") {
             None => DEFAULT_DRAIN,
             Some(v) => match v.parse::<u64>() {
@@ -257,6 +279,7 @@ impl Settings {
             media_token_key,
             drain_timeout,
             metrics_addr: var("METRICS_ADDR"),
+            max_calls,
             fleet,
         })
     }

@@ -169,7 +169,7 @@ pub fn build(settings: Settings, hooks: Hooks) -> Result<(Router, Arc<Connector>
         // member checks media tokens in the route instead (on Redis, awaited).
         gate: axum_ws::Gate::new(match fleet {
             None => settings.serve_config(),
-            Some(_) => teler_tokio::ServeConfig::new().path(MEDIA_STREAM_PATH),
+            Some(_) => settings.serve_config_without_tokens(),
         })
         .watch(connector.calls()),
         fleet_tokens: fleet.as_ref().and(settings.media_tokens()),
