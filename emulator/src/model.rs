@@ -83,7 +83,9 @@ pub struct MediaStats {
     /// The `call_id` sent in `start`: a UUID unlike the REST id by default, or the REST id
     /// (see [`SocketCallId`](crate::SocketCallId)).
     pub socket_call_id: Option<String>,
-    /// Where the stream went.
+    /// Where the stream went: the flow's `ws_url` (with
+    /// [`balance`](crate::EmulatorBuilder::balance), its path and query at the address whose
+    /// turn it was; the log line `stream … open to` names it).
     pub ws_url: Option<String>,
     /// Inbound sample rate in Hz.
     pub sample_rate: Option<u32>,
@@ -124,6 +126,10 @@ pub struct WebhookDelivery {
     /// True for the deliberate second delivery of
     /// [`webhook_duplicates`](crate::EmulatorBuilder::webhook_duplicates).
     pub duplicate: bool,
+    /// Where this attempt was POSTed: the call's `status_callback_url`, or with
+    /// [`balance`](crate::EmulatorBuilder::balance) that URL sent to the address whose turn
+    /// it was.
+    pub url: String,
     /// The receiver's HTTP status, if it answered.
     pub status: Option<u16>,
     /// Why delivery failed, if it did.
