@@ -110,6 +110,10 @@ pub struct MediaStats {
     /// The caller-side recording of what the app played (8 kHz PCM16 WAV), if an output
     /// directory is set.
     pub output_wav: Option<String>,
+    /// When the stream ended, in microseconds since the Unix epoch: when the app's close (or
+    /// the end of its socket) was read, or when the emulator closed it (the call's end, a
+    /// REST hangup). For measuring how soon an app ends a stream it was asked to.
+    pub ended_unix_us: Option<u64>,
 }
 
 /// One webhook delivery attempt (an emulator extension of the call object). Retries and

@@ -1010,8 +1010,10 @@ async fn run_stream(
                 sent_audio += 1;
                 stats.frames_sent += 1;
                 sh.inspector.log(|l| l.frame(id, Dir::ToApp));
+                // REST's counters: refreshed every 16 frames or half a second, whichever
+                // comes first (while the stream sends).
                 if sent_audio.is_multiple_of(16)
-                    || (sh.inspector.enabled() && last_snapshot.elapsed() >= Duration::from_millis(500))
+                    || last_snapshot.elapsed() >= Duration::from_millis(500)
                 {
                     last_snapshot = Instant::now();
                     let snapshot = stats.clone();
@@ -1024,6 +1026,8 @@ async fn run_stream(
             _ = tokio::time::sleep_until(deadline), if all_sent => end = Some(StreamEnd::Duration),
         }
     }
+    // Right after the loop: for an app's close, when it was read.
+    stats.ended_unix_us = Some(crate::util::now_unix_us());
     let end = end.unwrap_or(StreamEnd::Duration);
     if !matches!(end, StreamEnd::AppClosed) {
         // Teler ends a stream by closing the socket (there is no stop message).
