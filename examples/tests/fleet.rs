@@ -69,6 +69,7 @@ fn in_path(name: &str) -> Option<PathBuf> {
 }
 
 /// `bridge_tokio`, next to this test's binary (`target/debug/examples/`).
+/// Warns when it looks stale.
 fn bridge_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap(); // target/debug/deps -> target/debug
@@ -79,12 +80,27 @@ fn bridge_binary() -> PathBuf {
          bridge_tokio` (`cargo test -p teler-examples` builds it)",
         p.display()
     );
-    let age = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    if let (Some(bin), Some(test)) = (age(&p), age(&exe))
-        && bin < test
+    // The app's library built after the binary: the binary runs older code than this test
+    // was built with.
+    let modified = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let lib = std::fs::read_dir(exe.parent().unwrap())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|f| {
+            f.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libteler_examples-") && n.ends_with(".rlib"))
+        })
+        .filter_map(|f| modified(&f))
+        .max();
+    if let (Some(bin), Some(lib)) = (modified(&p), lib)
+        && bin < lib
     {
         eprintln!(
-            "note: {} is older than this test: if the app changed since, rebuild it",
+            "\n*** WARNING: {} is older than the teler-examples library: rebuild it with \
+             `cargo build -p teler-examples --example bridge_tokio`\n",
             p.display()
         );
     }
