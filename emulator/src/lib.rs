@@ -7,7 +7,9 @@
 //!   event id, so out of order; optionally every event twice), the flow request, a media
 //!   stream to the app's `ws_url` (its `start` carrying a call id unlike the REST id unless
 //!   [`SocketCallId::SameAsRest`]) with real audio at real-time pace, the app's audio
-//!   recorded to a WAV file, errors recorded in the call's state.
+//!   recorded to a WAV file, errors recorded in the call's state; optionally every request
+//!   to the app spread round-robin over a fleet's instances, as a load balancer does
+//!   ([`EmulatorBuilder::balance`]).
 //! - [`agent`] is a stand-in voice agent speaking the ElevenLabs conversational protocol or
 //!   an OpenAI-Realtime-style one at 24 kHz (and, for load tests, echoing Teler media frames
 //!   directly).
@@ -37,6 +39,7 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+mod balance;
 mod http;
 mod inspector;
 pub mod load;
@@ -178,7 +181,7 @@ impl Emulator {
     /// Settings with their defaults: API key `test-key`, webhook version 2026-06-01, no
     /// signing secret, 4 attempts per webhook from 200 ms backoff, no duplicates, a UUID as
     /// the `start` frame's `call_id`, a 440 Hz tone, real-time pace, 30 s calls, no output
-    /// directory.
+    /// directory, no balancing (each URL used as given).
     pub fn builder() -> EmulatorBuilder {
         EmulatorBuilder {
             cfg: Config {
@@ -200,6 +203,7 @@ impl Emulator {
                 webhook_backoff: Duration::from_millis(200),
                 webhook_duplicates: false,
                 inspector: false,
+                balance: Vec::new(),
             },
             audio: AudioSource::default(),
         }
@@ -325,6 +329,24 @@ impl EmulatorBuilder {
         self.cfg.inspector = on;
         self
     }
+    /// Stand in for the load balancer in front of a fleet of app instances: spread every
+    /// request to the app over `addrs` (`HOST:PORT`, or `http://HOST:PORT`), round-robin,
+    /// one turn for the whole emulator (default: none, each URL used as given). Each flow
+    /// request, each media socket and each webhook delivery attempt (every retry and every
+    /// [duplicate](Self::webhook_duplicates) is an attempt of its own) goes to the next
+    /// address in turn: the URL's host and port are replaced by it, its scheme, path and
+    /// query kept. So a webhook's copy or retry normally lands on another instance than its
+    /// first delivery, which a fleet must dedupe. Each delivery's URL is in the call's
+    /// [`webhooks`](WebhookDelivery::url). A dead address is not skipped: requests to it
+    /// fail (a webhook is retried, on the next address).
+    pub fn balance<I, S>(mut self, addrs: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.cfg.balance = addrs.into_iter().map(Into::into).collect();
+        self
+    }
     /// Log call events and errors to stderr (default on).
     pub fn log(mut self, on: bool) -> Self {
         self.cfg.log = on;
@@ -361,6 +383,13 @@ impl EmulatorBuilder {
                 "call_duration must not be zero".into(),
             ));
         }
+        let backends = self
+            .cfg
+            .balance
+            .iter()
+            .map(|a| balance::parse_backend(a))
+            .collect::<Result<Vec<String>, String>>()
+            .map_err(EmulatorError::Config)?;
         if let Some(d) = &self.cfg.output_dir {
             std::fs::create_dir_all(d).map_err(|e| {
                 EmulatorError::Config(format!("cannot create output dir {}: {e}", d.display()))
@@ -384,6 +413,7 @@ impl EmulatorBuilder {
             })?;
         let shared = Arc::new(Shared {
             inspector: inspector::Inspector::new(self.cfg.inspector),
+            balancer: balance::Balancer::new(backends),
             cfg: self.cfg,
             sources,
             store: Mutex::new(Store::default()),

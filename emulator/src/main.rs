@@ -29,6 +29,10 @@ serve:
                             going first (4; 1 = no retry; at most 10)
   --webhook-backoff SECS    wait before the first retry, doubled after (0.2)
   --webhook-duplicates      deliver every webhook twice (same body, same event id)
+  --balance ADDR,ADDR,...   stand in for a load balancer in front of a fleet: spread each
+                            flow request, media socket and webhook attempt (retries and
+                            duplicates too) round-robin over these HOST:PORT addresses
+                            (the URL's host and port replaced, its path and query kept)
   --audio FILE.wav          caller audio: a 16-bit PCM mono WAV, looped
   --tone HZ | --silence     caller audio: a tone (440 Hz by default) or silence
   --fast                    send frames as fast as the app reads (no real-time pacing)
@@ -193,6 +197,7 @@ async fn run_serve(mut a: Args) -> Result<ExitCode, Failure> {
             "--webhook-attempts" => b.webhook_attempts(a.num(&f)?),
             "--webhook-backoff" => b.webhook_retry_backoff(a.secs(&f)?),
             "--webhook-duplicates" => b.webhook_duplicates(true),
+            "--balance" => b.balance(a.value(&f)?.split(',').map(str::trim).map(str::to_owned)),
             "--audio" => {
                 let path = a.value(&f)?;
                 audio = Some(path.clone());

@@ -83,7 +83,9 @@ pub struct MediaStats {
     /// The `call_id` sent in `start`: a UUID unlike the REST id by default, or the REST id
     /// (see [`SocketCallId`](crate::SocketCallId)).
     pub socket_call_id: Option<String>,
-    /// Where the stream went.
+    /// Where the stream went: the flow's `ws_url` (with
+    /// [`balance`](crate::EmulatorBuilder::balance), its path and query at the address whose
+    /// turn it was; the log line `stream … open to` names it).
     pub ws_url: Option<String>,
     /// Inbound sample rate in Hz.
     pub sample_rate: Option<u32>,
@@ -108,6 +110,10 @@ pub struct MediaStats {
     /// The caller-side recording of what the app played (8 kHz PCM16 WAV), if an output
     /// directory is set.
     pub output_wav: Option<String>,
+    /// When the stream ended, in microseconds since the Unix epoch: when the app's close (or
+    /// the end of its socket) was read, or when the emulator closed it (the call's end, a
+    /// REST hangup). For measuring how soon an app ends a stream it was asked to.
+    pub ended_unix_us: Option<u64>,
 }
 
 /// One webhook delivery attempt (an emulator extension of the call object). Retries and
@@ -124,6 +130,10 @@ pub struct WebhookDelivery {
     /// True for the deliberate second delivery of
     /// [`webhook_duplicates`](crate::EmulatorBuilder::webhook_duplicates).
     pub duplicate: bool,
+    /// Where this attempt was POSTed: the call's `status_callback_url`, or with
+    /// [`balance`](crate::EmulatorBuilder::balance) that URL sent to the address whose turn
+    /// it was.
+    pub url: String,
     /// The receiver's HTTP status, if it answered.
     pub status: Option<u16>,
     /// Why delivery failed, if it did.

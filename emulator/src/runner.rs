@@ -199,7 +199,9 @@ async fn deliver(sh: &Shared, call_id: &str, url: &str, p: Pending, queue: &mut 
         Some(secret) => signature_headers(secret, now_unix_ms() / 1000, p.body.as_bytes()),
         None => Vec::new(),
     };
-    let r = crate::http::post_json(url, p.body.clone(), &headers, sh.cfg.http_timeout).await;
+    // Each attempt (a retry, a duplicate) takes the balancer's next turn.
+    let target = sh.route(url);
+    let r = crate::http::post_json(&target, p.body.clone(), &headers, sh.cfg.http_timeout).await;
     let (status, error) = match r {
         Ok(a) if (200..300).contains(&a.status) => (Some(a.status), None),
         Ok(a) => (
@@ -225,6 +227,7 @@ async fn deliver(sh: &Shared, call_id: &str, url: &str, p: Pending, queue: &mut 
         event_id: p.event_id.clone(),
         attempt: p.attempt,
         duplicate: p.duplicate,
+        url: target,
         status,
         error,
     };
@@ -559,6 +562,7 @@ async fn fetch_flow(sh: &Shared, c: &Call, url: &str) -> Result<Action, String> 
         "to_number": c.to_number,
         "direction": c.direction,
     });
+    let url = &sh.route(url);
     let a = crate::http::post_json(url, body.to_string(), &[], sh.cfg.http_timeout).await;
     sh.inspector.log(|l| match &a {
         Ok(a) => l.flow(
@@ -728,7 +732,8 @@ async fn run_stream(
     hooks: &Hooks,
     phone: &mut Option<PhoneLink>,
 ) -> StreamEnd {
-    let mut ws = match crate::ws::connect(&s.ws_url, sh.cfg.http_timeout).await {
+    let ws_target = sh.route(&s.ws_url);
+    let mut ws = match crate::ws::connect(&ws_target, sh.cfg.http_timeout).await {
         Ok(ws) => ws,
         Err(e) => {
             sh.error(id, format!("media stream: {e}"));
@@ -798,7 +803,7 @@ async fn run_stream(
         // The stream never started: no stream.initiated, no stream.completed.
         sh.error(
             id,
-            format!("media stream to {}: sending start failed: {why}", s.ws_url),
+            format!("media stream to {ws_target}: sending start failed: {why}"),
         );
         let (_, _, werr) = player.finish(0);
         if let Some(e) = werr {
@@ -814,10 +819,7 @@ async fn run_stream(
         l.mark(
             id,
             "start",
-            format!(
-                "stream {stream_id} to {} ({hz} Hz, {chunk_ms} ms frames)",
-                s.ws_url
-            ),
+            format!("stream {stream_id} to {ws_target} ({hz} Hz, {chunk_ms} ms frames)"),
         );
     });
     if let Some(p) = phone.as_ref() {
@@ -842,7 +844,7 @@ async fn run_stream(
         }
     };
     let mut last_snapshot = Instant::now();
-    sh.log(id, format_args!("stream {stream_id} open to {}", s.ws_url));
+    sh.log(id, format_args!("stream {stream_id} open to {ws_target}"));
     hooks.send(
         "stream.initiated",
         json!({ "call_id": id, "stream_id": stream_id }),
@@ -1008,8 +1010,10 @@ async fn run_stream(
                 sent_audio += 1;
                 stats.frames_sent += 1;
                 sh.inspector.log(|l| l.frame(id, Dir::ToApp));
+                // REST's counters: refreshed every 16 frames or half a second, whichever
+                // comes first (while the stream sends).
                 if sent_audio.is_multiple_of(16)
-                    || (sh.inspector.enabled() && last_snapshot.elapsed() >= Duration::from_millis(500))
+                    || last_snapshot.elapsed() >= Duration::from_millis(500)
                 {
                     last_snapshot = Instant::now();
                     let snapshot = stats.clone();
@@ -1022,6 +1026,8 @@ async fn run_stream(
             _ = tokio::time::sleep_until(deadline), if all_sent => end = Some(StreamEnd::Duration),
         }
     }
+    // Right after the loop: for an app's close, when it was read.
+    stats.ended_unix_us = Some(crate::util::now_unix_us());
     let end = end.unwrap_or(StreamEnd::Duration);
     if !matches!(end, StreamEnd::AppClosed) {
         // Teler ends a stream by closing the socket (there is no stop message).

@@ -51,6 +51,9 @@ pub(crate) struct Config {
     pub webhook_duplicates: bool,
     /// Serve the call inspector and dev phone.
     pub inspector: bool,
+    /// Addresses (`HOST:PORT`) every request to the app is spread over, round-robin; empty:
+    /// URLs are used as given.
+    pub balance: Vec<String>,
 }
 
 /// The inbound audio, ready at both sample rates.
@@ -140,6 +143,8 @@ pub(crate) struct Shared {
     pub store: Mutex<Store>,
     /// The call inspector and dev phone (`/`).
     pub inspector: crate::inspector::Inspector,
+    /// Where each request to the app goes (`cfg.balance`).
+    pub balancer: crate::balance::Balancer,
 }
 
 impl Shared {
@@ -147,6 +152,13 @@ impl Shared {
         // A panic while holding the lock cannot leave a call half-written in a way that
         // matters more than losing the emulator: keep serving.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The URL to request for the app's `url` (a flow URL, a `ws_url`, a status callback
+    /// URL): `url`, or with [`balance`](crate::EmulatorBuilder::balance) the next address in
+    /// turn in its place.
+    pub fn route(&self, url: &str) -> String {
+        self.balancer.route(url)
     }
 
     /// Runs `f` on a call, if it exists.

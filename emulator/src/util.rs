@@ -47,6 +47,14 @@ pub fn now_unix_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Microseconds since the Unix epoch.
+pub fn now_unix_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 /// The last millisecond RFC 3339 can write with a four-digit year (9999-12-31T23:59:59.999Z).
 const MAX_RFC3339_MS: u64 = 253_402_300_799_999;
 

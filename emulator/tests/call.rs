@@ -498,6 +498,10 @@ async fn errors_are_recorded_in_the_call_state() {
             AppMode::CloseAfter3,
         )
         .await;
+        let placed_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros() as u64;
         let c = run_call(&e, &app).await;
         assert_eq!(c.state.as_str(), "completed");
         assert_eq!(c.reason.as_deref(), Some("stream_closed_by_app"));
@@ -505,6 +509,13 @@ async fn errors_are_recorded_in_the_call_state() {
             c.media.frames_sent < 10,
             "closed after 3 of 600 frames: {:?}",
             c.media
+        );
+        // When the app's close was read: after the call was placed, before the call ended.
+        let ended_us = c.media.ended_unix_us.expect("the stream's end is timed");
+        let ended_at = teler_emulator::util::parse_rfc3339(c.ended_at.as_deref().unwrap()).unwrap();
+        assert!(
+            placed_us <= ended_us && ended_us / 1000 <= ended_at,
+            "placed {placed_us} us, stream ended {ended_us} us, call ended {ended_at} ms"
         );
     })
     .await

@@ -40,6 +40,7 @@ fn help_and_bad_options() {
         "--webhook-attempts",
         "--webhook-backoff",
         "--webhook-duplicates",
+        "--balance",
     ] {
         assert!(text.contains(s), "help mentions {s}");
     }
@@ -57,6 +58,9 @@ fn help_and_bad_options() {
     let out = run(&["serve", "--webhook-attempts", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("webhook_attempts must be from 1 to 10"));
+    let out = run(&["serve", "--balance", "127.0.0.1:8081,https://h:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plain http:// and ws:// only"));
     let out = run(&["agent", "--protocol", "nonesuch"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown agent protocol \"nonesuch\""));

@@ -296,3 +296,69 @@ async fn duplicates_carry_the_same_id_or_the_same_body() {
     .await
     .unwrap();
 }
+
+/// `balance`: the flow request and every delivery attempt (copies and retries too) take
+/// the next of three apps in turn, whatever host the URLs name.
+#[tokio::test]
+async fn balance_spreads_requests_round_robin_over_the_apps() {
+    tokio::time::timeout(LIMIT, async {
+        let apps = [
+            start_app(r#"{"action":"hangup"}"#, AppMode::Echo).await,
+            start_app(r#"{"action":"hangup"}"#, AppMode::Echo).await,
+            start_app(r#"{"action":"hangup"}"#, AppMode::Echo).await,
+        ];
+        // The first delivery of some event fails once: its retry is an attempt of its own.
+        apps[1].fail_hooks.store(1, Ordering::SeqCst);
+        let e = quick()
+            .webhook_duplicates(true)
+            .webhook_retry_backoff(Duration::from_millis(10))
+            .balance(apps.iter().map(|a| a.http_base.clone()))
+            .log(false)
+            .start("127.0.0.1:0")
+            .await
+            .unwrap();
+        // Nothing listens at the URLs' own address: only the balancer's picks are reached.
+        let c = e.place_call(CallRequest {
+            from_number: "+14155550100".into(),
+            to_number: "+14155550199".into(),
+            flow_url: "http://127.0.0.1:9/flow".into(),
+            status_callback_url: Some("http://127.0.0.1:9/hooks".into()),
+            record: false,
+        });
+        let c = e.wait_for_call_end(&c.id).await.unwrap();
+        assert_eq!(c.state.as_str(), "completed", "{:?}", c.errors);
+        // 4 events twice, one retry, and the flow request: 10 requests, in turn.
+        assert_eq!(c.webhooks.len(), 9, "{:#?}", c.webhooks);
+        let per_app: Vec<usize> = apps
+            .iter()
+            .map(|a| {
+                let s = a.seen.lock().unwrap();
+                s.flow_requests.len() + s.webhooks.len()
+            })
+            .collect();
+        let mut sorted = per_app.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [3, 3, 4], "requests per app: {per_app:?}");
+        // Each attempt went where the call's record says.
+        for a in &apps {
+            let recorded = c
+                .webhooks
+                .iter()
+                .filter(|w| w.url == format!("{}/hooks", a.http_base))
+                .count();
+            assert_eq!(recorded, a.seen.lock().unwrap().webhooks.len());
+        }
+        let retried = c.webhooks.iter().find(|w| w.attempt == 2).unwrap();
+        let failed = c
+            .webhooks
+            .iter()
+            .find(|w| w.attempt == 1 && w.status == Some(503))
+            .unwrap();
+        assert_eq!(
+            (&failed.event_id, failed.duplicate),
+            (&retried.event_id, retried.duplicate)
+        );
+    })
+    .await
+    .unwrap();
+}

@@ -91,9 +91,10 @@ pub struct Settings {
     /// `MAX_CALLS` (default 1000, the server block's): media streams bridged at
     /// once; more are refused with 503 and `Retry-After` before the upgrade.
     pub max_calls: usize,
-    /// `REDIS_URL` (and `INSTANCE_ID`, default `seed-{pid}`): when set, the seed app runs as
-    /// a fleet member sharing webhook dedupe, used media tokens, the live-call directory and
-    /// a command bus with the other instances on that Redis (README, "Running a fleet").
+    /// `REDIS_URL` (and `INSTANCE_ID`, default `seed-{pid}`; `FLEET_HEARTBEAT_MS`): when
+    /// set, the seed app runs as a fleet member sharing webhook dedupe, used media tokens,
+    /// the live-call directory and a command bus with the other instances on that Redis
+    /// (README, "Running a fleet").
     pub fleet: Option<FleetSettings>,
 }
 
@@ -104,13 +105,25 @@ pub struct FleetSettings {
     pub redis_url: String,
     /// `INSTANCE_ID`: this instance's name in the fleet (`A-Z a-z 0-9 . _ -`, 1 to 64).
     pub instance: teler_tokio::fleet::InstanceId,
+    /// `FLEET_HEARTBEAT_MS` (whole milliseconds, [`MIN_FLEET_HEARTBEAT_MS`] to
+    /// [`MAX_FLEET_HEARTBEAT_MS`]; default 15 000, the library's): how long this instance's
+    /// live-call directory entries outlive its last heartbeat (refreshed every third of it),
+    /// so how soon the fleet forgets the calls of an instance that died. Shorter costs more
+    /// Redis writes.
+    pub heartbeat_ttl: Duration,
 }
+
+/// The shortest `FLEET_HEARTBEAT_MS` taken (the library's floor).
+pub const MIN_FLEET_HEARTBEAT_MS: u64 = 30;
+/// The longest `FLEET_HEARTBEAT_MS` taken (an hour).
+pub const MAX_FLEET_HEARTBEAT_MS: u64 = 3_600_000;
 
 impl std::fmt::Debug for FleetSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FleetSettings")
             .field("redis_url", &"<hidden>")
             .field("instance", &self.instance)
+            .field("heartbeat_ttl", &self.heartbeat_ttl)
             .finish()
     }
 }
@@ -193,6 +206,26 @@ impl Settings {
     /// assert!(with("DRAIN_SECONDS", "-1").is_err());
     /// assert!(with("DRAIN_SECONDS", "86401").is_err());
     /// assert_eq!(with("METRICS_ADDR", "127.0.0.1:9100").unwrap().metrics_addr.as_deref(), Some("127.0.0.1:9100"));
+    ///
+    /// // A fleet member: REDIS_URL, with INSTANCE_ID and FLEET_HEARTBEAT_MS.
+    /// let fleet = |vars: Vec<(&'static str, &'static str)>| {
+    ///     teler_examples::Settings::from_vars(move |n| match n {
+    ///         "REMOTE_WS_URL" => Some("ws://127.0.0.1:9000/agent".to_owned()),
+    ///         n => vars.iter().find(|(k, _)| *k == n).map(|(_, v)| (*v).to_owned()),
+    ///     })
+    /// };
+    /// assert!(fleet(vec![]).unwrap().fleet.is_none());
+    /// let f = fleet(vec![("REDIS_URL", "redis://127.0.0.1:6379/0"), ("INSTANCE_ID", "seed-a")])
+    ///     .unwrap().fleet.unwrap();
+    /// assert_eq!(f.instance.as_str(), "seed-a");
+    /// assert_eq!(f.heartbeat_ttl, std::time::Duration::from_secs(15));
+    /// let f = fleet(vec![("REDIS_URL", "redis://r/0"), ("FLEET_HEARTBEAT_MS", "1500")])
+    ///     .unwrap().fleet.unwrap();
+    /// assert_eq!(f.heartbeat_ttl.as_millis(), 1500);
+    /// for bad in ["0", "29", "1.5", "3600001", "-1"] {
+    ///     let e = fleet(vec![("REDIS_URL", "redis://r/0"), ("FLEET_HEARTBEAT_MS", bad)]);
+    ///     assert!(e.unwrap_err().contains("FLEET_HEARTBEAT_MS"));
+    /// }
     /// ```
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
         // Values are trimmed (a mounted secret often ends in a newline); blank means unset,
@@ -264,9 +297,26 @@ impl Settings {
                     var("INSTANCE_ID").unwrap_or_else(|| format!("seed-{}", std::process::id()));
                 let instance = teler_tokio::fleet::InstanceId::new(id)
                     .map_err(|e| format!("INSTANCE_ID: {e}"))?;
+                let heartbeat_ttl = match var("FLEET_HEARTBEAT_MS") {
+                    None => teler_tokio::fleet::DEFAULT_HEARTBEAT_TTL,
+                    Some(v) => match v.parse::<u64>() {
+                        Ok(ms)
+                            if (MIN_FLEET_HEARTBEAT_MS..=MAX_FLEET_HEARTBEAT_MS).contains(&ms) =>
+                        {
+                            Duration::from_millis(ms)
+                        }
+                        _ => {
+                            return Err(format!(
+                                "FLEET_HEARTBEAT_MS={v:?}: whole milliseconds, \
+                                 {MIN_FLEET_HEARTBEAT_MS} to {MAX_FLEET_HEARTBEAT_MS}"
+                            ));
+                        }
+                    },
+                };
                 Some(FleetSettings {
                     redis_url,
                     instance,
+                    heartbeat_ttl,
                 })
             }
         };

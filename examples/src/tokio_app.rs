@@ -155,7 +155,8 @@ pub fn build(settings: Settings, hooks: Hooks) -> Result<(Router, Arc<Connector>
         Some(f) => {
             let fleet = Arc::new(
                 AsyncRedisFleet::new(&f.redis_url, f.instance.clone())
-                    .map_err(|e| format!("REDIS_URL: {e}"))?,
+                    .map_err(|e| format!("REDIS_URL: {e}"))?
+                    .heartbeat_ttl(f.heartbeat_ttl),
             );
             let guard = fleet.serve(connector.calls());
             tracing::info!(instance = %f.instance, "fleet member: state shared on Redis");
@@ -343,7 +344,11 @@ async fn webhook(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
             hook(&event);
         }
     } else {
-        tracing::info!(event = event.event_type(), "webhook repeat skipped");
+        tracing::info!(
+            event = event.event_type(),
+            id = event.dedupe_key().as_deref().unwrap_or("-"),
+            "webhook repeat skipped"
+        );
     }
     json_response(StatusCode::OK, serde_json::json!("Webhook received."))
 }
