@@ -296,6 +296,10 @@ pub enum Outcome {
     Ended,
     /// The call's command queue was full.
     QueueFull,
+    /// The directory names an instance that is not listening on the bus: it died and its
+    /// entry has not expired yet (within the heartbeat TTL), or it is reconnecting to
+    /// Redis. Nothing was delivered; retry shortly.
+    Unreachable,
     /// The command was refused as invalid.
     Invalid {
         /// Why.

@@ -533,6 +533,14 @@ async fn hangup_elsewhere(app: &App, fleet: &AsyncRedisFleet, call_id: String) -
             StatusCode::NOT_FOUND,
             Some("no live call has this call_id in the fleet".to_owned()),
         ),
+        Ok(Outcome::Unreachable) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(
+                "the instance bridging this call is not reachable (it died, or it is \
+                 reconnecting to Redis): retry"
+                    .to_owned(),
+            ),
+        ),
         Ok(other) => (StatusCode::SERVICE_UNAVAILABLE, Some(format!("{other:?}"))),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Some(e.to_string())),
     };

@@ -299,8 +299,9 @@ mod async_fleet {
                 .publish(self.keys.bus(&instance), request.payload)
                 .await
             {
-                // Nobody listens on that instance's channel: it is gone.
-                Ok(0) => Ok(Outcome::NotFound),
+                // Nobody listens on that instance's channel: it died (its entry not yet
+                // expired) or it is reconnecting.
+                Ok(0) => Ok(Outcome::Unreachable),
                 Ok(_) => {
                     let answer = async {
                         loop {

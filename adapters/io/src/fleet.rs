@@ -285,8 +285,9 @@ impl RedisFleet {
             .arg(&request.payload)
             .to_owned();
         let result = match self.with(|c| publish.query::<i64>(c)) {
-            // Nobody listens on that instance's channel: it is gone.
-            Ok(0) => Ok(Outcome::NotFound),
+            // Nobody listens on that instance's channel: it died (its entry not yet
+            // expired) or it is reconnecting.
+            Ok(0) => Ok(Outcome::Unreachable),
             Ok(_) => {
                 let deadline = Instant::now() + wait;
                 loop {

@@ -44,6 +44,21 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// Runs one command (`SET key value`, …) on a connection of its own, returning the
+    /// first line of the answer (`+OK`).
+    pub fn command(&self, args: &[&str]) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let mut tcp = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut req = format!("*{}\r\n", args.len());
+        for a in args {
+            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        tcp.write_all(req.as_bytes()).unwrap();
+        let mut line = String::new();
+        BufReader::new(tcp).read_line(&mut line).unwrap();
+        line.trim_end().to_owned()
+    }
+
     /// Kills the server (SIGKILL), returning its port.
     pub fn kill(mut self) -> u16 {
         let _ = self.child.kill();

@@ -100,6 +100,15 @@ macro_rules! async_fleet_cases {
                     $block_on(fa.send_command(&sa.calls, id, c, Duration::from_secs(5)))
                 };
                 assert_eq!(send("cs_nowhere", Command::GoAway), Ok(Outcome::NotFound));
+                // A directory entry naming an instance nobody runs (one that died, its entry
+                // not yet expired): unreachable, not "not found".
+                let ghost = teler_core::fleet::CallEntry {
+                    call_id: "cs_ghost".into(),
+                    instance: InstanceId::new("ghost").unwrap(),
+                };
+                let key = Keys::new("bus").unwrap().call("cs_ghost");
+                assert_eq!(redis.command(&["SET", &key, &ghost.to_json()]), "+OK");
+                assert_eq!(send("cs_ghost", Command::GoAway), Ok(Outcome::Unreachable));
                 let clear = Command::SendToTeler(r#"{"type":"clear"}"#.into());
                 assert_eq!(send("cs_fleet", clear), Ok(Outcome::Delivered));
                 assert_eq!(read_texts(&mut teler, 1).texts, [r#"{"type":"clear"}"#]);
