@@ -563,4 +563,60 @@ mod tests {
         );
         assert!(!format!("{tokens:?}").contains("kkkk"));
     }
+
+    #[test]
+    fn verify_checks_without_using_the_token_up() {
+        let key = UrlTokenKey::new("k".repeat(32)).unwrap();
+        let target = format!("/media-stream?teler_token={}", key.mint("cs_1", 1_100));
+        let tokens = MediaTokens::new(key.clone()).refuse_subject("flow");
+        let (claims, token) = tokens.verify(&target, 1_000).unwrap();
+        assert_eq!(
+            (claims.call_id.as_str(), claims.expires_at),
+            ("cs_1", 1_100)
+        );
+        assert!(target.ends_with(token) && !token.is_empty());
+        // Not used up by verify: the check still takes it once.
+        assert!(tokens.verify(&target, 1_000).is_ok());
+        assert!(tokens.check(&target, 1_000).is_ok());
+        assert_eq!(tokens.check(&target, 1_000).unwrap_err().status, 401);
+        // Expired, flow-subject and missing tokens are refused by verify alone.
+        assert_eq!(tokens.verify(&target, 1_101).unwrap_err().status, 401);
+        let flow = format!("/media-stream?teler_token={}", key.mint("flow", 1_100));
+        assert_eq!(tokens.verify(&flow, 1_000).unwrap_err().status, 401);
+        assert_eq!(
+            tokens.verify("/media-stream", 1_000).unwrap_err().status,
+            401
+        );
+    }
+
+    #[test]
+    fn a_used_token_is_remembered_until_it_expires_and_verdicts_map_to_answers() {
+        use teler_core::fleet::Verdict;
+        let claims = |expires_at| TokenClaims {
+            call_id: "cs".into(),
+            expires_at,
+        };
+        assert_eq!(
+            token_lifetime(&claims(1_600), 1_000),
+            Duration::from_secs(600)
+        );
+        assert_eq!(
+            token_lifetime(&claims(1_001), 1_000),
+            Duration::from_secs(1)
+        );
+        // At or past expiry (a token verified in the same second): at least a second.
+        assert_eq!(
+            token_lifetime(&claims(1_000), 1_000),
+            Duration::from_secs(1)
+        );
+        assert_eq!(token_lifetime(&claims(900), 1_000), Duration::from_secs(1));
+        assert!(token_verdict(Verdict::Accept).is_ok());
+        assert!(token_verdict(Verdict::AcceptUnchecked).is_ok());
+        let reused = token_verdict(Verdict::Duplicate).unwrap_err();
+        assert_eq!(reused.status, 401);
+        assert!(reused.reason.contains("already used"), "{reused}");
+        let down = token_verdict(Verdict::Refuse).unwrap_err();
+        assert_eq!(down.status, 503);
+        assert_eq!(down.response().headers()["retry-after"], "1");
+    }
 }
