@@ -696,3 +696,249 @@ pub mod shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shared::*;
+    use super::*;
+    use teler_core::media::{MediaFormat, StartInfo};
+
+    fn started(calls: &Calls, call_id: &str) -> crate::LiveCall {
+        let live = calls.register("ws://agent");
+        live.started(&StartInfo {
+            account_id: None,
+            call_app_id: None,
+            call_id: Some(call_id.into()),
+            stream_id: None,
+            message_id: None,
+            format: MediaFormat::default(),
+        });
+        live
+    }
+
+    fn id(s: &str) -> InstanceId {
+        InstanceId::new(s).unwrap()
+    }
+
+    #[test]
+    fn a_directory_entry_names_its_instance_only_for_its_own_call() {
+        let e = CallEntry {
+            call_id: "cs_1".into(),
+            instance: id("a"),
+        };
+        let raw = Some(e.to_json().into_bytes());
+        assert_eq!(entry_instance(raw.clone(), "cs_1"), Some(id("a")));
+        assert_eq!(entry_instance(raw, "cs_2"), None, "another call's entry");
+        assert_eq!(entry_instance(Some(b"garbage".to_vec()), "cs_1"), None);
+        assert_eq!(entry_instance(None, "cs_1"), None);
+    }
+
+    #[test]
+    fn local_results_map_to_bus_outcomes() {
+        assert_eq!(outcome_of(Ok(())), Outcome::Delivered);
+        assert_eq!(outcome_of(Err(SendError::Ended)), Outcome::Ended);
+        assert_eq!(outcome_of(Err(SendError::QueueFull)), Outcome::QueueFull);
+    }
+
+    #[test]
+    fn requests_are_answered_once_and_only_when_pending() {
+        let keys = Keys::default();
+        let pending = Pending::default();
+        let r = pending
+            .request(&keys, &id("a"), "cs_1", &Command::GoAway)
+            .unwrap();
+        let r2 = pending
+            .request(&keys, &id("a"), "cs_2", &Command::GoAway)
+            .unwrap();
+        assert_ne!(r.id, r2.id);
+        match BusMessage::parse(r.payload.as_bytes()).unwrap() {
+            BusMessage::Request {
+                id: got,
+                call_id,
+                reply_to,
+                ..
+            } => {
+                assert_eq!((got, call_id.as_str()), (r.id, "cs_1"));
+                assert_eq!(reply_to, keys.bus(&id("a")));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(pending.take(r.id), None, "no answer yet");
+        // The answer arrives on the bus and wakes a listener.
+        let listener = pending.listen();
+        let calls = Calls::new();
+        let reply = BusMessage::Reply {
+            id: r.id,
+            outcome: Outcome::Delivered,
+        }
+        .to_json();
+        assert_eq!(
+            on_bus_message(&calls, &keys.bus_prefix(), &pending, reply.as_bytes()),
+            None
+        );
+        assert!(
+            event_listener::Listener::wait_timeout(listener, Duration::from_secs(5)).is_some(),
+            "the answer wakes the waiting sender"
+        );
+        assert_eq!(pending.take(r.id), Some(Outcome::Delivered));
+        assert_eq!(pending.take(r.id), None, "taken once");
+        // An answer for a request nobody waits for (forgotten, or never sent) is dropped.
+        pending.forget(r2.id);
+        let late = BusMessage::Reply {
+            id: r2.id,
+            outcome: Outcome::Ended,
+        }
+        .to_json();
+        on_bus_message(&calls, &keys.bus_prefix(), &pending, late.as_bytes());
+        assert_eq!(pending.take(r2.id), None);
+    }
+
+    #[test]
+    fn a_request_is_carried_out_on_the_call_and_answered_only_to_a_bus_channel() {
+        let keys = Keys::default();
+        let pending = Pending::default();
+        let calls = Calls::new();
+        let live = started(&calls, "cs_here");
+        let request = |call_id: &str, reply_to: String| {
+            BusMessage::Request {
+                id: 7,
+                call_id: call_id.into(),
+                command: WireCommand::from_command(&Command::GoAway).unwrap(),
+                reply_to,
+            }
+            .to_json()
+        };
+        let to_b = keys.bus(&id("b"));
+        let (channel, reply) = on_bus_message(
+            &calls,
+            &keys.bus_prefix(),
+            &pending,
+            request("cs_here", to_b.clone()).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(channel, to_b);
+        assert_eq!(
+            BusMessage::parse(reply.as_bytes()).unwrap(),
+            BusMessage::Reply {
+                id: 7,
+                outcome: Outcome::Delivered
+            }
+        );
+        assert!(live.has_commands(), "the command reached the call's queue");
+        // Not this instance's call.
+        let (_, reply) = on_bus_message(
+            &calls,
+            &keys.bus_prefix(),
+            &pending,
+            request("cs_elsewhere", to_b).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            BusMessage::parse(reply.as_bytes()).unwrap(),
+            BusMessage::Reply {
+                id: 7,
+                outcome: Outcome::NotFound
+            }
+        );
+        // A reply address outside the fleet's bus is never published to.
+        assert_eq!(
+            on_bus_message(
+                &calls,
+                &keys.bus_prefix(),
+                &pending,
+                request("cs_here", "elsewhere".into()).as_bytes()
+            ),
+            None
+        );
+        assert_eq!(
+            on_bus_message(&calls, &keys.bus_prefix(), &pending, b"{}"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_heartbeat_writes_new_calls_at_once_refreshes_all_on_time_and_removes_ended_ones() {
+        let calls = Calls::new();
+        let t0 = Instant::now();
+        let ttl = Duration::from_millis(900);
+        let mut beat = Heartbeat::new(ttl, t0);
+        let a = started(&calls, "cs_a");
+        let _unstarted = calls.register("ws://agent"); // no call id yet: not in the directory
+        let plan = beat.plan(&calls, t0);
+        assert_eq!(plan.register, ["cs_a"], "the first turn is a refresh");
+        assert!(plan.unregister.is_empty());
+        beat.registered("cs_a".into());
+        // Next refresh a third of the TTL later; before it, only what is new.
+        assert_eq!(beat.wake_at(t0), t0 + ttl / 3);
+        let _b = started(&calls, "cs_b");
+        let soon = t0 + Duration::from_millis(10);
+        let plan = beat.plan(&calls, soon);
+        assert_eq!(plan.register, ["cs_b"]);
+        beat.registered("cs_b".into());
+        assert!(beat.plan(&calls, soon).register.is_empty(), "nothing new");
+        // At the refresh, every live call is written again.
+        let at = t0 + ttl / 3;
+        let mut again = beat.plan(&calls, at).register;
+        again.sort();
+        assert_eq!(again, ["cs_a", "cs_b"]);
+        assert_eq!(beat.wake_at(at), at + ttl / 3);
+        // At least once a second, whatever the TTL.
+        let slow = Heartbeat::new(Duration::from_secs(60), t0);
+        assert_eq!(slow.wake_at(t0), t0, "the first refresh is due at once");
+        let mut slow = slow;
+        let _ = slow.plan(&calls, t0);
+        assert_eq!(slow.wake_at(t0), t0 + Duration::from_secs(1));
+        // An ended call's entry is removed, then forgotten.
+        drop(a);
+        let plan = beat.plan(&calls, at);
+        assert_eq!(plan.unregister, ["cs_a"]);
+        beat.unregistered("cs_a");
+        assert!(beat.plan(&calls, at).unregister.is_empty());
+        assert_eq!(beat.into_registered(), HashSet::from(["cs_b".to_owned()]));
+    }
+
+    #[test]
+    fn the_commands_name_the_fleets_keys() {
+        let keys = Keys::new("fx").unwrap();
+        let packed = |c: &redis::Cmd| String::from_utf8_lossy(&c.get_packed_command()).into_owned();
+        let once = packed(&set_once(
+            &keys,
+            OnceKind::MediaToken,
+            b"t",
+            Duration::from_millis(1500),
+        ));
+        assert!(
+            once.contains(&keys.once(OnceKind::MediaToken, b"t")),
+            "{once}"
+        );
+        assert!(
+            once.contains("NX") && once.contains("PX") && once.contains("1500"),
+            "{once}"
+        );
+        let zero = packed(&set_once(
+            &keys,
+            OnceKind::WebhookEvent,
+            b"e",
+            Duration::ZERO,
+        ));
+        assert!(
+            zero.ends_with("$2\r\nPX\r\n$1\r\n1\r\n"),
+            "at least 1 ms: {zero}"
+        );
+        let reg = packed(&register(
+            &keys,
+            &id("a"),
+            "cs_1",
+            Duration::from_millis(900),
+        ));
+        assert!(
+            reg.contains(&keys.call("cs_1")) && reg.contains("900"),
+            "{reg}"
+        );
+        let entry = CallEntry {
+            call_id: "cs_1".into(),
+            instance: id("a"),
+        };
+        assert!(reg.contains(&entry.to_json()), "{reg}");
+    }
+}
