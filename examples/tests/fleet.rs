@@ -40,6 +40,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use teler_emulator::{Call, CallRequest, CallState, Emulator, EmulatorHandle};
 use teler_examples::FlowUrlSettings;
+use teler_test_support::redis::Redis;
 use teler_tokio::fleet::{InstanceId, RedisFleet};
 
 const API_KEY: &str = "fleet-test-key";
@@ -135,55 +136,6 @@ fn unix_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_micros() as u64
-}
-
-/// A `redis-server` child on 127.0.0.1, persistence off; SIGKILLed on drop.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    fn start_on(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server");
-        let mut r = Redis {
-            child: Some(child),
-            port,
-        };
-        until("redis-server to accept connections", || {
-            if let Some(Ok(Some(status))) = r.child.as_mut().map(Child::try_wait) {
-                panic!("redis-server on port {port} exited: {status}");
-            }
-            TcpStream::connect(("127.0.0.1", port))
-                .map(drop)
-                .map_err(|e| e.to_string())
-        });
-        r
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }
 
 /// What an instance logged about one webhook delivery.
@@ -531,8 +483,8 @@ fn a_fleet_of_three_processes_behind_the_emulator() {
     let agent = rt
         .block_on(teler_emulator::agent::serve("127.0.0.1:0"))
         .unwrap();
-    let mut redis = Redis::start_on(free_port());
-    let redis_port = redis.port;
+    let redis = Redis::start_on(free_port());
+    let redis_port = redis.port();
     let mut fleet: Vec<Member> = ["a", "b", "c"]
         .into_iter()
         .map(|n| Member::spawn(&bin, n, &redis, &agent.url()))

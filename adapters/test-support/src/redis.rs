@@ -31,12 +31,21 @@ impl Redis {
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server must be installed (Debian: apt-get install redis-server; .ci/run does it)");
-        let r = Redis { child, port };
-        // Synchronise on the server accepting connections.
+        let mut r = Redis { child, port };
+        // Synchronise on the server accepting connections (or fail if it exited: the port
+        // was taken, say).
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = r.child.try_wait() {
+                panic!("redis-server on port {port} exited: {status}");
+            }
             std::thread::sleep(Duration::from_millis(5));
         }
         r
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// `redis://127.0.0.1:PORT/`.
