@@ -620,7 +620,7 @@ mod tests {
 
     #[test]
     fn memory_once_remembers_for_the_ttl_and_is_bounded() {
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         let ttl = Duration::from_secs(10);
         let mut m = MemoryOnce::new(2);
         assert!(m.is_empty());

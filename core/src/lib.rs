@@ -100,3 +100,12 @@ pub mod fuzzing;
 pub use agents::{elevenlabs, openai};
 pub use flow::{Action, CallFlow, FlowError};
 pub use media::{Bridge, BridgeConfig, StreamOp, StreamType, TelerMessage};
+
+/// The origin of the unit tests' virtual clock. `Instant` has no constructor, so the tests
+/// take one real instant here and from then on only add durations to it: the core itself
+/// never reads the clock (its callers pass `now` in), and this is the crate's one clock read,
+/// compiled into its unit tests only.
+#[cfg(test)]
+pub(crate) fn test_epoch() -> std::time::Instant {
+    std::time::Instant::now()
+}

@@ -114,8 +114,7 @@ mod async_fleet {
         /// # Errors
         /// [`StoreError::Unavailable`] for a URL the client does not take.
         pub fn new(url: &str, instance: InstanceId) -> Result<Self, StoreError> {
-            let client = redis::Client::open(url)
-                .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {:?}", e.kind())))?;
+            let client = shared::client(url)?;
             Ok(AsyncRedisFleet {
                 client,
                 instance,

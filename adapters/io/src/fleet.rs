@@ -134,8 +134,7 @@ impl RedisFleet {
     /// # Errors
     /// [`StoreError::Unavailable`] for a URL the client does not take.
     pub fn new(url: &str, instance: InstanceId) -> Result<Self, StoreError> {
-        let client = redis::Client::open(url)
-            .map_err(|e| StoreError::Unavailable(format!("bad Redis URL: {:?}", e.kind())))?;
+        let client = shared::client(url)?;
         Ok(RedisFleet {
             client,
             instance,
@@ -439,6 +438,17 @@ impl Drop for FleetGuard {
 #[doc(hidden)]
 pub mod shared {
     use super::*;
+
+    /// The Redis client for `url`; the error says what a URL must look like (and never
+    /// repeats the URL: it may carry a password).
+    pub fn client(url: &str) -> Result<redis::Client, StoreError> {
+        redis::Client::open(url).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "not a Redis URL ({:?}): write redis://[:password@]host[:port][/db]",
+                e.kind()
+            ))
+        })
+    }
 
     /// `SET key 1 NX PX ttl`: remember-once.
     pub fn set_once(keys: &Keys, kind: OnceKind, id: &[u8], ttl: Duration) -> redis::Cmd {
@@ -895,6 +905,14 @@ mod tests {
         beat.unregistered("cs_a");
         assert!(beat.plan(&calls, at).unregister.is_empty());
         assert_eq!(beat.into_registered(), HashSet::from(["cs_b".to_owned()]));
+    }
+
+    #[test]
+    fn a_bad_url_says_what_a_url_looks_like_and_hides_the_password() {
+        let e = client("http://:hunter2@host/").unwrap_err().to_string();
+        assert!(e.contains("redis://[:password@]host"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(client("redis://127.0.0.1:6379/0").is_ok());
     }
 
     #[test]

@@ -487,7 +487,6 @@ fn classify<'a>(text: &'a str, ev: &mut Vec<AgentEvent<'a>>) -> Result<(), Handl
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use super::*;
     use crate::audio::{encode_pcm16_b64, g711};
@@ -641,7 +640,7 @@ mod tests {
     #[test]
     fn agent_audio_clear_idle_flush_and_errors() {
         let (_, mut h) = Config::default().handlers();
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         let mut out = Outbox::at(t0);
         // 600 ms of μ-law at 8 kHz: one 500 ms chunk, 100 ms held.
         let mulaw = vec![g711::ulaw_encode(3000); 4800];

@@ -348,6 +348,49 @@ impl CallerAudio {
     }
 }
 
+/// The call-side handler of the vendors that take the caller's audio as binary frames (Vapi,
+/// Ultravox): each Teler `media` frame's audio, converted to the vendor's format, in one binary
+/// WebSocket frame; held until the vendor is ready when a ready flag is shared. Built by those
+/// vendor modules' `handlers` (their `CallHandler`).
+#[derive(Debug)]
+pub struct BinaryCallHandler {
+    audio: CallerAudio,
+}
+
+impl BinaryCallHandler {
+    pub(crate) fn new(audio: CallerAudio) -> Self {
+        BinaryCallHandler { audio }
+    }
+
+    fn reshape(
+        &mut self,
+        m: &TelerMessage<'_>,
+        out: &mut Outbox,
+    ) -> Result<StreamOp, HandlerError> {
+        match m {
+            TelerMessage::Start(s) => {
+                self.audio.start(s)?;
+                Ok(StreamOp::Pass)
+            }
+            TelerMessage::Audio(a) => {
+                let bytes = self.audio.bytes(&a.audio_b64)?;
+                Ok(self.audio.send_frame(OutFrame::Binary(bytes), out))
+            }
+            _ => Ok(StreamOp::Pass),
+        }
+    }
+}
+
+impl StreamHandler for BinaryCallHandler {
+    fn handle(
+        &mut self,
+        message: &Message<'_>,
+        out: &mut Outbox,
+    ) -> Result<StreamOp, HandlerError> {
+        with_teler(message, |m| self.reshape(m, out))
+    }
+}
+
 /// The Teler message of `message`: parsed by the bridge, or parsed here.
 pub(crate) fn with_teler<T>(
     message: &Message<'_>,
@@ -451,7 +494,7 @@ mod tests {
         )
         .unwrap()
         .idle_flush(Some(Duration::from_millis(200)));
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         let mut out = Outbox::at(t0);
         h.handle_binary(&[1u8; 2 * 1200], &mut out)
             .unwrap()

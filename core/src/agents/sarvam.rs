@@ -956,7 +956,7 @@ mod tests {
 
     #[test]
     fn interaction_start_carries_the_overrides_and_the_time() {
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         let unix = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let mut vars = serde_json::Map::new();
         vars.insert("name".into(), "Asha \"A\"".into());
@@ -1013,7 +1013,7 @@ mod tests {
             ..Config::default()
         };
         let (mut call, mut remote) = cfg.handlers();
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         let mut out = Outbox::at(t0);
         for _ in 0..3 {
             assert_eq!(
@@ -1068,7 +1068,7 @@ mod tests {
             .unwrap();
         let (call, remote) = Config::default().handlers();
         let mut b = Bridge::new(cfg, call, remote);
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         b.handle_teler_connected(t0);
         b.handle_teler_frame(
             t0,

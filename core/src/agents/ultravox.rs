@@ -45,16 +45,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{
-    AgentEvent, BinaryFrames, CallerAudio, ReadyFlag, RemoteHandler as Remote, with_teler,
-};
+use super::common::{AgentEvent, BinaryFrames, CallerAudio, ReadyFlag, RemoteHandler as Remote};
 use super::presocket::{VendorRequest, parse_json, request, socket_url};
 use crate::audio::{AudioFormat, DEFAULT_CHUNK, SampleRate};
-use crate::media::{
-    HandlerError, Message, OutFrame, Outbox, StreamHandler, StreamOp, TelerMessage,
-};
+use crate::media::HandlerError;
 use crate::rest::{ApiKey, Error};
 
+/// The call-side handler: caller audio as binary frames in the agent's format (the shared
+/// binary call handler). See the [module docs](self).
+pub use super::common::BinaryCallHandler as CallHandler;
 pub use super::common::RemoteHandler;
 
 /// The Ultravox REST API's base URL.
@@ -124,9 +123,7 @@ impl Config {
             ReadyFlag::default(),
             BinaryFrames::Audio,
         )?;
-        let call = CallHandler {
-            audio: CallerAudio::new(AudioFormat::pcm16(self.input_rate), None),
-        };
+        let call = CallHandler::new(CallerAudio::new(AudioFormat::pcm16(self.input_rate), None));
         Ok((call, remote))
     }
 
@@ -239,43 +236,6 @@ impl VendorRequest for CreateCall {
     }
 }
 
-/// The call-side handler: caller audio as binary PCM16 at the input rate. See the
-/// [module docs](self).
-#[derive(Debug)]
-pub struct CallHandler {
-    audio: CallerAudio,
-}
-
-impl CallHandler {
-    fn reshape(
-        &mut self,
-        m: &TelerMessage<'_>,
-        out: &mut Outbox,
-    ) -> Result<StreamOp, HandlerError> {
-        match m {
-            TelerMessage::Start(s) => {
-                self.audio.start(s)?;
-                Ok(StreamOp::Pass)
-            }
-            TelerMessage::Audio(a) => {
-                let pcm = self.audio.bytes(&a.audio_b64)?;
-                Ok(self.audio.send_frame(OutFrame::Binary(pcm), out))
-            }
-            _ => Ok(StreamOp::Pass),
-        }
-    }
-}
-
-impl StreamHandler for CallHandler {
-    fn handle(
-        &mut self,
-        message: &Message<'_>,
-        out: &mut Outbox,
-    ) -> Result<StreamOp, HandlerError> {
-        with_teler(message, |m| self.reshape(m, out))
-    }
-}
-
 #[derive(Deserialize)]
 struct DataMessage<'a> {
     #[serde(borrow, rename = "type")]
@@ -305,6 +265,7 @@ fn classify<'a>(text: &'a str, ev: &mut Vec<AgentEvent<'a>>) -> Result<(), Handl
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::{Message, OutFrame, Outbox, StreamHandler, StreamOp};
 
     #[test]
     fn create_call_requests_and_answers() {

@@ -48,16 +48,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::common::{
-    AgentEvent, BinaryFrames, CallerAudio, ReadyFlag, RemoteHandler as Remote, with_teler,
-};
+use super::common::{AgentEvent, BinaryFrames, CallerAudio, ReadyFlag, RemoteHandler as Remote};
 use super::presocket::{VendorRequest, parse_json, request, socket_url};
 use crate::audio::{AudioFormat, DEFAULT_CHUNK, SampleRate};
-use crate::media::{
-    HandlerError, Message, OutFrame, Outbox, StreamHandler, StreamOp, TelerMessage,
-};
+use crate::media::HandlerError;
 use crate::rest::{ApiKey, Error};
 
+/// The call-side handler: caller audio as binary frames in the agent's format (the shared
+/// binary call handler). See the [module docs](self).
+pub use super::common::BinaryCallHandler as CallHandler;
 pub use super::common::RemoteHandler;
 
 /// The Vapi REST API's base URL.
@@ -160,9 +159,7 @@ impl Config {
             BinaryFrames::Audio,
         )?
         .idle_flush(Some(self.flush_after));
-        let call = CallHandler {
-            audio: CallerAudio::new(self.audio(), None),
-        };
+        let call = CallHandler::new(CallerAudio::new(self.audio(), None));
         Ok((call, remote))
     }
 
@@ -273,43 +270,6 @@ impl VendorRequest for CreateCall {
     }
 }
 
-/// The call-side handler: caller audio as binary frames in the call's format. See the
-/// [module docs](self).
-#[derive(Debug)]
-pub struct CallHandler {
-    audio: CallerAudio,
-}
-
-impl CallHandler {
-    fn reshape(
-        &mut self,
-        m: &TelerMessage<'_>,
-        out: &mut Outbox,
-    ) -> Result<StreamOp, HandlerError> {
-        match m {
-            TelerMessage::Start(s) => {
-                self.audio.start(s)?;
-                Ok(StreamOp::Pass)
-            }
-            TelerMessage::Audio(a) => {
-                let bytes = self.audio.bytes(&a.audio_b64)?;
-                Ok(self.audio.send_frame(OutFrame::Binary(bytes), out))
-            }
-            _ => Ok(StreamOp::Pass),
-        }
-    }
-}
-
-impl StreamHandler for CallHandler {
-    fn handle(
-        &mut self,
-        message: &Message<'_>,
-        out: &mut Outbox,
-    ) -> Result<StreamOp, HandlerError> {
-        with_teler(message, |m| self.reshape(m, out))
-    }
-}
-
 #[derive(Deserialize)]
 struct Control<'a> {
     #[serde(borrow, default, rename = "type")]
@@ -374,10 +334,10 @@ fn classify_value<'a>(
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use super::*;
     use crate::audio::g711;
+    use crate::media::{Message, OutFrame, Outbox, StreamHandler, StreamOp};
 
     fn teler_frame(samples: &[i16]) -> String {
         let mut s = String::new();
@@ -516,7 +476,7 @@ mod tests {
     #[test]
     fn remote_side_binary_audio_barge_in_turns_and_errors() {
         let (_, mut h) = Config::default().handlers();
-        let t0 = Instant::now();
+        let t0 = crate::test_epoch();
         let mut out = Outbox::at(t0);
         // 600 ms at 16 kHz: one 500 ms chunk now.
         let pcm: Vec<u8> = [900i16; 9600]
