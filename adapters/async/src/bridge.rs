@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 use async_tungstenite::WebSocketStream;
 use async_tungstenite::tungstenite::protocol::WebSocketConfig;
 use async_tungstenite::tungstenite::{self, Message};
-use futures_util::task::AtomicWaker;
 use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use rustls::ClientConfig;
 use teler_core::media::{
@@ -35,8 +34,8 @@ use teler_core::media::{
     StreamHandler,
 };
 use teler_io::{
-    CallHandle, Calls, DrainReport, LiveCall, ReadFailure, close_frame, close_info, feed_frame,
-    is_write_buffer_full,
+    CallHandle, Calls, DrainReport, LiveCall, ReadFailure, WakeSlot, close_frame, close_info,
+    feed_frame, is_write_buffer_full,
 };
 
 use crate::{Runtime, Timer};
@@ -224,6 +223,7 @@ where
         if self.calls.is_draining() {
             bridge.handle_refused(Instant::now());
         }
+        let readers = Readers::new(live.wake_slot());
         let driver = Driver::<S, C, R, Rt> {
             bridge,
             live,
@@ -233,7 +233,7 @@ where
             out: [Outgoing::default(), Outgoing::default()],
             closes: [None, None],
             teler_first: true,
-            readers: Readers::new(),
+            readers,
             ws_config: self.websocket_config(),
             tls: self.tls.clone(),
             on_event: self.on_event.clone(),
@@ -319,9 +319,12 @@ impl Outgoing {
 /// A waker for one side's stream: notes that this side asked to be polled again, then
 /// wakes the call's task. The loop polls a side's stream only when its flag is set, so a
 /// frame on one socket does not cost a poll of the other's stream.
+///
+/// The task's waker sits in the call's [`WakeSlot`] (shared with the command queue), which a
+/// wake-up does not use up: the loop registers it once, not on every poll.
 struct SideWaker {
     ready: AtomicBool,
-    task: AtomicWaker,
+    task: WakeSlot,
 }
 
 impl WakeFn for SideWaker {
@@ -335,27 +338,35 @@ impl WakeFn for SideWaker {
     }
 }
 
-/// The two sides' stream wakers.
+/// The two sides' stream wakers, and the task waker they (and the command queue) wake.
 struct Readers {
     flags: [Arc<SideWaker>; 2],
     wakers: [Waker; 2],
+    /// The task waker last put in the slot: a poll with the same one registers nothing.
+    registered: Option<Waker>,
 }
 
 impl Readers {
-    fn new() -> Readers {
+    fn new(task: &WakeSlot) -> Readers {
         let flags = [(); 2].map(|_| {
             Arc::new(SideWaker {
                 ready: AtomicBool::new(true),
-                task: AtomicWaker::new(),
+                task: task.clone(),
             })
         });
         let wakers = [0, 1].map(|i| Waker::from(flags[i].clone()));
-        Readers { flags, wakers }
+        Readers {
+            flags,
+            wakers,
+            registered: None,
+        }
     }
 
-    /// Whether the side's stream is to be polled; clears the flag.
+    /// Whether the side's stream is to be polled; clears the flag (a plain load first:
+    /// most polls find it clear).
     fn take(&self, side: usize) -> bool {
-        self.flags[side].ready.swap(false, Ordering::AcqRel)
+        let ready = &self.flags[side].ready;
+        ready.load(Ordering::Acquire) && ready.swap(false, Ordering::AcqRel)
     }
 
     fn set(&self, side: usize) {
@@ -509,15 +520,22 @@ where
             {
                 return Poll::Ready(Wake::Connected(r));
             }
-            // Registered before the check, so a command queued in between still wakes us.
-            self.live.set_waker(cx.waker());
+            // The task's waker, for the command queue and both sides' streams: registered
+            // before the checks below, so nothing that arrives in between is missed; once per
+            // task, since a wake-up does not use it up.
+            let readers = &mut self.readers;
+            if !readers
+                .registered
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                self.live.set_waker(cx.waker());
+                readers.registered = Some(cx.waker().clone());
+            }
             if self.live.has_commands() {
                 return Poll::Ready(Wake::Command);
             }
             let readers = &self.readers;
-            for flag in &readers.flags {
-                flag.task.register(cx.waker());
-            }
             for turn in 0..2 {
                 if (turn == 0) == teler_first {
                     if readers.take(0) {

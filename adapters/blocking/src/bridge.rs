@@ -265,13 +265,15 @@ where
         let _entered = span.enter();
         let teler_ok = set_nonblocking(call_ws.get_ref()).is_ok();
         let wake = Wake::new();
-        let waker = wake.clone().map(std::task::Waker::from);
+        if let Some(w) = &wake {
+            // Kept until the call ends: a wake-up does not use it up.
+            live.set_waker(&std::task::Waker::from(w.clone()));
+        }
         let mut driver = Driver {
             bridge: Bridge::new(self.config.clone(), c, r),
             live,
             began: Instant::now(),
             wake,
-            waker,
             woken: false,
             teler: call_ws,
             remote: RemoteSlot::Idle,
@@ -285,9 +287,6 @@ where
             teler_broken: false,
             readable: [true, true],
         };
-        if let Some(w) = &driver.waker {
-            driver.live.set_waker(w);
-        }
         if self.calls.is_draining() {
             driver.bridge.handle_refused(Instant::now());
         }
@@ -381,11 +380,8 @@ struct Driver<S: Read + Write, C, R> {
     live: LiveCall,
     began: Instant,
     wake: Option<Arc<Wake>>,
-    /// `poll(2)` saw the wake-up socket readable: empty it and register the waker again.
+    /// `poll(2)` saw the wake-up socket readable: empty it before the queue is read.
     woken: bool,
-    /// The waker over `wake`, registered again before each look at the queue (a wake-up
-    /// consumes the registration).
-    waker: Option<std::task::Waker>,
     teler: WebSocket<S>,
     remote: RemoteSlot,
     dirty: [bool; 2],
@@ -525,14 +521,10 @@ impl<S: TcpSocket, C: StreamHandler, R: StreamHandler> Driver<S, C, R> {
     /// Carries out the application's queued commands; returns whether there were any.
     fn serve_commands(&mut self) -> bool {
         // Only after a wake-up: emptying the socket pair is a syscall, not for every turn.
-        // A wake-up consumes the waker, so it is registered again before the queue is read.
-        if std::mem::take(&mut self.woken) {
-            if let Some(w) = &self.wake {
-                w.clear();
-            }
-            if let Some(w) = &self.waker {
-                self.live.set_waker(w);
-            }
+        if std::mem::take(&mut self.woken)
+            && let Some(w) = &self.wake
+        {
+            w.clear();
         }
         let mut any = false;
         while self.summary.is_none()

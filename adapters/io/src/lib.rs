@@ -45,7 +45,7 @@ pub mod live;
 pub mod observe;
 pub mod serve;
 
-pub use live::{CallHandle, Calls, DrainReport, LiveCall, SendError};
+pub use live::{CallHandle, Calls, DrainReport, LiveCall, SendError, WakeSlot};
 
 /// The host of a remote URL, for logs: never its path, query, user info or port.
 pub fn remote_host(url: &str) -> String {
