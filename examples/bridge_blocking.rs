@@ -1,6 +1,7 @@
 //! A Teler bridge server on std threads (no async runtime): accepts Teler's media stream on
-//! `/media-stream` and bridges each call to `REMOTE_WS_URL` with the ElevenLabs handlers,
-//! one thread per call.
+//! `/media-stream` and bridges each call to `REMOTE_WS_URL` with the ElevenLabs handlers
+//! (on the connector's shared threads, one per core; a thread per connection waits for its
+//! call's end).
 //!
 //! ```text
 //! REMOTE_WS_URL=wss://… BIND_ADDR=0.0.0.0:8080 cargo run -p teler-examples --example bridge_blocking
@@ -39,7 +40,7 @@ fn main() {
     tracing::info!("bridge_blocking listening on {}", settings.bind_addr);
     // The SDK's accept loop: /media-stream only, a bounded handshake, a call cap, the media
     // token check when MEDIA_TOKEN_KEY is set, 503 while draining, back-off on accept errors;
-    // a thread per call.
+    // a thread per connection, which waits while the call runs on the connector's threads.
     let serve = settings.serve_config();
     if let Err(e) = teler_blocking::serve(listener, connector, serve) {
         fail(&e.to_string(), 1);

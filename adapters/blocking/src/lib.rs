@@ -2,15 +2,18 @@
 //! [`teler_core`] (re-exported here) on std threads, with no async runtime compiled in.
 //!
 //! - [`StreamConnector`] ([`bridge`]): bridges Teler's media stream (a tungstenite
-//!   `WebSocket`) to a remote `ws://` or `wss://` WebSocket on the calling thread, blocking
-//!   until the call ends, and returns the call's [`media::EndSummary`].
+//!   `WebSocket`) to a remote `ws://` or `wss://` WebSocket, blocking the calling thread
+//!   until the call ends, and returns the call's [`media::EndSummary`]. On Linux and Android
+//!   the calls run on a few shared threads (one per core, each waiting on all of its calls'
+//!   sockets with `epoll`); elsewhere, or with [`StreamConnector::threads`]`(0)`, on the
+//!   calling thread.
 //! - [`Client`] ([`rest`]): Teler's REST API over ureq, with retries and pagination.
 //!
 //! # A bridge server
 //!
 //! Teler connects to your `/media-stream` WebSocket (the URL your call flow's `stream`
-//! action names); each connection becomes one bridged call on a thread of its own. [`serve`]
-//! is the accept loop: a bounded handshake, a call cap, an auth hook before the upgrade,
+//! action names); each connection becomes one bridged call, whose thread waits for its end.
+//! [`serve`] is the accept loop: a bounded handshake, a call cap, an auth hook before the upgrade,
 //! back-off on errors.
 //!
 //! ```no_run
@@ -36,7 +39,7 @@
 //! Each call logs in a `teler.call` span (feature `tracing`, on by default); feature
 //! `metrics` records `teler_*` series through the `metrics` facade (names in [`observe`]).
 //! [`StreamConnector::calls`] finds a live call, whose [`CallHandle`] acts on it from any
-//! thread (the call's thread wakes at once); [`StreamConnector::drain`] refuses new streams,
+//! thread (the call's loop wakes at once); [`StreamConnector::drain`] refuses new streams,
 //! lets live calls finish until a deadline, then closes the rest with 1001.
 //!
 //! ```no_run
@@ -73,6 +76,8 @@
 pub use teler_core::*;
 
 pub mod bridge;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod pool;
 pub use bridge::{StreamConnector, TcpSocket, websocket_config};
 /// The TLS library used for `wss://` remotes (for [`StreamConnector::tls_config`]).
 pub use rustls;

@@ -68,9 +68,10 @@ fn reaper(rx: Receiver<Pending>) {
     }
 }
 
-/// Serves Teler's media streams on `listener`, one thread per call: each connection on the
-/// configured path that passes the auth hook, within the call cap, is upgraded and bridged by
-/// `connector`. Refusals (404, 401, 503 with `Retry-After`) are answered before the upgrade,
+/// Serves Teler's media streams on `listener`, one thread per connection for the handshake
+/// (it then waits for the call's end, which runs on the connector's threads): each
+/// connection on the configured path that passes the auth hook, within the call cap, is
+/// upgraded and bridged by `connector`. Refusals (404, 401, 503 with `Retry-After`) are answered before the upgrade,
 /// so no agent is dialed for them; a connection that does not finish its handshake within
 /// the handshake timeout is shut down, and at most `max_handshakes` may be pending. An accept
 /// error (out of descriptors, …) costs a short sleep and at most one log line a second.
