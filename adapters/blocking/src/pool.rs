@@ -165,9 +165,30 @@ struct Entry {
     done: Sender<Outcome>,
     /// Which of the call's sockets are registered with the worker's epoll.
     registered: [bool; 3],
+    /// When the call wants its next turn at the latest (its core's deadline).
     deadline: Option<Instant>,
+    /// The call's entry in the timer heap, if one is pending: at most one that matters per
+    /// call, so a deadline that moves with every frame (an idle timeout) adds nothing to the
+    /// heap until it fires early and is pushed again at its new place.
+    timer: Option<Instant>,
     queued: bool,
 }
+
+impl Entry {
+    /// The call wants a turn by `at`; pushes a timer only if it is earlier than the pending
+    /// one (a later deadline is re-pushed when the pending timer fires).
+    fn wake_by(&mut self, at: Option<Instant>, id: u64, timers: &mut Timers) {
+        self.deadline = at;
+        if let Some(at) = at
+            && self.timer.is_none_or(|t| at < t)
+        {
+            self.timer = Some(at);
+            timers.push(Reverse((at, id)));
+        }
+    }
+}
+
+type Timers = BinaryHeap<Reverse<(Instant, u64)>>;
 
 struct Worker {
     ep: OwnedFd,
@@ -178,22 +199,25 @@ struct Worker {
     next: u64,
     /// Calls to turn, in order.
     ready: VecDeque<u64>,
-    /// Deadlines, earliest first; an entry whose call has another deadline by now is stale.
-    timers: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Timers, earliest first; one that is not its call's pending `timer` is stale.
+    timers: Timers,
 }
 
 impl Worker {
     fn run(mut self) {
         let mut events = Vec::with_capacity(256);
-        let mut open = true;
+        let mut batch = VecDeque::new();
+        // Whether the pool still hands over calls, and whether it said it did.
+        let (mut open, mut handed) = (true, true);
         loop {
-            if open {
+            if std::mem::take(&mut handed) {
                 open = self.take_jobs();
             }
             if !open && self.calls.is_empty() {
                 return;
             }
-            for id in std::mem::take(&mut self.ready) {
+            std::mem::swap(&mut batch, &mut self.ready);
+            for id in batch.drain(..) {
                 self.turn(id);
             }
             let now = Instant::now();
@@ -201,11 +225,16 @@ impl Worker {
                 && at <= now
             {
                 self.timers.pop();
-                if let Some(e) = self.calls.get_mut(&id)
-                    && e.deadline == Some(at)
-                {
-                    e.deadline = None;
-                    queue(&mut self.ready, id, e);
+                let Some(e) = self.calls.get_mut(&id) else {
+                    continue; // the call has ended
+                };
+                if e.timer != Some(at) {
+                    continue; // superseded by an earlier one
+                }
+                e.timer = None;
+                match e.deadline {
+                    Some(d) if d <= now => queue(&mut self.ready, id, e),
+                    later => e.wake_by(later, id, &mut self.timers),
                 }
             }
             let timeout = match (self.ready.is_empty(), self.timers.peek()) {
@@ -222,7 +251,7 @@ impl Worker {
                 if key == INTAKE {
                     let mut buf = [0u8; 64];
                     while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
-                    open = true;
+                    handed = true;
                     continue;
                 }
                 let (id, kind) = (key / KINDS, (key % KINDS) as usize);
@@ -271,6 +300,7 @@ impl Worker {
                         done: job.done,
                         registered: [false; 3],
                         deadline: None,
+                        timer: None,
                         queued: false,
                     };
                     queue(&mut self.ready, id, &mut entry);
@@ -309,9 +339,7 @@ impl Worker {
             for kind in [TELER, REMOTE, WAKE] {
                 e.call.ready(kind, true);
             }
-            let at = Instant::now() + RETRY;
-            e.deadline = Some(at);
-            self.timers.push(Reverse((at, id)));
+            e.wake_by(Some(Instant::now() + RETRY), id, &mut self.timers);
         }
     }
 
@@ -327,12 +355,7 @@ impl Worker {
                 self.register(id);
             }
             Ok(Turn::Wait(at)) => {
-                if at != e.deadline {
-                    e.deadline = at;
-                    if let Some(at) = at {
-                        self.timers.push(Reverse((at, id)));
-                    }
-                }
+                e.wake_by(at, id, &mut self.timers);
                 self.register(id);
             }
             Ok(Turn::Ended(summary)) => {
@@ -375,5 +398,211 @@ impl std::fmt::Debug for Pool {
         f.debug_struct("Pool")
             .field("calls", &self.loads())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pool on a real `epoll`, with scripted calls on real socket pairs.
+    use super::*;
+    use std::os::fd::AsFd;
+    use teler_core::media::{EndReason, Stats};
+
+    type Plan = Box<dyn FnMut(usize, bool) -> Turn + Send>;
+
+    /// A call whose turns follow `plan(turn number, readable)`; reports each turn's time.
+    struct Fake {
+        rx: UnixStream,
+        readable: bool,
+        n: usize,
+        turns: Sender<(usize, Instant, bool)>,
+        plan: Plan,
+    }
+
+    impl PooledCall for Fake {
+        fn turn(&mut self) -> Turn {
+            self.n += 1;
+            let readable = std::mem::take(&mut self.readable);
+            if readable {
+                let mut buf = [0u8; 64];
+                while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
+            }
+            let _ = self.turns.send((self.n, Instant::now(), readable));
+            (self.plan)(self.n, readable)
+        }
+        fn fds(&self) -> [Option<BorrowedFd<'_>>; 3] {
+            [Some(self.rx.as_fd()), None, None]
+        }
+        fn ready(&mut self, kind: usize, readable: bool) {
+            if kind == TELER {
+                self.readable |= readable;
+            }
+        }
+        fn finish(self: Box<Self>) {}
+        fn run_here(self: Box<Self>) -> EndSummary {
+            summary()
+        }
+    }
+
+    fn summary() -> EndSummary {
+        EndSummary {
+            reason: EndReason::StoppedByApp {
+                reason: "done".into(),
+            },
+            stats: Stats::default(),
+            start: None,
+        }
+    }
+
+    fn ended() -> Turn {
+        Turn::Ended(Box::new(summary()))
+    }
+
+    /// Submits a fake call; returns its peer socket, its turns and its outcome.
+    fn submit(
+        pool: &Pool,
+        plan: impl FnMut(usize, bool) -> Turn + Send + 'static,
+    ) -> (
+        UnixStream,
+        Receiver<(usize, Instant, bool)>,
+        Receiver<Outcome>,
+    ) {
+        let (rx, peer) = UnixStream::pair().unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let (turns_tx, turns) = mpsc::channel();
+        let call = Fake {
+            rx,
+            readable: false,
+            n: 0,
+            turns: turns_tx,
+            plan: Box::new(plan),
+        };
+        let outcome = pool.submit(Box::new(call)).ok().unwrap();
+        (peer, turns, outcome)
+    }
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    /// The turns of a call until it ended (a socket's first writable edge may add one).
+    fn all_turns(turns: &Receiver<(usize, Instant, bool)>) -> Vec<(usize, Instant, bool)> {
+        turns.iter().collect()
+    }
+
+    #[test]
+    fn a_call_turns_again_at_its_deadline_not_before() {
+        let pool = Pool::start(1).unwrap();
+        let at = Instant::now() + Duration::from_millis(40);
+        // Waits for `at` (again after any early turn), then ends.
+        let (_peer, turns, outcome) = submit(&pool, move |_, _| {
+            if Instant::now() < at {
+                Turn::Wait(Some(at))
+            } else {
+                ended()
+            }
+        });
+        let (_, s) = outcome.recv_timeout(LONG).unwrap().ok().unwrap();
+        assert_eq!(*s, summary());
+        assert_eq!(pool.loads(), vec![0]);
+        let turns = all_turns(&turns);
+        let (_, last, _) = turns[turns.len() - 1];
+        assert!(last >= at, "ended {:?} early", at - last);
+        // The first turn, maybe the socket's first writable edge, then the deadline's.
+        assert!(
+            turns.len() <= 3,
+            "no turns but for a reason: {}",
+            turns.len()
+        );
+    }
+
+    #[test]
+    fn a_readable_socket_wakes_a_waiting_call_and_again_turns_at_once() {
+        let pool = Pool::start(1).unwrap();
+        let mut reads = 0;
+        let (mut peer, turns, outcome) = submit(&pool, move |_, readable| {
+            reads += usize::from(readable);
+            match (readable, reads) {
+                (false, _) => Turn::Wait(None),
+                (true, 1) => Turn::Again,
+                (true, _) => ended(),
+            }
+        });
+        assert!(!turns.recv_timeout(LONG).unwrap().2);
+        peer.write_all(b"x").unwrap();
+        // Turns until the byte is seen (a writable edge may come first).
+        while !turns.recv_timeout(LONG).unwrap().2 {}
+        // Again: one more turn, with nothing written, finding nothing to read.
+        assert!(!turns.recv_timeout(LONG).unwrap().2);
+        peer.write_all(b"y").unwrap();
+        assert!(outcome.recv_timeout(LONG).unwrap().is_ok());
+        assert!(all_turns(&turns).last().unwrap().2, "ended on reading y");
+    }
+
+    #[test]
+    fn a_panicking_call_comes_back_as_its_panic_and_the_others_go_on() {
+        let pool = Pool::start(1).unwrap();
+        let (mut b_peer, b_turns, b_outcome) = submit(&pool, |n, _| match n {
+            1 | 2 => Turn::Wait(None),
+            _ => ended(),
+        });
+        assert_eq!(b_turns.recv_timeout(LONG).unwrap().0, 1);
+        let (_a_peer, _a_turns, a_outcome) = submit(&pool, |_, _| panic!("boom"));
+        let panic = a_outcome.recv_timeout(LONG).unwrap().err().unwrap();
+        assert_eq!(panic.downcast_ref::<&str>(), Some(&"boom"));
+        assert_eq!(pool.loads(), vec![1], "only B is left");
+        b_peer.write_all(b"x").unwrap();
+        assert_eq!(b_turns.recv_timeout(LONG).unwrap().0, 2);
+        b_peer.write_all(b"x").unwrap();
+        assert!(b_outcome.recv_timeout(LONG).unwrap().is_ok());
+        assert_eq!(pool.loads(), vec![0]);
+    }
+
+    #[test]
+    fn calls_go_to_the_least_loaded_thread() {
+        let pool = Pool::start(2).unwrap();
+        let (_p1, t1, _o1) = submit(&pool, |_, _| Turn::Wait(None));
+        t1.recv_timeout(LONG).unwrap();
+        let (_p2, t2, _o2) = submit(&pool, |_, _| Turn::Wait(None));
+        t2.recv_timeout(LONG).unwrap();
+        assert_eq!(pool.loads(), vec![1, 1]);
+        assert!(format!("{pool:?}").contains("[1, 1]"));
+    }
+
+    #[test]
+    fn a_moving_deadline_keeps_one_timer_until_it_fires() {
+        let (done, _) = mpsc::channel();
+        let (rx, _peer) = UnixStream::pair().unwrap();
+        let (turns, _) = mpsc::channel();
+        let mut e = Entry {
+            call: Box::new(Fake {
+                rx,
+                readable: false,
+                n: 0,
+                turns,
+                plan: Box::new(|_, _| Turn::Again),
+            }),
+            done,
+            registered: [false; 3],
+            deadline: None,
+            timer: None,
+            queued: false,
+        };
+        let mut timers = Timers::new();
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        e.wake_by(Some(ms(100)), 7, &mut timers);
+        assert_eq!(timers.len(), 1);
+        // Later, or the same: no new timer (an idle timeout moving with every frame).
+        for n in [100, 101, 200, 300] {
+            e.wake_by(Some(ms(n)), 7, &mut timers);
+        }
+        assert_eq!(timers.len(), 1);
+        assert_eq!((e.timer, e.deadline), (Some(ms(100)), Some(ms(300))));
+        // Earlier: a new one.
+        e.wake_by(Some(ms(50)), 7, &mut timers);
+        assert_eq!(timers.len(), 2);
+        assert_eq!(timers.peek(), Some(&Reverse((ms(50), 7))));
+        // No deadline: the pending timer stays (it fires early and finds none).
+        e.wake_by(None, 7, &mut timers);
+        assert_eq!((e.timer, e.deadline, timers.len()), (Some(ms(50)), None, 2));
     }
 }
