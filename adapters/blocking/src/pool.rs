@@ -69,6 +69,9 @@ struct WorkerHandle {
     jobs: Sender<Job>,
     wake: UnixStream,
     load: Arc<AtomicUsize>,
+    /// Never joined by the pool (a call may outlive it); the tests wait on it.
+    #[cfg_attr(not(test), allow(dead_code))]
+    thread: Option<thread::JoinHandle<()>>,
 }
 
 /// The shared call threads of one connector, started with its first call.
@@ -105,7 +108,7 @@ impl Pool {
                 ready: VecDeque::new(),
                 timers: BinaryHeap::new(),
             };
-            thread::Builder::new()
+            let thread = thread::Builder::new()
                 .name(format!("teler-calls-{i}"))
                 .spawn(move || worker.run())
                 .ok()?;
@@ -113,6 +116,7 @@ impl Pool {
                 jobs,
                 wake: wake_tx,
                 load,
+                thread: Some(thread),
             });
         }
         Some(Pool { workers })
@@ -153,8 +157,10 @@ impl Pool {
 
 impl Drop for Pool {
     fn drop(&mut self) {
-        // The workers see their intake closed and stop once their last call has ended.
-        for w in &self.workers {
+        // The workers see their intake closed and stop once their last call has ended: the
+        // intake is closed first, then they are woken to see it.
+        for w in self.workers.drain(..) {
+            drop(w.jobs);
             let _ = (&w.wake).write(&[1]);
         }
     }
@@ -213,9 +219,6 @@ impl Worker {
             if std::mem::take(&mut handed) {
                 open = self.take_jobs();
             }
-            if !open && self.calls.is_empty() {
-                return;
-            }
             std::mem::swap(&mut batch, &mut self.ready);
             for id in batch.drain(..) {
                 self.turn(id);
@@ -236,6 +239,9 @@ impl Worker {
                     Some(d) if d <= now => queue(&mut self.ready, id, e),
                     later => e.wake_by(later, id, &mut self.timers),
                 }
+            }
+            if !open && self.calls.is_empty() {
+                return; // the pool is gone and so is the last call
             }
             let timeout = match (self.ready.is_empty(), self.timers.peek()) {
                 (false, _) => Some(Duration::ZERO),
@@ -417,6 +423,9 @@ mod tests {
         n: usize,
         turns: Sender<(usize, Instant, bool)>,
         plan: Plan,
+        /// Names its socket twice (as Teler's and as the wake-up): the second registration
+        /// fails (`EEXIST`).
+        twice: bool,
     }
 
     impl PooledCall for Fake {
@@ -431,7 +440,8 @@ mod tests {
             (self.plan)(self.n, readable)
         }
         fn fds(&self) -> [Option<BorrowedFd<'_>>; 3] {
-            [Some(self.rx.as_fd()), None, None]
+            let again = self.twice.then(|| self.rx.as_fd());
+            [Some(self.rx.as_fd()), None, again]
         }
         fn ready(&mut self, kind: usize, readable: bool) {
             if kind == TELER {
@@ -459,14 +469,21 @@ mod tests {
     }
 
     /// Submits a fake call; returns its peer socket, its turns and its outcome.
-    fn submit(
-        pool: &Pool,
-        plan: impl FnMut(usize, bool) -> Turn + Send + 'static,
-    ) -> (
+    fn submit(pool: &Pool, plan: impl FnMut(usize, bool) -> Turn + Send + 'static) -> Submitted {
+        submit_with(pool, false, plan)
+    }
+
+    type Submitted = (
         UnixStream,
         Receiver<(usize, Instant, bool)>,
         Receiver<Outcome>,
-    ) {
+    );
+
+    fn submit_with(
+        pool: &Pool,
+        twice: bool,
+        plan: impl FnMut(usize, bool) -> Turn + Send + 'static,
+    ) -> Submitted {
         let (rx, peer) = UnixStream::pair().unwrap();
         rx.set_nonblocking(true).unwrap();
         let (turns_tx, turns) = mpsc::channel();
@@ -476,6 +493,7 @@ mod tests {
             n: 0,
             turns: turns_tx,
             plan: Box::new(plan),
+            twice,
         };
         let outcome = pool.submit(Box::new(call)).ok().unwrap();
         (peer, turns, outcome)
@@ -557,6 +575,138 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_with_no_call_left_waits_for_the_next() {
+        let pool = Pool::start(1).unwrap();
+        for _ in 0..3 {
+            let (_peer, _turns, outcome) = submit(&pool, |_, _| ended());
+            assert!(outcome.recv_timeout(LONG).unwrap().is_ok());
+            assert_eq!(pool.loads(), vec![0]);
+        }
+    }
+
+    #[test]
+    fn dropping_the_pool_stops_its_threads_once_their_calls_have_ended() {
+        let mut pool = Pool::start(2).unwrap();
+        // A live call on one thread; the other is idle.
+        let (mut peer, turns, outcome) = submit(&pool, |_, readable| match readable {
+            false => Turn::Wait(None),
+            true => ended(),
+        });
+        turns.recv_timeout(LONG).unwrap();
+        let threads: Vec<_> = pool
+            .workers
+            .iter_mut()
+            .map(|w| w.thread.take().unwrap())
+            .collect();
+        let busy = pool.loads().iter().position(|&n| n == 1).unwrap();
+        drop(pool);
+        let (idle, busy) = match busy {
+            0 => (&threads[1], &threads[0]),
+            _ => (&threads[0], &threads[1]),
+        };
+        while !idle.is_finished() {
+            thread::sleep(Duration::from_millis(2)); // under the test harness's own limit
+        }
+        assert!(!busy.is_finished(), "the thread with a call goes on");
+        peer.write_all(b"x").unwrap();
+        assert!(outcome.recv_timeout(LONG).unwrap().is_ok());
+        while !busy.is_finished() {
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn a_deadline_moved_later_is_kept_and_the_earlier_timer_turns_nothing() {
+        let pool = Pool::start(1).unwrap();
+        let t0 = Instant::now();
+        let (early, late) = (
+            t0 + Duration::from_millis(30),
+            t0 + Duration::from_millis(300),
+        );
+        let mut moved = false;
+        // Waits for `early`; reading a byte moves the deadline to `late`; ends at `late`.
+        let (mut peer, turns, outcome) = submit(&pool, move |_, readable| {
+            moved |= readable;
+            let now = Instant::now();
+            match (moved, now < early, now < late) {
+                (false, true, _) => Turn::Wait(Some(early)),
+                (false, false, _) => Turn::Wait(None),
+                (true, _, true) => Turn::Wait(Some(late)),
+                (true, _, false) => ended(),
+            }
+        });
+        turns.recv_timeout(LONG).unwrap();
+        peer.write_all(b"x").unwrap();
+        assert!(outcome.recv_timeout(LONG).unwrap().is_ok());
+        let turns = all_turns(&turns);
+        let read = turns.iter().position(|t| t.2).unwrap();
+        if turns[read].1 < early {
+            // The byte moved the deadline before the early timer fired: that timer re-arms
+            // for `late` instead of turning the call.
+            let after: Vec<_> = turns[read + 1..].iter().map(|t| t.1).collect();
+            assert!(after.iter().all(|&t| t >= late), "turned before `late`");
+            assert_eq!(after.len(), 1);
+        }
+    }
+
+    /// The calling thread's CPU time (user + system), in clock ticks.
+    fn thread_cpu_ticks() -> u64 {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    }
+
+    #[test]
+    fn a_thread_waiting_for_a_deadline_sleeps() {
+        let pool = Pool::start(1).unwrap();
+        let at = Instant::now() + Duration::from_millis(400);
+        let (cpu_tx, cpu) = mpsc::channel();
+        let (_peer, _turns, outcome) = submit(&pool, move |_, _| {
+            let _ = cpu_tx.send(thread_cpu_ticks()); // on the pool's thread
+            if Instant::now() < at {
+                Turn::Wait(Some(at))
+            } else {
+                ended()
+            }
+        });
+        assert!(outcome.recv_timeout(LONG).unwrap().is_ok());
+        let ticks: Vec<u64> = cpu.iter().collect();
+        let spent = ticks[ticks.len() - 1] - ticks[0];
+        // 400 ms of waiting; a thread that spun would have spent most of it on the CPU.
+        let tick_ms = 10; // /proc counts in USER_HZ = 100 ticks a second on Linux
+        assert!(
+            spent * tick_ms < 100,
+            "the thread spent {} ms of CPU waiting",
+            spent * tick_ms
+        );
+    }
+
+    #[test]
+    fn a_socket_that_cannot_be_registered_is_read_again_after_a_short_wait() {
+        let pool = Pool::start(1).unwrap();
+        // Nothing is ever written: past the socket's first writable edge, only the retry
+        // (every RETRY, since the registration fails each time) gives the call its turns.
+        let (_peer, turns, outcome) = submit_with(&pool, true, |n, _| match n {
+            1..4 => Turn::Wait(None),
+            _ => ended(),
+        });
+        assert!(outcome.recv_timeout(LONG).unwrap().is_ok());
+        let turns = all_turns(&turns);
+        assert_eq!(turns.len(), 4);
+        assert!(
+            turns[1..].iter().all(|t| t.2),
+            "marked readable for the retry"
+        );
+        let took = turns[3].1 - turns[0].1;
+        assert!(took >= RETRY, "retried without waiting: {took:?}");
+    }
+
+    #[test]
     fn calls_go_to_the_least_loaded_thread() {
         let pool = Pool::start(2).unwrap();
         let (_p1, t1, _o1) = submit(&pool, |_, _| Turn::Wait(None));
@@ -579,6 +729,7 @@ mod tests {
                 n: 0,
                 turns,
                 plan: Box::new(|_, _| Turn::Again),
+                twice: false,
             }),
             done,
             registered: [false; 3],
