@@ -59,7 +59,7 @@ SCENARIOS = {
 # bound, with no frame lost and no stream failing, is the subject's capacity: a slower
 # machine moves every subject's capacity, not the target (a ratio to the floor's).
 SEARCHES = {
-    "cap500": (500, 500, 50.0, "tokio,smol,floor,handwritten"),
+    "cap500": (500, 500, 50.0, "tokio,smol,blocking,floor,handwritten"),
 }
 SEARCH_MAX_CALLS = 12000
 ALL_SUBJECTS = ["python", "handwritten", "tokio", "smol", "blocking", "floor"]

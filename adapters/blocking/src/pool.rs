@@ -65,6 +65,9 @@ struct Job {
     done: Sender<Outcome>,
 }
 
+/// Dropped with the pool, fields in this order: the intake closes, then the wake-up's
+/// write end, which the worker sees as an end of file. So the worker looks at its intake,
+/// finds it closed, and stops once its last call has ended.
 struct WorkerHandle {
     jobs: Sender<Job>,
     wake: UnixStream,
@@ -152,17 +155,6 @@ impl Pool {
             .iter()
             .map(|w| w.load.load(Ordering::Relaxed))
             .collect()
-    }
-}
-
-impl Drop for Pool {
-    fn drop(&mut self) {
-        // The workers see their intake closed and stop once their last call has ended: the
-        // intake is closed first, then they are woken to see it.
-        for w in self.workers.drain(..) {
-            drop(w.jobs);
-            let _ = (&w.wake).write(&[1]);
-        }
     }
 }
 
@@ -426,13 +418,22 @@ mod tests {
         /// Names its socket twice (as Teler's and as the wake-up): the second registration
         /// fails (`EEXIST`).
         twice: bool,
+        /// Writes into its socket each turn until it is full, and tells the plan whether
+        /// anything went (in place of `readable`).
+        fill: bool,
     }
 
     impl PooledCall for Fake {
         fn turn(&mut self) -> Turn {
             self.n += 1;
-            let readable = std::mem::take(&mut self.readable);
-            if readable {
+            let mut readable = std::mem::take(&mut self.readable);
+            if self.fill {
+                let mut wrote = 0;
+                while let Ok(n) = (&self.rx).write(&[0u8; 4096]) {
+                    wrote += n;
+                }
+                readable = wrote > 0;
+            } else if readable {
                 let mut buf = [0u8; 64];
                 while matches!((&self.rx).read(&mut buf), Ok(n) if n > 0) {}
             }
@@ -470,7 +471,7 @@ mod tests {
 
     /// Submits a fake call; returns its peer socket, its turns and its outcome.
     fn submit(pool: &Pool, plan: impl FnMut(usize, bool) -> Turn + Send + 'static) -> Submitted {
-        submit_with(pool, false, plan)
+        submit_with(pool, false, false, plan)
     }
 
     type Submitted = (
@@ -482,6 +483,7 @@ mod tests {
     fn submit_with(
         pool: &Pool,
         twice: bool,
+        fill: bool,
         plan: impl FnMut(usize, bool) -> Turn + Send + 'static,
     ) -> Submitted {
         let (rx, peer) = UnixStream::pair().unwrap();
@@ -494,6 +496,7 @@ mod tests {
             turns: turns_tx,
             plan: Box::new(plan),
             twice,
+            fill,
         };
         let outcome = pool.submit(Box::new(call)).ok().unwrap();
         (peer, turns, outcome)
@@ -691,7 +694,7 @@ mod tests {
         let pool = Pool::start(1).unwrap();
         // Nothing is ever written: past the socket's first writable edge, only the retry
         // (every RETRY, since the registration fails each time) gives the call its turns.
-        let (_peer, turns, outcome) = submit_with(&pool, true, |n, _| match n {
+        let (_peer, turns, outcome) = submit_with(&pool, true, false, |n, _| match n {
             1..4 => Turn::Wait(None),
             _ => ended(),
         });
@@ -704,6 +707,24 @@ mod tests {
         );
         let took = turns[3].1 - turns[0].1;
         assert!(took >= RETRY, "retried without waiting: {took:?}");
+    }
+
+    #[test]
+    fn a_socket_that_drains_wakes_a_call_waiting_to_write() {
+        let pool = Pool::start(1).unwrap();
+        // Turn 1 fills the socket; then only the writable edge of the peer draining it can
+        // give the call a turn that writes (the registration's own edge is gone: epoll finds
+        // the socket full by the time it looks).
+        let (mut peer, turns, outcome) =
+            submit_with(&pool, false, true, |n, wrote| match (n, wrote) {
+                (1, _) | (_, false) => Turn::Wait(None),
+                (_, true) => ended(),
+            });
+        assert!(turns.recv_timeout(LONG).unwrap().2, "turn 1 wrote");
+        peer.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 65536];
+        while matches!(peer.read(&mut buf), Ok(n) if n > 0) {}
+        assert!(outcome.recv_timeout(LONG).unwrap().is_ok());
     }
 
     #[test]
@@ -730,6 +751,7 @@ mod tests {
                 turns,
                 plan: Box::new(|_, _| Turn::Again),
                 twice: false,
+                fill: false,
             }),
             done,
             registered: [false; 3],
