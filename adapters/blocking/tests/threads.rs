@@ -51,6 +51,26 @@ fn serve(
     (addr, rx)
 }
 
+/// The ElevenLabs handlers, the call side noting the name of each thread it runs on.
+fn noting_threads() -> (
+    impl Fn() -> Pair + Send + Sync + 'static,
+    Arc<Mutex<Vec<String>>>,
+) {
+    let ran_on = Arc::new(Mutex::new(Vec::new()));
+    let seen = ran_on.clone();
+    let factory = move || {
+        let seen = seen.clone();
+        let mut inner = teler_core::elevenlabs::call_handler();
+        let call: Box<dyn StreamHandler> = Box::new(move |m: &str| -> HandlerResult {
+            let name = thread::current().name().unwrap_or("").to_owned();
+            seen.lock().unwrap().push(name);
+            inner.handle_text(m)
+        });
+        (call, eleven().1)
+    };
+    (factory, ran_on)
+}
+
 fn config(remote: &FakeRemote) -> BridgeConfig {
     BridgeConfig::builder(remote.url()).build().unwrap()
 }
@@ -78,19 +98,8 @@ fn fifty_calls_on_one_shared_thread_keep_their_own_state_and_order() {
     watchdog(LIMIT, || {
         let remote = FakeRemote::echo_agent();
         // Which threads ran the handlers: one shared thread for all of them.
-        let ran_on = Arc::new(Mutex::new(std::collections::HashSet::new()));
-        let seen = ran_on.clone();
-        let connector = StreamConnector::new(config(&remote), move || {
-            let seen = seen.clone();
-            let mut inner = teler_core::elevenlabs::call_handler();
-            let call: Box<dyn StreamHandler> = Box::new(move |m: &str| -> HandlerResult {
-                let name = thread::current().name().unwrap_or("").to_owned();
-                seen.lock().unwrap().insert(name);
-                inner.handle_text(m)
-            });
-            (call, eleven().1)
-        })
-        .threads(1);
+        let (factory, ran_on) = noting_threads();
+        let connector = StreamConnector::new(config(&remote), factory).threads(1);
         let (addr, ended) = serve(connector);
         const CALLS: usize = 50;
         const FRAMES: usize = 30;
@@ -108,9 +117,10 @@ fn fifty_calls_on_one_shared_thread_keep_their_own_state_and_order() {
             assert!(matches!(summary.reason, EndReason::TelerHungUp(_)));
             assert!(caller.starts_with("caller-"), "{caller}");
         }
-        let ran_on = ran_on.lock().unwrap();
+        let mut ran_on = ran_on.lock().unwrap().clone();
+        ran_on.dedup();
         assert_eq!(
-            ran_on.iter().collect::<Vec<_>>(),
+            ran_on,
             vec!["teler-calls-0"],
             "every handler ran on the one shared thread"
         );
@@ -219,19 +229,8 @@ fn a_handler_panic_comes_back_to_the_caller_and_the_threads_other_calls_go_on() 
 fn threads_0_runs_each_call_on_its_callers_thread() {
     watchdog(LIMIT, || {
         let remote = FakeRemote::echo_agent();
-        let ran_on = Arc::new(Mutex::new(Vec::new()));
-        let seen = ran_on.clone();
-        let connector = StreamConnector::new(config(&remote), move || {
-            let seen = seen.clone();
-            let mut inner = teler_core::elevenlabs::call_handler();
-            let call: Box<dyn StreamHandler> = Box::new(move |m: &str| -> HandlerResult {
-                let name = thread::current().name().unwrap_or("").to_owned();
-                seen.lock().unwrap().push(name);
-                inner.handle_text(m)
-            });
-            (call, eleven().1)
-        })
-        .threads(0);
+        let (factory, ran_on) = noting_threads();
+        let connector = StreamConnector::new(config(&remote), factory).threads(0);
         let calls = connector.calls().clone();
         let (addr, ended) = serve(connector);
         let mut teler = teler_connect(addr);
